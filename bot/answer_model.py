@@ -1,0 +1,46 @@
+"""The Answer value: what every surface (CLI text, JSON, Slack blocks) renders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where the numbers came from, for the context line under every answer."""
+
+    sources: tuple[str, ...] = ()
+    coverage_start: str | None = None  # ISO date
+    coverage_end: str | None = None
+    claim_lines: int = 0
+    procedures: int = 0
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    intent: str
+    # The contract's params: cohort, cohorts, start, end, n, code, state, payer.
+    params: dict[str, Any]
+    rows: tuple[dict[str, Any], ...]
+    text: str  # plain-text summary (first line is the headline)
+    sql: str | None = None
+    sql_params: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    title: str = ""  # e.g. "Top 10 occupational therapy codes, 2022"
+    period_label: str | None = None  # e.g. "2023 through September"
+    provenance: Provenance = field(default_factory=Provenance)
+    suggestions: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON answer contract in ../shared/DESIGN.md."""
+        return {
+            "question": self.question,
+            "intent": self.intent,
+            "params": self.params,
+            "rows": list(self.rows),
+            "text": self.text,
+            "sql": self.sql,
+            "error": self.error,
+        }

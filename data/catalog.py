@@ -1,0 +1,138 @@
+"""Loads the reference tables under data/ into one immutable Catalog (once per process).
+
+The catalog is the only way the pure core (intents/, answer building) learns about
+codes, cohorts, states and payers: it is loaded here, at the edge, and passed in.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
+
+import yaml
+
+DATA_DIR = Path(__file__).resolve().parent
+
+REHAB_FIRST, REHAB_LAST = "97010", "97799"
+
+
+def in_rehab_range(code: str) -> bool:
+    """True for a five-digit CPT code in 97010-97799 (the rehab cohort's definition)."""
+    return len(code) == 5 and code.isdigit() and REHAB_FIRST <= code <= REHAB_LAST
+
+
+@dataclass(frozen=True)
+class CodeInfo:
+    code: str
+    description: str
+    long_description: str
+    category: str
+    timed: str  # "yes" | "no" | "na"
+    aliases: tuple[str, ...]
+
+    @property
+    def in_rehab_range(self) -> bool:
+        return in_rehab_range(self.code)
+
+
+@dataclass(frozen=True)
+class Subgroup:
+    key: str
+    first: str
+    last: str
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
+class CohortInfo:
+    key: str
+    name: str
+    kind: str  # provider | code_range | everything
+    synonyms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Catalog:
+    codes: Mapping[str, CodeInfo]
+    subgroups: tuple[Subgroup, ...]
+    cohorts: Mapping[str, CohortInfo]
+    states: Mapping[str, str]  # USPS code -> name
+    state_population: Mapping[str, int]  # USPS code -> thousands (demo weights)
+    payers: Mapping[str, tuple[str, ...]]  # payer -> synonyms
+    payer_names: Mapping[str, str]
+    taxonomy: Mapping[str, str]  # NUCC taxonomy code -> cohort
+    provider_types: Mapping[str, str]  # CMS Rndrng_Prvdr_Type (lower case) -> cohort
+
+    def describe(self, code: str) -> str:
+        info = self.codes.get(code)
+        return info.description if info else "(not in the code dictionary)"
+
+    def cohort_name(self, cohort: str) -> str:
+        info = self.cohorts.get(cohort)
+        return info.name if info else cohort
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def _read_yaml(path: Path) -> dict:
+    with path.open(encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def _split_aliases(text: str) -> tuple[str, ...]:
+    return tuple(a.strip() for a in (text or "").split("|") if a.strip())
+
+
+@lru_cache(maxsize=4)
+def load_catalog(data_dir: Path = DATA_DIR) -> Catalog:
+    codes = {
+        r["code"]: CodeInfo(
+            code=r["code"],
+            description=r["description"],
+            long_description=r["long_description"],
+            category=r["category"],
+            timed=r["timed"],
+            aliases=_split_aliases(r["aliases"]),
+        )
+        for r in _read_csv(data_dir / "codes.csv")
+    }
+    subgroups = tuple(
+        Subgroup(r["key"], r["first"], r["last"], r["name"], r["description"])
+        for r in _read_csv(data_dir / "subgroups.csv")
+    )
+    cohorts = {
+        key: CohortInfo(key, v["name"], v["kind"], tuple(str(s) for s in v["synonyms"]))
+        for key, v in _read_yaml(data_dir / "cohorts.yaml").items()
+    }
+    states_rows = _read_csv(data_dir / "states.csv")
+    payers_yaml = _read_yaml(data_dir / "payers.yaml")
+    return Catalog(
+        codes=MappingProxyType(codes),
+        subgroups=subgroups,
+        cohorts=MappingProxyType(cohorts),
+        states=MappingProxyType({r["code"]: r["name"] for r in states_rows}),
+        state_population=MappingProxyType(
+            {r["code"]: int(r["population_thousands"]) for r in states_rows}
+        ),
+        payers=MappingProxyType(
+            {k: tuple(str(s) for s in v["synonyms"]) for k, v in payers_yaml.items()}
+        ),
+        payer_names=MappingProxyType({k: v["name"] for k, v in payers_yaml.items()}),
+        taxonomy=MappingProxyType(
+            {r["taxonomy"]: r["cohort"] for r in _read_csv(data_dir / "taxonomy.csv")}
+        ),
+        provider_types=MappingProxyType(
+            {
+                r["provider_type"].lower(): r["cohort"]
+                for r in _read_csv(data_dir / "provider_types.csv")
+            }
+        ),
+    )

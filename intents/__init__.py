@@ -1,0 +1,1 @@
+"""Question text -> Intent. Pure: no I/O, no SQL. The catalog is passed in."""
