@@ -32,6 +32,8 @@ class Answer:
     period_label: str | None = None  # e.g. "2023 through September"
     provenance: Provenance = field(default_factory=Provenance)
     suggestions: tuple[str, ...] = ()
+    # Footnotes under a table (cohort total, clipped period...); also at the end of `text`.
+    notes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The JSON answer contract in ../shared/DESIGN.md."""

@@ -1,0 +1,164 @@
+"""The answer's buttons: Show SQL, Chart, CSV and Share in channel.
+
+Each button's value is only the question; the listener asks the core again (answers are
+deterministic) and works from that fresh Answer, so no SQL or data travels in a button.
+Each listener acks first, then does the work on Bolt's worker thread.
+
+Files go into the answer's thread. An ephemeral answer (the slash command's) has no
+message to thread under and is private, so its chart or CSV goes to the user's DM with
+the bot instead of the channel.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.chart import bar_chart_png
+from bot.export import answer_csv, file_stem
+from bot.listeners.common import Core, answer_message_for, apologise_on_failure, deliver
+from bot.render_blocks import (
+    ACTION_CHART,
+    ACTION_CSV,
+    ACTION_SHARE,
+    ACTION_SHOW_SQL,
+    answer_title,
+    notice_message,
+    sql_message,
+)
+
+# chat.postMessage errors that mean "the bot is not in that conversation"; the
+# interaction's response_url can still post there, on the user's behalf.
+CANNOT_POST_ERRORS = frozenset({"not_in_channel", "channel_not_found", "restricted_action"})
+
+
+def _thread_of(body: dict[str, Any]) -> str | None:
+    message = body.get("message") or {}
+    return message.get("thread_ts")
+
+
+def _ephemeral_reply(respond: Respond, body: dict[str, Any]):
+    def send(**parts: Any) -> Any:
+        return respond(
+            response_type="ephemeral",
+            replace_original=False,
+            thread_ts=_thread_of(body),
+            **parts,
+        )
+
+    return send
+
+
+def upload_target(body: dict[str, Any], client: WebClient) -> tuple[str, str | None, bool]:
+    """Where a file for this answer goes: (channel, thread_ts, is_the_users_dm)."""
+    message = body.get("message")
+    if (body.get("container") or {}).get("is_ephemeral") or not message:
+        opened = client.conversations_open(users=body["user"]["id"])
+        return opened["channel"]["id"], None, True
+    channel = (body.get("channel") or {}).get("id") or body["container"]["channel_id"]
+    return channel, message.get("thread_ts") or message["ts"], False
+
+
+def register(app: App, core: Core) -> None:
+    @app.action(ACTION_SHOW_SQL)
+    def show_sql(
+        ack: Ack,
+        action: dict[str, Any],
+        body: dict[str, Any],
+        respond: Respond,
+        logger: logging.Logger,
+    ) -> None:
+        ack()
+        send = _ephemeral_reply(respond, body)
+        with apologise_on_failure(logger, send):
+            deliver(send, sql_message(core.ask(action["value"])), logger)
+
+    @app.action(ACTION_CHART)
+    def upload_chart(
+        ack: Ack,
+        action: dict[str, Any],
+        body: dict[str, Any],
+        client: WebClient,
+        respond: Respond,
+        logger: logging.Logger,
+    ) -> None:
+        ack()
+        send = _ephemeral_reply(respond, body)
+        with apologise_on_failure(logger, send):
+            answer = core.ask(action["value"])
+            try:
+                png = bar_chart_png(answer)
+            except ValueError:
+                send(**notice_message("That answer has no numbers to chart."))
+                return
+            channel, thread_ts, to_dm = upload_target(body, client)
+            client.files_upload_v2(
+                channel=channel,
+                thread_ts=thread_ts,
+                content=png,
+                filename=f"{file_stem(answer)}.png",
+                title=answer_title(answer),
+                alt_txt=f"Bar chart: {answer_title(answer)}",
+            )
+            if to_dm:
+                send(**notice_message("I sent the chart to our direct messages."))
+
+    @app.action(ACTION_CSV)
+    def upload_csv(
+        ack: Ack,
+        action: dict[str, Any],
+        body: dict[str, Any],
+        client: WebClient,
+        respond: Respond,
+        logger: logging.Logger,
+    ) -> None:
+        ack()
+        send = _ephemeral_reply(respond, body)
+        with apologise_on_failure(logger, send):
+            answer = core.ask(action["value"])
+            if not answer.rows:
+                send(**notice_message("That answer has no rows to export."))
+                return
+            channel, thread_ts, to_dm = upload_target(body, client)
+            client.files_upload_v2(
+                channel=channel,
+                thread_ts=thread_ts,
+                content=answer_csv(answer),
+                filename=f"{file_stem(answer)}.csv",
+                title=f"{answer_title(answer)} (CSV, {len(answer.rows)} rows)",
+            )
+            if to_dm:
+                send(**notice_message("I sent the CSV to our direct messages."))
+
+    @app.action(ACTION_SHARE)
+    def share_in_channel(
+        ack: Ack,
+        action: dict[str, Any],
+        body: dict[str, Any],
+        client: WebClient,
+        respond: Respond,
+        logger: logging.Logger,
+    ) -> None:
+        ack()
+        send = _ephemeral_reply(respond, body)
+        with apologise_on_failure(logger, send):
+            user = body["user"]["id"]
+            message = answer_message_for(core, action["value"], logger, shared_by=user)
+            channel = (body.get("channel") or {}).get("id")
+            try:
+                client.chat_postMessage(channel=channel, **message)
+            except SlackApiError as error:
+                if error.response.get("error") not in CANNOT_POST_ERRORS:
+                    raise
+                logger.info(
+                    "cannot post in %s (%s); sharing through response_url",
+                    channel,
+                    error.response.get("error"),
+                )
+                respond(response_type="in_channel", replace_original=False, **message)
+            # The shared copy replaces the private one.
+            respond(delete_original=True)

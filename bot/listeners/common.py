@@ -1,0 +1,113 @@
+"""What every listener shares: cleaning Slack text, asking the core, and failing politely.
+
+Listeners stay thin: they pick the question out of the payload, call `answer_message_for`
+and hand the result to a Slack send function through `deliver`. Any exception on the way
+becomes the friendly failure message (and a log entry with the traceback); users never
+see a stack trace.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any, Protocol
+
+from bot.answer_model import Answer
+from bot.render_blocks import answer_message, failure_message
+from data.catalog import load_catalog
+from intents.model import Coverage
+
+SLASH_COMMAND = "/toprank"
+
+# <@U123>, <@U123|name>: user mentions; <#C123|general>: channel links;
+# <https://x|label>: links; <!here>: special mentions.
+_MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
+_LABELLED = re.compile(r"<[^>|]*\|([^>]*)>")
+_BARE = re.compile(r"<([^>]*)>")
+
+Send = Callable[..., Any]
+
+
+class Core(Protocol):
+    """What the Slack app needs from the core (bot.pipeline.Toprank)."""
+
+    def ask(self, text: str) -> Answer: ...
+
+    @property
+    def coverage(self) -> Coverage | None: ...
+
+
+@lru_cache(maxsize=1)
+def cohort_names() -> Mapping[str, str]:
+    catalog = load_catalog()
+    return {key: info.name for key, info in catalog.cohorts.items()}
+
+
+def clean_slack_text(text: str) -> str:
+    """Slack's wire text -> what the user typed: user mentions (ours above all) removed,
+    markup unwrapped, &amp; &lt; &gt; unescaped (so "PM&amp;R" is "PM&R" again)."""
+    text = _MENTION.sub(" ", text or "")
+    text = _LABELLED.sub(r"\1", text)
+    text = _BARE.sub(r"\1", text)
+    return " ".join(html.unescape(text).split())
+
+
+def slash_question(text: str) -> str:
+    """The slash command's arguments as the core's slash form; no arguments is help."""
+    args = clean_slack_text(text)
+    return f"{SLASH_COMMAND} {args}" if args else f"{SLASH_COMMAND} help"
+
+
+def is_ignorable_message(event: Mapping[str, Any], bot_user_id: str | None) -> bool:
+    """Bot posts (ours or any), edits, deletions and every other subtype are not questions."""
+    return bool(
+        event.get("subtype")
+        or event.get("bot_id")
+        or event.get("bot_profile")
+        or not event.get("user")
+        or (bot_user_id and event.get("user") == bot_user_id)
+    )
+
+
+def answer_message_for(
+    core: Core, question: str, logger: logging.Logger, **render: Any
+) -> dict[str, Any]:
+    """Ask and render; a failure anywhere becomes the friendly failure message (logged)."""
+    try:
+        answer = core.ask(question)
+        return answer_message(answer, cohort_names=cohort_names(), **render)
+    except Exception:
+        logger.exception("answering %r failed", question)
+        return failure_message()
+
+
+def deliver(send: Send, message: Mapping[str, Any], logger: logging.Logger) -> bool:
+    """Send a message; if Slack refuses it, log why and send the failure notice instead."""
+    try:
+        send(**message)
+        return True
+    except Exception:
+        logger.exception("sending a message to Slack failed")
+        try:
+            send(**failure_message())
+        except Exception:
+            logger.exception("sending the failure notice failed too")
+        return False
+
+
+@contextmanager
+def apologise_on_failure(logger: logging.Logger, send: Send | None) -> Iterator[None]:
+    """Run a listener's work; on any exception log it and tell the user, politely."""
+    try:
+        yield
+    except Exception:
+        logger.exception("a Slack listener failed")
+        if send is not None:
+            try:
+                send(**failure_message())
+            except Exception:
+                logger.exception("sending the failure notice failed too")

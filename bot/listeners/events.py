@@ -1,0 +1,58 @@
+"""Questions in words: @mentions in channels (answered in the thread) and direct messages.
+
+Events are acknowledged by Bolt before these run. Bot messages (ours included), edits,
+deletions and every other message subtype are ignored, so the bot never answers itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App, BoltContext, Say
+
+from bot.listeners.common import (
+    Core,
+    answer_message_for,
+    apologise_on_failure,
+    clean_slack_text,
+    deliver,
+    is_ignorable_message,
+)
+
+HELP_QUESTION = "help"
+
+
+def register(app: App, core: Core) -> None:
+    @app.event("app_mention")
+    def answer_mention(
+        event: dict[str, Any], say: Say, context: BoltContext, logger: logging.Logger
+    ) -> None:
+        if is_ignorable_message(event, context.bot_user_id):
+            return
+        # Reply in the thread: the mention's own thread, or a new one under the mention.
+        thread_ts = event.get("thread_ts") or event["ts"]
+
+        def send(**parts: Any) -> Any:
+            return say(thread_ts=thread_ts, **parts)
+
+        with apologise_on_failure(logger, send):
+            question = clean_slack_text(event.get("text", "")) or HELP_QUESTION
+            deliver(send, answer_message_for(core, question, logger), logger)
+
+    @app.event("message")
+    def answer_direct_message(
+        event: dict[str, Any], say: Say, context: BoltContext, logger: logging.Logger
+    ) -> None:
+        # Every message event lands here (so Slack gets its 200 for edits and the like);
+        # only a person's new message in a DM with the bot is a question.
+        if event.get("channel_type") != "im" or is_ignorable_message(event, context.bot_user_id):
+            return
+        thread_ts = event.get("thread_ts")  # keep a DM thread a thread
+
+        def send(**parts: Any) -> Any:
+            return say(thread_ts=thread_ts, **parts)
+
+        with apologise_on_failure(logger, send):
+            question = clean_slack_text(event.get("text", "")) or HELP_QUESTION
+            deliver(send, answer_message_for(core, question, logger), logger)

@@ -1,0 +1,191 @@
+"""Answer -> text for the terminal (`toprank ask`, `toprank chat`). Pure.
+
+Tabular answers print the headline, an aligned table, the notes and a context line
+(source, coverage); knowledge answers print their text wrapped. The SQL goes under
+it only when asked for (--sql).
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from typing import Any
+
+from bot.answer_model import Answer
+
+WIDTH = 88
+MAX_DESCRIPTION = 44
+
+# (row key, column header, align) per tabular intent; group keys are added in front.
+_RANKED = (
+    ("rank", "Rank", ">"),
+    ("code", "Code", "<"),
+    ("description", "Description", "<"),
+    ("share_pct", "Share", ">"),
+    ("procedures", "Procedures", ">"),
+)
+_TREND = (
+    ("period", "Year", "<"),
+    ("share_pct", "Share", ">"),
+    ("rank", "Rank", ">"),
+    ("procedures", "Procedures", ">"),
+)
+_VOLUME = (
+    ("period", "Year", "<"),
+    ("procedures", "Procedures", ">"),
+)
+_OT_VS_PT = (
+    ("code", "Code", "<"),
+    ("description", "Description", "<"),
+    ("ot_share_pct", "OT share", ">"),
+    ("pt_share_pct", "PT share", ">"),
+    ("ratio", "Ratio", ">"),
+)
+_SUBGROUPS = (
+    ("name", "Sub-group", "<"),
+    ("range", "Codes", "<"),
+    ("codes", "In dictionary", ">"),
+)
+_CODES = (
+    ("code", "Code", "<"),
+    ("description", "Description", "<"),
+    ("timed", "Timed", "<"),
+)
+_SOURCES = (
+    ("name", "Source", "<"),
+    ("kind", "Kind", "<"),
+    ("first_date", "From", "<"),
+    ("last_date", "To", "<"),
+    ("rows_loaded", "Rows", ">"),
+    ("rows_rejected", "Rejected", ">"),
+)
+_GROUP_HEADERS = {"cohort": "Cohort", "period": "Period", "state": "State", "payer": "Payer"}
+
+
+def _cell(key: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    if key.endswith("share_pct"):
+        return f"{float(value):.1f}%"
+    if key == "ratio":
+        return f"{float(value):.1f}x"
+    if key in ("procedures", "rows_loaded", "rows_rejected", "codes") and isinstance(value, int):
+        return f"{value:,}"
+    if key == "description":
+        text = str(value)
+        return text if len(text) <= MAX_DESCRIPTION else text[: MAX_DESCRIPTION - 1] + "…"
+    return str(value)
+
+
+def table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str, str]]) -> str:
+    """An aligned plain-text table; a blank line between groups of a comparison."""
+    cells = [[_cell(key, row.get(key)) for key, _, _ in columns] for row in rows]
+    widths = [
+        max([len(header), *(len(r[i]) for r in cells)]) for i, (_, header, _) in enumerate(columns)
+    ]
+
+    def line(values: Sequence[str]) -> str:
+        parts = [
+            f"{v:{align}{w}}" for v, w, (_, _, align) in zip(values, widths, columns, strict=True)
+        ]
+        return "  ".join(parts).rstrip()
+
+    out = [line([h for _, h, _ in columns]), line(["-" * w for w in widths])]
+    group_key = columns[0][0] if columns[0][0] in _GROUP_HEADERS else None
+    previous = None
+    for row, values in zip(rows, cells, strict=True):
+        if group_key and previous is not None and row.get(group_key) != previous:
+            out.append("")
+        previous = row.get(group_key) if group_key else None
+        out.append(line(values))
+    return "\n".join(out)
+
+
+def _columns(answer: Answer) -> tuple[tuple[str, str, str], ...] | None:
+    rows = answer.rows
+    if not rows:
+        return None
+    first = rows[0]
+    if answer.intent in ("top_codes", "code_share"):
+        return _RANKED
+    if answer.intent == "compare":
+        group = next((k for k in _GROUP_HEADERS if k in first), "cohort")
+        return ((group, _GROUP_HEADERS[group], "<"), *_RANKED)
+    if answer.intent == "trend":
+        return _TREND if first.get("code") else _VOLUME
+    if answer.intent == "ot_vs_pt":
+        return _OT_VS_PT
+    if answer.intent == "code_range":
+        return _SUBGROUPS if "first" in first else _CODES
+    if answer.intent == "coverage":
+        return _SOURCES
+    return None
+
+
+def _wrap(text: str) -> str:
+    paragraphs = []
+    for block in text.split("\n"):
+        if not block.strip() or block.startswith(("  ", "•")):
+            paragraphs.append(block)
+        else:
+            paragraphs.append(textwrap.fill(block, WIDTH))
+    return "\n".join(paragraphs)
+
+
+def context_line(answer: Answer) -> str:
+    p = answer.provenance
+    if not p.coverage_start:
+        return ""
+    sources = ", ".join(p.sources) or "unknown source"
+    return (
+        f"Source: {sources} · data {p.coverage_start} to {p.coverage_end} · "
+        f"{p.claim_lines:,} claim lines"
+    )
+
+
+def _prepared_rows(answer: Answer) -> list[dict[str, Any]]:
+    if answer.intent == "code_range":
+        return [
+            {
+                **row,
+                "range": row["first"]
+                if row["first"] == row["last"]
+                else f"{row['first']}-{row['last']}",
+            }
+            if "first" in row
+            else row
+            for row in answer.rows
+        ]
+    return list(answer.rows)
+
+
+def render_text(answer: Answer, *, show_sql: bool = False) -> str:
+    """The answer as terminal text."""
+    columns = _columns(answer)
+    parts: list[str] = []
+    if answer.error or columns is None:
+        parts.append(_wrap(answer.text))
+        if answer.error:
+            parts.append(f"[{answer.error}]")
+    else:
+        if answer.intent == "ot_vs_pt":
+            # Knowledge first; its last paragraph lists the rows, which the table shows.
+            *knowledge, data = answer.text.split("\n\n")
+            parts.append(_wrap("\n\n".join(knowledge) if knowledge else data))
+            parts.append(data.split("\n")[0] if knowledge else "")
+        elif answer.intent in ("code_range", "coverage"):
+            # Indented lines repeat the rows; the table shows them instead.
+            kept = [ln for ln in answer.text.split("\n") if not ln.startswith("  ")]
+            parts.append(_wrap("\n".join(kept)))
+        else:
+            parts.append(_wrap(answer.text.split("\n")[0]))
+        parts.append(table(_prepared_rows(answer), columns))
+        if answer.notes and answer.intent not in ("code_range", "coverage"):
+            parts.append(_wrap("\n".join(answer.notes)))
+    context = context_line(answer)
+    if context:
+        parts.append(context)
+    if show_sql and answer.sql:
+        params = ", ".join(f"{k}={v!r}" for k, v in answer.sql_params.items())
+        parts.append(f"SQL ({params}):\n{answer.sql}")
+    return "\n\n".join(p for p in parts if p)

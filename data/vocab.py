@@ -1,0 +1,97 @@
+"""Loads data/vocabulary.yaml (the parser's cue words, number words, months, refusals).
+
+Like data/catalog.py this is the edge: the file is read once per process and the
+result handed to the pure parser (intents.parse takes it as an optional argument).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from types import MappingProxyType
+
+import yaml
+
+from data.catalog import DATA_DIR
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    filler: frozenset[str]
+    common_words: frozenset[str]
+    number_words: Mapping[str, int]
+    ordinals: Mapping[str, int]
+    months: Mapping[str, int]
+    month_words_needing_year: frozenset[str]
+    relative_periods: Mapping[str, str]
+    relative_lead_words: frozenset[str]
+    relative_units: Mapping[str, str]
+    since_words: frozenset[str]
+    open_end_words: frozenset[str]
+    until_words: frozenset[str]
+    range_connectors: frozenset[str]
+    ambiguous_state_codes: frozenset[str]
+    state_aliases: Mapping[str, str]
+    weak_cohort_synonyms: tuple[str, ...]
+    noise_phrases: tuple[str, ...]
+    unsupported_specialties: tuple[str, ...]
+    code_families: Mapping[str, tuple[str, ...]]
+    weak_code_aliases: frozenset[str]
+    subgroup_synonyms: Mapping[str, tuple[str, ...]]
+    subgroup_families: Mapping[str, tuple[str, ...]]
+    # cue name -> regular-expression fragments matched on whole words
+    cues: Mapping[str, tuple[str, ...]]
+    unsafe_sql: tuple[str, ...]
+    unsafe_privacy: tuple[str, ...]
+    provider_words: tuple[str, ...]
+    provider_level: tuple[str, ...]
+    privacy_exempt: tuple[str, ...]
+    examples: tuple[str, ...]
+
+
+def _words(items: object) -> tuple[str, ...]:
+    return tuple(str(i) for i in (items or ()))
+
+
+def _mapping(items: object, cast=str) -> Mapping[str, object]:
+    return MappingProxyType({str(k): cast(v) for k, v in dict(items or {}).items()})
+
+
+@lru_cache(maxsize=4)
+def load_vocab(path: Path = DATA_DIR / "vocabulary.yaml") -> Vocabulary:
+    with path.open(encoding="utf-8") as f:
+        d = yaml.safe_load(f)
+    unsafe = d.get("unsafe") or {}
+    return Vocabulary(
+        filler=frozenset(_words(d.get("filler"))),
+        common_words=frozenset(_words(d.get("common_words"))),
+        number_words=_mapping(d.get("number_words"), int),
+        ordinals=_mapping(d.get("ordinals"), int),
+        months=_mapping(d.get("months"), int),
+        month_words_needing_year=frozenset(_words(d.get("month_words_needing_year"))),
+        relative_periods=_mapping(d.get("relative_periods")),
+        relative_lead_words=frozenset(_words(d.get("relative_lead_words"))),
+        relative_units=_mapping(d.get("relative_units")),
+        since_words=frozenset(_words(d.get("since_words"))),
+        open_end_words=frozenset(_words(d.get("open_end_words"))),
+        until_words=frozenset(_words(d.get("until_words"))),
+        range_connectors=frozenset(_words(d.get("range_connectors"))),
+        ambiguous_state_codes=frozenset(_words(d.get("ambiguous_state_codes"))),
+        state_aliases=_mapping(d.get("state_aliases"), lambda v: str(v).upper()),
+        weak_cohort_synonyms=_words(d.get("weak_cohort_synonyms")),
+        noise_phrases=_words(d.get("noise_phrases")),
+        unsupported_specialties=_words(d.get("unsupported_specialties")),
+        code_families=_mapping(d.get("code_families"), _words),
+        weak_code_aliases=frozenset(_words(d.get("weak_code_aliases"))),
+        subgroup_synonyms=_mapping(d.get("subgroup_synonyms"), _words),
+        subgroup_families=_mapping(d.get("subgroup_families"), _words),
+        cues=_mapping(d.get("cues"), _words),
+        unsafe_sql=_words(unsafe.get("sql")),
+        unsafe_privacy=_words(unsafe.get("privacy")),
+        provider_words=_words(unsafe.get("provider_words")),
+        provider_level=_words(unsafe.get("provider_level")),
+        privacy_exempt=_words(unsafe.get("privacy_exempt")),
+        examples=_words(d.get("examples")),
+    )

@@ -1,0 +1,90 @@
+"""Question text -> tokens: strips Slack markup, emoji and punctuation, keeps case.
+
+Two views of the same tokens are kept: `orig` (the user's case, needed to tell the
+state code "IN" from the word "in") and `low` (lower case, later spell-corrected).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# <@U012ABC>, <@U012ABC|name>, <!here>, <#C123|general>: mentions and channel refs.
+_SLACK_REF = re.compile(r"<[@!#][^>]*>")
+# <https://example.com|label> -> label; a bare <https://...> goes away.
+_SLACK_LINK = re.compile(r"<(?:https?|mailto):[^>|]*(?:\|([^>]*))?>")
+_SLASH = re.compile(r"^\s*/\s*toprank\b", re.I)
+# Emoji, symbols, control and format characters, private use.
+_DROP_CATEGORIES = frozenset({"So", "Sk", "Cc", "Cf", "Cs", "Co", "Cn", "Me"})
+_DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"), "-")
+_QUOTES = dict.fromkeys(map(ord, "\u2018\u2019\u201a\u201b\u2032\u00b4`"), "'")
+
+_POSSESSIVE = re.compile(r"'s\b", re.I)
+_SHORT_YEAR = re.compile(r"(?<![\w])'(\d{2})\b")
+_ABBREV_DOTS = re.compile(r"\b(?:[A-Za-z]\.){2,}")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+_WORD_HYPHEN = re.compile(r"(?<=[^\W\d_])-(?=[^\W\d_])")
+_SLASH_SEP = re.compile(r"\s*/\s*")
+_GLUED_NUMBER = re.compile(r"\b(top|first|last|past|since|in|for|from|thru|through)(\d+)\b", re.I)
+_GLUED_PERIOD = re.compile(r"\b(\d{4})([qh]\d)\b", re.I)
+_NOT_TOKEN = re.compile(r"[^\w\s\-/]|_")
+
+
+@dataclass(frozen=True)
+class Tokens:
+    orig: tuple[str, ...]  # as typed (case kept)
+    low: tuple[str, ...]  # lower case
+    slash: bool  # the text began with "/toprank": the rest are command arguments
+    question: bool  # ended with "?"
+    shouting: bool  # mostly capitals: upper case tells nothing about state codes
+    lowered: str  # the whole text, NFKC-normalised and lower-cased (for refusal checks)
+
+
+def _slash_token(m: re.Match[str]) -> str:
+    """ "6/2022" keeps its slash (a month); "ot/pt" or "hot/cold" becomes two words."""
+    s, i, j = m.string, m.start(), m.end()
+    between_digits = i > 0 and s[i - 1].isdigit() and j < len(s) and s[j].isdigit()
+    return " / " if between_digits else " "
+
+
+def clean(text: str) -> str:
+    """Unicode-normalise, drop Slack markup, emoji and control characters."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _SLACK_LINK.sub(lambda m: f" {m.group(1) or ''} ", text)
+    text = _SLACK_REF.sub(" ", text)
+    text = text.translate(_DASHES).translate(_QUOTES)
+    if not text.isascii() or any(c < " " for c in text):
+        text = "".join(
+            " " if unicodedata.category(c) in _DROP_CATEGORIES else c for c in text
+        )
+    return " ".join(text.split())
+
+
+def tokenize(text: str) -> Tokens:
+    text = clean(text)
+    slash = bool(_SLASH.match(text))
+    if slash:
+        text = _SLASH.sub(" ", text, count=1)
+    question = text.rstrip().endswith("?")
+    lowered = text.lower()
+    s = text.replace("&", " and ").replace("+", " and ")
+    s = _POSSESSIVE.sub("", s)
+    s = _SHORT_YEAR.sub(r"20\1", s)
+    s = s.replace("'", "")
+    s = s.replace("%", " percent ").replace("#", " ")
+    s = _ABBREV_DOTS.sub(lambda m: m.group(0).replace(".", ""), s)
+    s = _THOUSANDS.sub("", s)
+    s = _WORD_HYPHEN.sub(" ", s)
+    if "/" in s:
+        s = _SLASH_SEP.sub(_slash_token, s)
+    s = _GLUED_NUMBER.sub(r"\1 \2", s)
+    s = _GLUED_PERIOD.sub(r"\1 \2", s)
+    s = _NOT_TOKEN.sub(" ", s)
+    s = s.replace("-", " - ")
+    orig = tuple(s.split())
+    low = tuple(t.lower() for t in orig)
+    letters = [t for t in orig if t.isalpha() and len(t) > 1]
+    upper = sum(1 for t in letters if t.isupper())
+    shouting = len(letters) >= 3 and upper * 2 > len(letters)
+    return Tokens(orig, low, slash, question, shouting, lowered)

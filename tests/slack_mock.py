@@ -1,0 +1,390 @@
+"""Test harness for the Slack app: a local mock of Slack's Web API, and Slack's side of HTTP.
+
+Only Slack is simulated. The Bolt app under test is the real one (bot.app.build_app on a
+real Toprank core), served by the real HTTP server of `toprank serve --http`
+(bot.serve.make_http_server); tests POST to it signed requests built exactly as Slack
+builds them, and the app's Web API calls land on `SlackMock`, which records them and
+answers like Slack.
+
+    SlackMock            http://127.0.0.1:PORT/api/<method>    Web API methods
+                         http://127.0.0.1:PORT/upload/<file>   files_upload_v2's upload URL
+                         http://127.0.0.1:PORT/response/<key>  response_url of commands/actions
+    sign / post_signed   Slack's request signing (v0 HMAC-SHA256 of "v0:{ts}:{body}")
+    TrackingExecutor     Bolt's listener executor, able to say when all work is done
+
+No test waits on a clock: waits are bounded (they fail after `timeout`), never asserted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+BOT_USER_ID = "UTOPRANK"
+BOT_ID = "BTOPRANK"
+TEAM_ID = "T0TEAM"
+APP_ID = "A0TOPRANK"
+SIGNING_SECRET = "test-signing-secret"
+BOT_TOKEN = "xoxb-test-token"
+WAIT_SECONDS = 30.0  # bounded waits: a failing test fails, it never hangs
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request the app made to "Slack"."""
+
+    kind: str  # "api", "upload" or "response"
+    method: str  # Web API method, upload file id, or response_url key
+    body: dict[str, Any]  # form or JSON body, parsed (empty for uploads)
+    headers: dict[str, str]
+    raw: bytes = field(repr=False, default=b"")
+
+    def json_field(self, name: str) -> Any:
+        """A field that WebClient may send as a JSON string inside a form."""
+        value = self.body.get(name)
+        if isinstance(value, str) and value[:1] in "[{":
+            return json.loads(value)
+        return value
+
+
+class SlackMock:
+    """A threaded local HTTP server answering Slack Web API calls and recording them."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.uploads: dict[str, bytes] = {}
+        self._changed = threading.Condition()
+        self._ts = itertools.count(1)
+        self._file_ids = itertools.count(1)
+        self.failures: dict[str, str] = {}  # method -> Slack error to answer with
+        mock = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                status, payload, content_type = mock._handle(self.path, dict(self.headers), raw)
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------------ addresses
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    def response_url(self, key: str) -> str:
+        return f"http://127.0.0.1:{self.port}/response/{key}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # ------------------------------------------------------------------ recording
+
+    def _record(self, call: Call) -> None:
+        with self._changed:
+            self.calls.append(call)
+            self._changed.notify_all()
+
+    def find(self, predicate: Callable[[Call], bool]) -> list[Call]:
+        with self._changed:
+            return [c for c in self.calls if predicate(c)]
+
+    def api_calls(self, method: str | None = None) -> list[Call]:
+        return self.find(lambda c: c.kind == "api" and (method is None or c.method == method))
+
+    def responses(self, key: str) -> list[Call]:
+        return self.find(lambda c: c.kind == "response" and c.method == key)
+
+    def wait_for(
+        self, predicate: Callable[[Call], bool], count: int = 1, timeout: float = WAIT_SECONDS
+    ) -> list[Call]:
+        """The first `count` calls matching `predicate`; AssertionError if they never come."""
+        with self._changed:
+            ok = self._changed.wait_for(
+                lambda: len([c for c in self.calls if predicate(c)]) >= count, timeout
+            )
+            found = [c for c in self.calls if predicate(c)]
+        if not ok:
+            seen = [(c.kind, c.method) for c in self.calls]
+            raise AssertionError(f"expected {count} matching call(s), got {len(found)}: {seen}")
+        return found[:count]
+
+    def wait_api(self, method: str, count: int = 1, **match: Any) -> list[Call]:
+        return self.wait_for(
+            lambda c: (
+                c.kind == "api"
+                and c.method == method
+                and all(c.body.get(k) == v for k, v in match.items())
+            ),
+            count,
+        )
+
+    def wait_response(self, key: str, count: int = 1) -> list[Call]:
+        return self.wait_for(lambda c: c.kind == "response" and c.method == key, count)
+
+    # ------------------------------------------------------------------ answering
+
+    def _handle(self, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, Any, str]:
+        parsed = urllib.parse.urlparse(path)
+        parts = parsed.path.strip("/").split("/", 1)
+        kind, name = (parts + [""])[:2]
+        if kind == "upload":
+            self.uploads[name] = raw
+            self._record(Call("upload", name, {}, headers, raw))
+            return 200, b"OK - " + str(len(raw)).encode(), "text/plain"
+        body = _parse_body(headers, raw, parsed.query)
+        if kind == "response":
+            self._record(Call("response", name, body, headers, raw))
+            return 200, b"ok", "text/plain"
+        if kind != "api":
+            return 404, {"ok": False, "error": "not_found"}, "application/json"
+        self._record(Call("api", name, body, headers, raw))
+        if not headers.get("Authorization", "").startswith("Bearer xoxb-"):
+            return 200, {"ok": False, "error": "not_authed"}, "application/json"
+        if name in self.failures:
+            return 200, {"ok": False, "error": self.failures[name]}, "application/json"
+        return 200, self._answer(name, body), "application/json"
+
+    def _answer(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
+        ts = f"{1700000000 + next(self._ts)}.000100"
+        if method == "auth.test":
+            return {
+                "ok": True,
+                "url": "https://toprank-test.slack.com/",
+                "team": "Test team",
+                "user": "toprank",
+                "team_id": TEAM_ID,
+                "user_id": BOT_USER_ID,
+                "bot_id": BOT_ID,
+                "is_enterprise_install": False,
+            }
+        if method in ("chat.postMessage", "chat.update"):
+            message = {k: body.get(k) for k in ("text", "blocks", "thread_ts") if k in body}
+            return {"ok": True, "channel": body.get("channel"), "ts": ts, "message": message}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": ts}
+        if method == "chat.delete":
+            return {"ok": True, "channel": body.get("channel"), "ts": body.get("ts")}
+        if method == "views.publish":
+            return {"ok": True, "view": {"id": "V0HOME", **(body.get("view") or {})}}
+        if method == "conversations.open":
+            return {"ok": True, "channel": {"id": "D0" + str(body.get("users", "X"))}}
+        if method == "files.getUploadURLExternal":
+            file_id = f"F{next(self._file_ids):06d}"
+            return {
+                "ok": True,
+                "upload_url": f"http://127.0.0.1:{self.port}/upload/{file_id}",
+                "file_id": file_id,
+            }
+        if method == "files.completeUploadExternal":
+            files = json.loads(body.get("files") or "[]")
+            return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
+        return {"ok": False, "error": "unknown_method"}
+
+
+def _parse_body(headers: Mapping[str, str], raw: bytes, query: str) -> dict[str, Any]:
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    body: dict[str, Any] = dict(urllib.parse.parse_qsl(query))
+    text = raw.decode("utf-8", errors="replace")
+    if "json" in content_type:
+        body.update(json.loads(text or "{}"))
+    elif text:
+        body.update(urllib.parse.parse_qsl(text, keep_blank_values=True))
+    return body
+
+
+# ---------------------------------------------------------------------- Slack's side of HTTP
+
+
+def sign(body: bytes, timestamp: int, secret: str = SIGNING_SECRET) -> str:
+    """Slack's v0 request signature."""
+    base = b"v0:" + str(timestamp).encode() + b":" + body
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes
+    seconds: float  # measured, reported by tests, never asserted on
+
+
+def post_signed(
+    url: str,
+    body: bytes,
+    content_type: str,
+    *,
+    timestamp: int | None = None,
+    signature: str | None = None,
+    secret: str = SIGNING_SECRET,
+) -> Reply:
+    """POST like Slack does: X-Slack-Request-Timestamp and X-Slack-Signature headers."""
+    ts = int(time.time()) if timestamp is None else timestamp
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": content_type,
+            "X-Slack-Request-Timestamp": str(ts),
+            "X-Slack-Signature": signature or sign(body, ts, secret),
+        },
+    )
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(request, timeout=WAIT_SECONDS) as response:
+            return Reply(response.status, response.read(), time.perf_counter() - started)
+    except urllib.error.HTTPError as error:
+        return Reply(error.code, error.read(), time.perf_counter() - started)
+
+
+def form_body(fields: Mapping[str, str]) -> bytes:
+    return urllib.parse.urlencode(fields).encode()
+
+
+def slash_command_body(text: str, response_url: str, *, channel: str = "C0GENERAL") -> bytes:
+    return form_body(
+        {
+            "token": "legacy-verification-token",
+            "team_id": TEAM_ID,
+            "team_domain": "toprank-test",
+            "channel_id": channel,
+            "channel_name": "general",
+            "user_id": "U0ALICE",
+            "user_name": "alice",
+            "command": "/toprank",
+            "text": text,
+            "api_app_id": APP_ID,
+            "response_url": response_url,
+            "trigger_id": "1337.42.abcd",
+        }
+    )
+
+
+_event_ids = itertools.count(1)
+
+
+def event_body(event: Mapping[str, Any]) -> bytes:
+    return json.dumps(
+        {
+            "token": "legacy-verification-token",
+            "team_id": TEAM_ID,
+            "api_app_id": APP_ID,
+            "event": dict(event),
+            "type": "event_callback",
+            "event_id": f"Ev{next(_event_ids):08d}",
+            "event_time": int(time.time()),
+            "authorizations": [
+                {"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True, "enterprise_id": None}
+            ],
+        }
+    ).encode()
+
+
+def block_actions_body(
+    action: Mapping[str, Any],
+    response_url: str,
+    *,
+    channel: str = "C0GENERAL",
+    message: Mapping[str, Any] | None = None,
+    ephemeral: bool = False,
+    user: str = "U0ALICE",
+) -> bytes:
+    """A button click, form-encoded as Slack sends it: payload=<JSON>."""
+    container: dict[str, Any] = {
+        "type": "message",
+        "channel_id": channel,
+        "is_ephemeral": ephemeral,
+    }
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": {"id": user, "username": "alice", "team_id": TEAM_ID},
+        "api_app_id": APP_ID,
+        "token": "legacy-verification-token",
+        "container": container,
+        "trigger_id": "1337.43.abcd",
+        "team": {"id": TEAM_ID, "domain": "toprank-test"},
+        "channel": {"id": channel, "name": "general"},
+        "response_url": response_url,
+        "actions": [
+            {
+                "type": "button",
+                "block_id": action.get("block_id", "b1"),
+                "action_id": action["action_id"],
+                "text": action.get("text", {"type": "plain_text", "text": "button"}),
+                "value": action.get("value", ""),
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+    if message is not None:
+        container["message_ts"] = message["ts"]
+        payload["message"] = dict(message)
+    else:
+        container["message_ts"] = "1700000000.000001"
+    return form_body({"payload": json.dumps(payload)})
+
+
+# ---------------------------------------------------------------------- Bolt's worker threads
+
+
+class TrackingExecutor(ThreadPoolExecutor):
+    """Bolt's listener executor, counting submitted work so tests can wait until all of
+    it has finished (and then say "nothing else was sent") without guessing a delay."""
+
+    def __init__(self, max_workers: int = 5) -> None:
+        super().__init__(max_workers=max_workers, thread_name_prefix="bolt-listener")
+        self._pending = 0
+        self._idle = threading.Condition()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        with self._idle:
+            self._pending += 1
+        future = super().submit(fn, *args, **kwargs)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _: Future) -> None:
+        with self._idle:
+            self._pending -= 1
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout: float = WAIT_SECONDS) -> None:
+        """Block until every submitted listener (and the lazy ones they start) has ended."""
+        with self._idle:
+            if not self._idle.wait_for(lambda: self._pending == 0, timeout):
+                raise AssertionError(f"{self._pending} listener task(s) still running")
+
+
+def iter_blocks(blocks: Any) -> Iterator[dict[str, Any]]:
+    """Blocks from a recorded call body (WebClient may send them as a JSON string)."""
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    yield from blocks or []

@@ -1,0 +1,67 @@
+"""`toprank serve`: token checks (one line, exit 2, no traceback) and the real HTTP mode."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.serve import EXIT_USAGE, SlackSettings, settings_from_env
+
+SLACK_VARS = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_API_BASE_URL")
+
+
+def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in SLACK_VARS}
+    env["TOPRANK_DB"] = str(tmp_path / "never-built.duckdb")
+    env.update(extra)
+    return env
+
+
+def run_serve(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "serve", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "extra", "names"),
+    [
+        ((), {}, ["SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"]),
+        ((), {"SLACK_BOT_TOKEN": "xoxb-1"}, ["SLACK_APP_TOKEN"]),
+        (("--http",), {}, ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"]),
+        (("--http",), {"SLACK_BOT_TOKEN": "xoxb-1"}, ["SLACK_SIGNING_SECRET"]),
+    ],
+)
+def test_missing_tokens_give_one_line_and_exit_2(
+    tmp_path: Path, args: tuple[str, ...], extra: dict[str, str], names: list[str]
+) -> None:
+    result = run_serve(clean_env(tmp_path, **extra), *args)
+    assert result.returncode == EXIT_USAGE
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for name in names:
+        assert name in lines[0]
+    assert "toprank chat" in lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not (tmp_path / "never-built.duckdb").exists()  # nothing opened or built
+
+
+def test_settings_choose_the_mode() -> None:
+    env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "SLACK_SIGNING_SECRET": "s"}
+    socket = settings_from_env(env, http=False)
+    assert isinstance(socket, SlackSettings) and socket.mode == "socket"
+    assert socket.app_token == "xapp-1" and socket.base_url is None
+    http = settings_from_env({**env, "SLACK_API_BASE_URL": "http://127.0.0.1:9/api/"}, http=True)
+    assert isinstance(http, SlackSettings) and http.mode == "http"
+    assert http.base_url == "http://127.0.0.1:9/api/"
+    # Socket Mode needs no signing secret (Slack signs nothing on a socket).
+    no_secret = settings_from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "x"}, http=False)
+    assert isinstance(no_secret, SlackSettings)
