@@ -18,7 +18,7 @@ import pandas as pd
 from bot.answer_model import Answer, Provenance
 from bot.knowledge import Knowledge, help_text, ot_vs_pt_text
 from data.catalog import REHAB_FIRST, REHAB_LAST, Catalog, in_rehab_range
-from intents.model import MAX_QUESTION_CHARS, Coverage, Intent, Period
+from intents.model import MAX_QUESTION_CHARS, MAX_TOP_N, Coverage, Intent, Period
 from sql.query import Query
 
 # CMS cell-size rule: counts from 1 to MIN_CELL-1 are shown as "<MIN_CELL" and their
@@ -168,9 +168,14 @@ def _clip_note(intent: Intent, period: Period | None, coverage: Coverage | None)
     asked = intent.period
     if asked is None or period is None or coverage is None:
         return ""
-    if period.start > asked.start or period.end < asked.end:
+    if period.end < asked.end:
         return (
-            f"The data covers {coverage_phrase(coverage)}, so this covers "
+            f"The data ends {coverage.end.isoformat()}, so this covers "
+            f"{period.start.isoformat()} to {period.end.isoformat()}."
+        )
+    if period.start > asked.start:
+        return (
+            f"The data starts {coverage.start.isoformat()}, so this covers "
             f"{period.start.isoformat()} to {period.end.isoformat()}."
         )
     return ""
@@ -396,6 +401,8 @@ def _top_codes(ctx: _Ctx) -> Answer:
     notes = [f"Shares are of all {fmt_count(total)} {phrase.noun} procedures in the period."]
     if len(rows) < n:
         notes.append(f"Only {len(rows)} codes were billed in this cohort and period.")
+    if ctx.intent.n is not None and ctx.intent.n > MAX_TOP_N:
+        notes.append(f"Lists stop at {MAX_TOP_N} codes.")
     return ctx.answer(rows, [title, *_ranked_lines(rows)], title, notes=notes)
 
 
@@ -419,6 +426,8 @@ def _code_share(ctx: _Ctx) -> Answer:
         row["asked"] = str(r["code"]) == intent.code
         rows.append(row)
     asked = next((row for row in rows if row["asked"]), None)
+    if asked is None and intent.code not in ctx.catalog.codes:
+        return ctx.unknown_code()
     if asked is None:  # never billed by this cohort in the period: share 0, no rank
         asked = ranked_row(
             rank=None,
@@ -448,6 +457,11 @@ def _code_share(ctx: _Ctx) -> Answer:
         )
     lines = [headline, "Top codes for context:", *_ranked_lines(rows)]
     notes = [f"Shares are of all {fmt_count(total)} {phrase.noun} procedures in the period."]
+    if ctx.cohort == "rehab" and intent.code and not in_rehab_range(intent.code):
+        notes.append(
+            f"{intent.code} is outside the rehab range ({REHAB_FIRST}-{REHAB_LAST}), "
+            "so it is never in the rehab cohort."
+        )
     return ctx.answer(rows, lines, title, notes=notes)
 
 
@@ -522,6 +536,8 @@ def _compare(ctx: _Ctx) -> Answer:
         )
         lines.append(f"{name}: {top}")
     notes = [f"Each {by}'s shares are of its own procedures in the period."]
+    if by == "period" and len(intent.periods) > len(ctx.periods):
+        notes.append(f"Periods outside the data ({coverage_phrase(ctx.coverage)}) are left out.")
     if len(groups) > 1:
         tops = [[row["code"] for row in rows if row[by] == g][:3] for g in groups]
         if all(tops) and all(t == tops[0] for t in tops):
@@ -543,6 +559,12 @@ def _trend(ctx: _Ctx) -> Answer:
     records = [r for r in ctx.records if (_int(r.get("cohort_procedures")) or 0) > 0]
     if not records:
         return ctx.no_rows(phrase.noun)
+    if (
+        intent.code
+        and intent.code not in ctx.catalog.codes
+        and not any(_int(r["procedures"]) for r in records)
+    ):
+        return ctx.unknown_code()
     rows = []
     for r in records:
         year = _int(r["year"])
@@ -586,7 +608,7 @@ def _trend(ctx: _Ctx) -> Answer:
                 f"{change:+.1f} points)."
             )
     else:
-        title = f"{phrase.noun} procedures by year, {ctx.scope}"
+        title = f"{phrase.noun[:1].upper()}{phrase.noun[1:]} procedures by year, {ctx.scope}"
         lines = [title]
         for row in rows:
             lines.append(f"{row['period']}: {fmt_count(row['procedures'])} procedures")
@@ -781,6 +803,7 @@ def _code_range(ctx: _Ctx) -> Answer:
             }
             for s in subgroups
         ]
+        lines.append(ctx.knowledge.cohorts)
         lines.append(k["subgroups_intro"])
         lines.extend(
             "  "
@@ -789,7 +812,6 @@ def _code_range(ctx: _Ctx) -> Answer:
             )
             for s in subgroups
         )
-        lines.append(ctx.knowledge.cohorts)
     return ctx.answer(rows, lines, title)
 
 
@@ -891,6 +913,19 @@ class _Ctx:
             coverage=self.coverage,
             suggestions=suggestions,
             notes=notes,
+        )
+
+    def unknown_code(self) -> Answer:
+        """A code the dictionary does not know and the data never billed."""
+        return error_answer(
+            self.intent,
+            "unknown_code",
+            catalog=self.catalog,
+            coverage=self.coverage,
+            knowledge=self.knowledge,
+            period=self.period,
+            question=self.question,
+            query=self.query,
         )
 
     def no_rows(self, noun: str) -> Answer:

@@ -27,6 +27,22 @@ def web_api_base_url(base_url: str | None) -> str:
     return url if url.endswith("/") else url + "/"
 
 
+class _TokenFromClientNotice(logging.Filter):
+    """Bolt warns that SLACK_BOT_TOKEN is unused whenever that variable is set and a client
+    is given. Here the client carries exactly that token (with our base URL), so the
+    warning is noise at every start."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+def _app_logger() -> logging.Logger:
+    logger = logging.getLogger("toprank.slack")
+    if not any(isinstance(f, _TokenFromClientNotice) for f in logger.filters):
+        logger.addFilter(_TokenFromClientNotice())
+    return logger
+
+
 def build_app(
     core: Core,
     *,
@@ -40,6 +56,7 @@ def build_app(
 
     `listener_executor` runs listeners and lazy listeners (Bolt's default: 5 threads).
     """
+    logger = logger or _app_logger()
     client = WebClient(token=token, base_url=web_api_base_url(base_url), logger=logger)
     app = App(
         name="toprank",

@@ -46,7 +46,8 @@ def min_cell_from_env(environ: Mapping[str, str] = os.environ) -> int:
 
 
 def _unique_labels(periods: tuple[Period, ...], coverage: Coverage) -> tuple[Period, ...]:
-    """Compare-by-period groups rows by label, so each label must be distinct."""
+    """Compare-by-period groups rows by label, so each label must be distinct. Periods
+    the data does not cover were dropped before; the rest are named as clipped."""
     out: list[Period] = []
     seen: set[str] = set()
     for p in periods:
@@ -173,7 +174,8 @@ class Toprank:
         period: Period | None = None
         periods: tuple[Period, ...] = ()
         if intent.kind == "compare" and intent.compare_by == "period":
-            periods = _unique_labels(tuple(resolve_periods(intent, self._coverage)), self._coverage)
+            covered = tuple(p for p in resolve_periods(intent, self._coverage) if p is not None)
+            periods = _unique_labels(covered, self._coverage)
             if not periods:
                 return error_answer(intent, "no_data", **common)
         elif intent.kind != "coverage":

@@ -28,7 +28,6 @@ MAX_CONTEXT_ELEMENTS = 10
 MAX_HEADER_TEXT = 150
 MAX_BUTTON_TEXT = 75
 MAX_BUTTON_VALUE = 2000
-MAX_FIELDS = 10
 # Slack truncates the top-level text of a message at 40,000 characters; a notification
 # needs far less, so the fallback is kept short.
 MAX_FALLBACK_TEXT = 1000
@@ -38,6 +37,8 @@ MAX_TABLE_ROWS = 50
 # A line of the monospace table. Description goes last so that, when a phone wraps a
 # long line, only the description wraps and the numbers stay aligned.
 MAX_TABLE_LINE = 72
+MAX_TEXT_CELL = 28  # a text column other than the description
+MIN_DESCRIPTION = 18  # narrower than this, the description column is dropped
 
 # Button action ids: the listeners in bot/listeners/actions.py match on these.
 ACTION_SHOW_SQL = "toprank_show_sql"
@@ -211,7 +212,11 @@ def format_cell(key: str, value: Any) -> str:
         if isinstance(value, numbers.Integral) or float(value).is_integer():
             return f"{int(value):,}" if key != "year" else str(int(value))
         return f"{float(value):,.2f}"
-    return " ".join(str(value).split())
+    text = " ".join(str(value).split())
+    if key == "cohort" and text in COHORT_TOKENS:
+        return text.upper()
+    # Only the description (last column) may be long; other text cells are kept short.
+    return text if key == "description" else clip(text, MAX_TEXT_CELL)
 
 
 def column_label(key: str) -> str:
@@ -265,6 +270,11 @@ def table_lines(rows: Sequence[Mapping[str, Any]], intent: str | None = None) ->
             cell[at] = (ASKED_MARK if row.get("asked") else "") + cell[at]
     labels = [column_label(k) for k in columns]
     widths = [max(len(labels[i]), *(len(c[i]) for c in cells)) for i in range(len(columns))]
+    if columns[-1] == "description" and len(columns) > 1:
+        room = MAX_TABLE_LINE - sum(w + 2 for w in widths[:-1])
+        if room < MIN_DESCRIPTION:  # a stub of a description helps nobody: leave it out
+            columns, labels, widths = columns[:-1], labels[:-1], widths[:-1]
+            cells = [c[:-1] for c in cells]
     aligns = [_right_aligned(k, rows) for k in columns]
 
     def line(values: Sequence[str]) -> str:
@@ -289,7 +299,8 @@ def table_blocks(
 ) -> tuple[list[dict[str, Any]], int]:
     """Sections of ``` tables, each within the section limit. Returns (blocks, rows left out)."""
     shown = list(rows[:max_rows])
-    lines = table_lines(shown, intent)
+    # Escaped before measuring: "&" grows to "&amp;" and the limit counts what is sent.
+    lines = [_code_safe(line) for line in table_lines(shown, intent)]
     if not lines:
         return [], 0
     head, body = lines[0], lines[1:]
@@ -314,7 +325,7 @@ def table_blocks(
 
 
 def _code_block(head: str, lines: Sequence[str]) -> dict[str, Any]:
-    body = "\n".join(_code_safe(x) for x in [head, *lines])
+    body = "\n".join([head, *lines])
     return section(f"```\n{body}\n```")
 
 
@@ -427,10 +438,10 @@ def _suggestion_lines(suggestions: Iterable[str]) -> str:
 # --------------------------------------------------------------------------- messages
 
 
-# Lines of the core's plain-text answer that restate table rows ("1. 97110 ...",
-# "2022: 34.0% ...", "Occupational therapy: 1. 97110 ...", "  97010 Hot packs"): the
-# table shows those, so the blocks keep only the sentences around them.
-_ROW_LINE = re.compile(r"^\s*(?:\d+\.\s|\d{4}\b[^:]{0,20}:\s|[^:]{1,60}:\s*\d+\.\s\S+\s|\d{5}\b)")
+# Lines of the core's plain-text answer that restate table rows: "1. 97110 ...",
+# "2022: 34.0% ...", "Occupational therapy: 1. 97110 ...", or a row's code followed by
+# its description. The table shows those, so the blocks keep the sentences around them.
+_ROW_LINE = re.compile(r"^\s*(?:\d+\.\s|\d{4}\b[^:]{0,20}:\s|[^:]{1,60}:\s*\d+\.\s\S+\s)")
 
 
 def summary_text(answer: Answer) -> str:
@@ -438,9 +449,25 @@ def summary_text(answer: Answer) -> str:
     lines = (answer.text or "").strip().split("\n")
     if lines and lines[0].strip() == answer_title(answer).strip():
         lines = lines[1:]
+    notes = {note.strip() for note in answer.notes}
+    lines = [line for line in lines if line.strip() not in notes]  # shown under the table
     if answer.rows:
-        lines = [line for line in lines if not _ROW_LINE.match(line)]
+        restated = tuple(
+            f"{row['code']} {row['description']}"
+            for row in answer.rows
+            if row.get("code") and row.get("description")
+        )
+        lines = [
+            line
+            for line in lines
+            if not _ROW_LINE.match(line) and not line.strip().startswith(restated or ("\0",))
+        ]
     return "\n".join(lines).strip()
+
+
+def shows_table(answer: Answer) -> bool:
+    """A single code lookup says everything in its text; other answers show their rows."""
+    return bool(answer.rows) and not (answer.intent == "code_lookup" and len(answer.rows) == 1)
 
 
 def answer_blocks(
@@ -474,21 +501,27 @@ def answer_blocks(
     if actions:
         tail.append(actions)
 
-    if answer.rows:
-        room = MAX_MESSAGE_BLOCKS - len(blocks) - len(tail) - 1  # 1: the "more rows" line
+    if shows_table(answer):
+        room = MAX_MESSAGE_BLOCKS - len(blocks) - len(tail) - 2  # the "more rows" line, notes
         tables, left_out = table_blocks(answer.rows, answer.intent, max_blocks=max(1, min(room, 6)))
         blocks.extend(tables)
         if left_out and tables:
             blocks.append(context(f"…and {left_out:,} more rows; use *CSV* for the full result."))
-    return (blocks + tail)[:MAX_MESSAGE_BLOCKS]
+    if answer.notes:
+        blocks.append(context(*(escape_mrkdwn(note) for note in answer.notes)))
+    return (blocks[: MAX_MESSAGE_BLOCKS - len(tail)] + tail)[:MAX_MESSAGE_BLOCKS]
 
 
 def problem_blocks(answer: Answer) -> list[dict[str, Any]]:
     """Unknown questions and understood-but-unanswerable ones: what happened and what to try."""
     icon = ":thinking_face:" if answer.intent == "unknown" else ":warning:"
-    text = (answer.text or "").strip() or "I couldn't answer that."
-    blocks = [section(f"{icon} {escape_mrkdwn(clip(text, MAX_SECTION_TEXT - 40))}")]
     suggestions = tuple(answer.suggestions) or EXAMPLE_QUESTIONS[:4]
+    # The core's text may end with its own "Try: a; b" line: the list below replaces it.
+    lines = [
+        line for line in (answer.text or "").strip().split("\n") if not line.startswith("Try:")
+    ]
+    text = "\n".join(lines).strip() or "I couldn't answer that."
+    blocks = [section(f"{icon} {escape_mrkdwn(clip(text, MAX_SECTION_TEXT - 40))}")]
     blocks.append(section("*Try one of these:*\n" + _suggestion_lines(suggestions[:8])))
     blocks.append(context("Ask `/toprank help` for everything I can answer."))
     provenance = provenance_line(answer.provenance)
@@ -498,23 +531,23 @@ def problem_blocks(answer: Answer) -> list[dict[str, Any]]:
 
 
 def help_blocks(answer: Answer | None = None) -> list[dict[str, Any]]:
-    """Usage: what the bot answers, the slash forms and example questions."""
-    blocks: list[dict[str, Any]] = [header("toprank: ranked, sourced answers about claims")]
+    """Usage: the core's help text (what it answers, examples), then the ways to ask."""
+    title = answer.title if answer and answer.title else "How to ask toprank"
+    blocks: list[dict[str, Any]] = [header(title)]
     intro = (answer.text or "").strip() if answer else ""
     if intro:
-        blocks.extend(text_sections(escape_mrkdwn(intro))[:6])
-    blocks.append(section("*What I answer*\n" + _capability_lines()))
+        blocks.extend(text_sections(escape_mrkdwn(intro))[:8])
+    else:
+        blocks.append(section("*What I answer*\n" + _capability_lines()))
+        blocks.append(section("*Examples*\n" + _suggestion_lines(EXAMPLE_QUESTIONS)))
     blocks.append(
         section(
-            "*Slash command* (answers only you see, with a button to share)\n"
+            "*Slash command* (the answer is only for you, with a button to share it)\n"
             + _suggestion_lines(EXAMPLE_SLASH_COMMANDS)
         )
     )
     blocks.append(
-        section(
-            "*Or ask in words:* mention me in a channel (I answer in the thread) "
-            "or send me a direct message\n" + _suggestion_lines(EXAMPLE_QUESTIONS)
-        )
+        context("Or mention me in a channel (I answer in the thread), or send me a direct message.")
     )
     if answer:
         provenance = provenance_line(answer.provenance)

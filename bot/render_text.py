@@ -39,7 +39,7 @@ _OT_VS_PT = (
     ("description", "Description", "<"),
     ("ot_share_pct", "OT share", ">"),
     ("pt_share_pct", "PT share", ">"),
-    ("ratio", "Ratio", ">"),
+    ("ratio_label", "Ratio", ">"),
 )
 _SUBGROUPS = (
     ("name", "Sub-group", "<"),
@@ -77,8 +77,14 @@ def _cell(key: str, value: Any) -> str:
     return str(value)
 
 
-def table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str, str]]) -> str:
-    """An aligned plain-text table; a blank line between groups of a comparison."""
+def table(
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[tuple[str, str, str]],
+    *,
+    grouped: bool = False,
+) -> str:
+    """An aligned plain-text table; with `grouped`, a blank line between the groups of
+    a comparison (the first column)."""
     cells = [[_cell(key, row.get(key)) for key, _, _ in columns] for row in rows]
     widths = [
         max([len(header), *(len(r[i]) for r in cells)]) for i, (_, header, _) in enumerate(columns)
@@ -91,7 +97,7 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str, str]
         return "  ".join(parts).rstrip()
 
     out = [line([h for _, h, _ in columns]), line(["-" * w for w in widths])]
-    group_key = columns[0][0] if columns[0][0] in _GROUP_HEADERS else None
+    group_key = columns[0][0] if grouped else None
     previous = None
     for row, values in zip(rows, cells, strict=True):
         if group_key and previous is not None and row.get(group_key) != previous:
@@ -144,6 +150,16 @@ def context_line(answer: Answer) -> str:
 
 
 def _prepared_rows(answer: Answer) -> list[dict[str, Any]]:
+    if answer.intent == "ot_vs_pt":
+        return [
+            {
+                **row,
+                "ratio_label": f"only {str(row.get('over_represented_in', '')).upper()}"
+                if row.get("ratio") is None
+                else f"{float(row['ratio']):.1f}x",
+            }
+            for row in answer.rows
+        ]
     if answer.intent == "code_range":
         return [
             {
@@ -179,10 +195,10 @@ def render_text(answer: Answer, *, show_sql: bool = False) -> str:
             parts.append(_wrap("\n".join(kept)))
         else:
             parts.append(_wrap(answer.text.split("\n")[0]))
-        parts.append(table(_prepared_rows(answer), columns))
+        parts.append(table(_prepared_rows(answer), columns, grouped=answer.intent == "compare"))
         if answer.notes and answer.intent not in ("code_range", "coverage"):
             parts.append(_wrap("\n".join(answer.notes)))
-    context = context_line(answer)
+    context = context_line(answer) if answer.rows else ""
     if context:
         parts.append(context)
     if show_sql and answer.sql:

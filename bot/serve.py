@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # Slack libraries load only when serving: `toprank ask` never
 EVENTS_PATH = "/slack/events"
 DEFAULT_PORT = 3000
 EXIT_USAGE = 2
+EXIT_UNREACHABLE = 1
 
 Mode = Literal["socket", "http"]
 
@@ -143,9 +144,14 @@ def run(args: argparse.Namespace) -> int:
             signing_secret=settings.signing_secret,
             base_url=settings.base_url,
         )
-    except BoltError as error:  # auth.test refused the token, or Slack is unreachable
+    except BoltError as error:  # auth.test refused the token
         print(f"toprank serve: Slack did not accept the bot token ({error})", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as error:  # Slack (or SLACK_API_BASE_URL) unreachable
+        where = settings.base_url or "https://slack.com/api/"
+        reason = getattr(error, "reason", error)
+        print(f"toprank serve: cannot reach Slack's Web API at {where} ({reason})", file=sys.stderr)
+        return EXIT_UNREACHABLE
 
     if settings.mode == "http":
         server = make_http_server(app, args.host, args.port)

@@ -6,6 +6,11 @@
 -- month, state and payer: the i-th line of the codes in slots 0-2 (3-5, ...) of the
 -- cohort's code list, so a visit reads like 97110 + 97140 + 97530. Lines of a claim
 -- share its day, provider and place of service; weekend days move to Friday or Monday.
+-- A provider is a number in its cohort x state pool; its NPI is that number scrambled
+-- into nine digits plus the Luhn check digit real NPIs carry, and its NUCC taxonomy
+-- comes from the cohort's taxonomy mix. Mixes arrive as 100-bucket lists, one block of
+-- 100 per cohort ($taxonomy_buckets, $pos_buckets) or one for all ($units_buckets):
+-- list lookups cost less here than joins.
 INSERT INTO claim_lines BY NAME
 WITH expanded AS (
     SELECT c.*,
@@ -20,6 +25,12 @@ WITH expanded AS (
            CAST(hash(e.claim_no, e.slot, 'units') % 100 AS INTEGER) AS units_bucket,
            CAST(hash(e.claim_no, e.slot, 'modifier') % 100 AS INTEGER) AS modifier_bucket
     FROM expanded AS e
+), npi_digits AS (
+    -- 7919 is prime to 9e7, so distinct providers get distinct 9-digit bases.
+    SELECT h.*, b // 100000000 % 10 AS d1, b // 10000000 % 10 AS d2, b // 1000000 % 10 AS d3,
+           b // 100000 % 10 AS d4, b // 10000 % 10 AS d5, b // 1000 % 10 AS d6,
+           b // 100 % 10 AS d7, b // 10 % 10 AS d8, b % 10 AS d9, b AS npi_base
+    FROM (SELECT *, 100000000 + (provider_id * 7919 + 4242424) % 90000000 AS b FROM hashed) AS h
 )
 SELECT
     'DM' || lpad(CAST(h.claim_no AS VARCHAR), 14, '0') AS claim_id,
@@ -34,16 +45,18 @@ SELECT
          THEN concat_ws(' ', h.modifier_base, h.modifier_extra)
          ELSE h.modifier_base
     END AS modifiers,
-    CASE WHEN h.timed THEN u.units ELSE 1 END AS units,
-    p.npi AS rendering_npi,
-    p.taxonomy AS rendering_taxonomy,
+    CASE WHEN h.timed THEN $units_buckets[h.units_bucket + 1] ELSE 1 END AS units,
+    -- Luhn over "80840" + the base (the prefix contributes 24): every second digit from
+    -- the right is doubled, and a doubled digit counts its digit sum (2d - 9 when d >= 5).
+    CAST(h.npi_base AS VARCHAR) || CAST((10 - (24
+        + 2 * (h.d1 + h.d3 + h.d5 + h.d7 + h.d9)
+        - 9 * (h.d1 // 5 + h.d3 // 5 + h.d5 // 5 + h.d7 // 5 + h.d9 // 5)
+        + h.d2 + h.d4 + h.d6 + h.d8) % 10) % 10 AS VARCHAR) AS rendering_npi,
+    $taxonomy_buckets[h.cohort_idx * 100 + h.provider_id % 100 + 1] AS rendering_taxonomy,
     h.cohort AS cohort,
-    s.pos AS place_of_service,
+    $pos_buckets[h.cohort_idx * 100 + h.pos_bucket + 1] AS place_of_service,
     h.payer AS payer,
     h.state AS state,
     1 AS procedures,
     $source_id AS source_id
-FROM hashed AS h
-JOIN demo_providers AS p ON p.provider_id = h.provider_id
-JOIN demo_pos AS s ON s.cohort = h.cohort AND s.bucket = h.pos_bucket
-JOIN demo_units AS u ON u.bucket = h.units_bucket;
+FROM npi_digits AS h;

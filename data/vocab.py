@@ -44,6 +44,7 @@ class Vocabulary:
     # cue name -> regular-expression fragments matched on whole words
     cues: Mapping[str, tuple[str, ...]]
     unsafe_sql: tuple[str, ...]
+    unsafe_sql_triggers: tuple[str, ...]
     unsafe_privacy: tuple[str, ...]
     provider_words: tuple[str, ...]
     provider_level: tuple[str, ...]
@@ -89,6 +90,7 @@ def load_vocab(path: Path = DATA_DIR / "vocabulary.yaml") -> Vocabulary:
         subgroup_families=_mapping(d.get("subgroup_families"), _words),
         cues=_mapping(d.get("cues"), _words),
         unsafe_sql=_words(unsafe.get("sql")),
+        unsafe_sql_triggers=_words(unsafe.get("sql_triggers")),
         unsafe_privacy=_words(unsafe.get("privacy")),
         provider_words=_words(unsafe.get("provider_words")),
         provider_level=_words(unsafe.get("provider_level")),

@@ -76,7 +76,7 @@ class SpellIndex:
                     continue
                 # closest first; then same first letter; then longer shared prefix
                 prefix = 0
-                for x, y in zip(word, t):
+                for x, y in zip(word, t, strict=False):
                     if x != y:
                         break
                     prefix += 1

@@ -91,6 +91,9 @@ class Intent:
     compare_by: CompareBy | None = None
     # code_range: one sub-group key from data/subgroups.csv, or None for the whole range.
     subgroup: str | None = None
+    # code_range: every sub-group the question named ("modalities" names two); subgroup
+    # is the first of them.
+    subgroups: tuple[str, ...] = ()
     # ot_vs_pt: which part of the knowledge answer was asked about
     # ("difference", "ot_focus", "pt_focus", "mental_health", "codes").
     topic: str | None = None

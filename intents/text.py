@@ -17,7 +17,9 @@ _SLACK_LINK = re.compile(r"<(?:https?|mailto):[^>|]*(?:\|([^>]*))?>")
 _SLASH = re.compile(r"^\s*/\s*toprank\b", re.I)
 # Emoji, symbols, control and format characters, private use.
 _DROP_CATEGORIES = frozenset({"So", "Sk", "Cc", "Cf", "Cs", "Co", "Cn", "Me"})
-_DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"), "-")
+_DASHES = dict.fromkeys(
+    map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"), "-"
+)
 _QUOTES = dict.fromkeys(map(ord, "\u2018\u2019\u201a\u201b\u2032\u00b4`"), "'")
 
 _POSSESSIVE = re.compile(r"'s\b", re.I)
@@ -55,9 +57,7 @@ def clean(text: str) -> str:
     text = _SLACK_REF.sub(" ", text)
     text = text.translate(_DASHES).translate(_QUOTES)
     if not text.isascii() or any(c < " " for c in text):
-        text = "".join(
-            " " if unicodedata.category(c) in _DROP_CATEGORIES else c for c in text
-        )
+        text = "".join(" " if unicodedata.category(c) in _DROP_CATEGORIES else c for c in text)
     return " ".join(text.split())
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from data.db import QUESTION_TABLES, read_coverage
+from data.db import QUESTION_TABLES, connect_ro, read_coverage
 from intents.model import Coverage
 from sql.query import Query
 from sql.validate import validate
@@ -43,13 +43,13 @@ class DuckDBEngine:
                     raise DatabaseMissing(
                         f"no database at {self.path}; build one with `toprank data demo`"
                     )
-                # Read-only, and no file or network access beyond the database itself:
-                # a second wall behind validation against read_csv and friends.
-                self._con = duckdb.connect(
-                    str(self.path),
-                    read_only=True,
-                    config={"enable_external_access": False},
-                )
+                con = connect_ro(self.path)
+                # No file or network access beyond the database itself: a second wall
+                # behind validation against read_csv and friends. Set after connecting
+                # (not as connect config) so other read-only connections to the same
+                # file in this process are not refused for a config mismatch.
+                con.execute("SET enable_external_access = false")
+                self._con = con
             return self._con
 
     def run(self, query: Query) -> pd.DataFrame:

@@ -17,10 +17,14 @@ No test waits on a clock: waits are bounded (they fail after `timeout`), never a
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import itertools
 import json
+import socket
+import socketserver
+import struct
 import threading
 import time
 import urllib.error
@@ -69,6 +73,7 @@ class SlackMock:
         self._ts = itertools.count(1)
         self._file_ids = itertools.count(1)
         self.failures: dict[str, str] = {}  # method -> Slack error to answer with
+        self.socket: SocketModeServer | None = None  # set by start_socket_mode()
         mock = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -101,7 +106,14 @@ class SlackMock:
     def response_url(self, key: str) -> str:
         return f"http://127.0.0.1:{self.port}/response/{key}"
 
+    def start_socket_mode(self) -> SocketModeServer:
+        """Serve Socket Mode too: apps.connections.open then hands out its ws:// URL."""
+        self.socket = SocketModeServer()
+        return self.socket
+
     def close(self) -> None:
+        if self.socket is not None:
+            self.socket.close()
         self._server.shutdown()
         self._server.server_close()
 
@@ -166,7 +178,8 @@ class SlackMock:
         if kind != "api":
             return 404, {"ok": False, "error": "not_found"}, "application/json"
         self._record(Call("api", name, body, headers, raw))
-        if not headers.get("Authorization", "").startswith("Bearer xoxb-"):
+        token_prefix = "Bearer xapp-" if name == "apps.connections.open" else "Bearer xoxb-"
+        if not headers.get("Authorization", "").startswith(token_prefix):
             return 200, {"ok": False, "error": "not_authed"}, "application/json"
         if name in self.failures:
             return 200, {"ok": False, "error": self.failures[name]}, "application/json"
@@ -203,6 +216,10 @@ class SlackMock:
                 "upload_url": f"http://127.0.0.1:{self.port}/upload/{file_id}",
                 "file_id": file_id,
             }
+        if method == "apps.connections.open":
+            if self.socket is None:
+                return {"ok": False, "error": "socket_mode_not_started"}
+            return {"ok": True, "url": self.socket.url}
         if method == "files.completeUploadExternal":
             files = json.loads(body.get("files") or "[]")
             return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
@@ -270,42 +287,50 @@ def form_body(fields: Mapping[str, str]) -> bytes:
 
 
 def slash_command_body(text: str, response_url: str, *, channel: str = "C0GENERAL") -> bytes:
-    return form_body(
-        {
-            "token": "legacy-verification-token",
-            "team_id": TEAM_ID,
-            "team_domain": "toprank-test",
-            "channel_id": channel,
-            "channel_name": "general",
-            "user_id": "U0ALICE",
-            "user_name": "alice",
-            "command": "/toprank",
-            "text": text,
-            "api_app_id": APP_ID,
-            "response_url": response_url,
-            "trigger_id": "1337.42.abcd",
-        }
-    )
+    return form_body(slash_command_fields(text, response_url, channel=channel))
+
+
+def slash_command_fields(
+    text: str, response_url: str, *, channel: str = "C0GENERAL"
+) -> dict[str, str]:
+    """What Slack sends for `/toprank TEXT` (form fields over HTTP, a dict over a socket)."""
+    return {
+        "token": "legacy-verification-token",
+        "team_id": TEAM_ID,
+        "team_domain": "toprank-test",
+        "channel_id": channel,
+        "channel_name": "general",
+        "user_id": "U0ALICE",
+        "user_name": "alice",
+        "command": "/toprank",
+        "text": text,
+        "api_app_id": APP_ID,
+        "response_url": response_url,
+        "trigger_id": "1337.42.abcd",
+    }
 
 
 _event_ids = itertools.count(1)
 
 
 def event_body(event: Mapping[str, Any]) -> bytes:
-    return json.dumps(
-        {
-            "token": "legacy-verification-token",
-            "team_id": TEAM_ID,
-            "api_app_id": APP_ID,
-            "event": dict(event),
-            "type": "event_callback",
-            "event_id": f"Ev{next(_event_ids):08d}",
-            "event_time": int(time.time()),
-            "authorizations": [
-                {"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True, "enterprise_id": None}
-            ],
-        }
-    ).encode()
+    return json.dumps(event_callback(event)).encode()
+
+
+def event_callback(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The Events API wrapper around one event."""
+    return {
+        "token": "legacy-verification-token",
+        "team_id": TEAM_ID,
+        "api_app_id": APP_ID,
+        "event": dict(event),
+        "type": "event_callback",
+        "event_id": f"Ev{next(_event_ids):08d}",
+        "event_time": int(time.time()),
+        "authorizations": [
+            {"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True, "enterprise_id": None}
+        ],
+    }
 
 
 def block_actions_body(
@@ -388,3 +413,130 @@ def iter_blocks(blocks: Any) -> Iterator[dict[str, Any]]:
     if isinstance(blocks, str):
         blocks = json.loads(blocks)
     yield from blocks or []
+
+
+# ---------------------------------------------------------------------- Socket Mode
+
+
+WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455
+
+
+class SocketModeServer:
+    """Slack's side of Socket Mode: a minimal WebSocket server (RFC 6455, text frames,
+    ping/pong, close) that pushes envelopes to the connected app and records its acks."""
+
+    def __init__(self) -> None:
+        self.acks: list[dict[str, Any]] = []
+        self._changed = threading.Condition()
+        self._connections: list[socket.socket] = []
+        server = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                server._serve(self.request)
+
+        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/link/?ticket=test"
+
+    def wait_connected(self, timeout: float = WAIT_SECONDS) -> None:
+        with self._changed:
+            if not self._changed.wait_for(lambda: bool(self._connections), timeout):
+                raise AssertionError("the app never opened a Socket Mode connection")
+
+    def send_envelope(self, kind: str, payload: Mapping[str, Any], envelope_id: str) -> None:
+        envelope = {
+            "envelope_id": envelope_id,
+            "type": kind,
+            "payload": dict(payload),
+            "accepts_response_payload": kind != "events_api",
+        }
+        with self._changed:
+            connection = self._connections[-1]
+        connection.sendall(_frame(0x1, json.dumps(envelope).encode()))
+
+    def wait_ack(self, envelope_id: str, timeout: float = WAIT_SECONDS) -> dict[str, Any]:
+        def found() -> dict[str, Any] | None:
+            return next((a for a in self.acks if a.get("envelope_id") == envelope_id), None)
+
+        with self._changed:
+            if not self._changed.wait_for(lambda: found() is not None, timeout):
+                raise AssertionError(f"no ack for envelope {envelope_id}: {self.acks}")
+            return found()  # type: ignore[return-value]
+
+    def close(self) -> None:
+        with self._changed:
+            for connection in self._connections:
+                connection.close()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _serve(self, connection: socket.socket) -> None:
+        request = b""
+        while b"\r\n\r\n" not in request:
+            chunk = connection.recv(4096)
+            if not chunk:
+                return
+            request += chunk
+        key = next(
+            line.split(b":", 1)[1].strip()
+            for line in request.split(b"\r\n")
+            if line.lower().startswith(b"sec-websocket-key:")
+        )
+        accept = base64.b64encode(hashlib.sha1(key + WEBSOCKET_GUID.encode()).digest())
+        connection.sendall(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+        )
+        connection.sendall(
+            _frame(0x1, json.dumps({"type": "hello", "num_connections": 1}).encode())
+        )
+        with self._changed:
+            self._connections.append(connection)
+            self._changed.notify_all()
+        reader = connection.makefile("rb")
+        while True:
+            frame = _read_frame(reader)
+            if frame is None:
+                return
+            opcode, data = frame
+            if opcode == 0x8:  # close
+                return
+            if opcode == 0x9:  # ping -> pong
+                connection.sendall(_frame(0xA, data))
+            elif opcode == 0x1:
+                with self._changed:
+                    self.acks.append(json.loads(data))
+                    self._changed.notify_all()
+
+
+def _frame(opcode: int, data: bytes) -> bytes:
+    """A server frame: final, unmasked."""
+    head = bytes([0x80 | opcode])
+    if len(data) < 126:
+        head += bytes([len(data)])
+    elif len(data) < 1 << 16:
+        head += bytes([126]) + struct.pack("!H", len(data))
+    else:
+        head += bytes([127]) + struct.pack("!Q", len(data))
+    return head + data
+
+
+def _read_frame(reader: Any) -> tuple[int, bytes] | None:
+    """A client frame (clients always mask); None when the connection ends."""
+    head = reader.read(2)
+    if len(head) < 2:
+        return None
+    opcode, length = head[0] & 0x0F, head[1] & 0x7F
+    if length == 126:
+        length = struct.unpack("!H", reader.read(2))[0]
+    elif length == 127:
+        length = struct.unpack("!Q", reader.read(8))[0]
+    mask = reader.read(4) if head[1] & 0x80 else b"\0\0\0\0"
+    data = reader.read(length)
+    return opcode, bytes(b ^ mask[i % 4] for i, b in enumerate(data))

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import queue
+import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -65,3 +68,74 @@ def test_settings_choose_the_mode() -> None:
     # Socket Mode needs no signing secret (Slack signs nothing on a socket).
     no_secret = settings_from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "x"}, http=False)
     assert isinstance(no_secret, SlackSettings)
+
+
+def test_serve_http_answers_a_signed_slash_command(tmp_path: Path, demo_db: Path) -> None:
+    """The real `toprank serve --http` process, its Web API calls going to the mock."""
+    from tests.slack_mock import (
+        BOT_TOKEN,
+        SIGNING_SECRET,
+        SlackMock,
+        post_signed,
+        slash_command_body,
+    )
+
+    mock = SlackMock()
+    env = clean_env(
+        tmp_path,
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_BASE_URL=mock.base_url,
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve", "--http", "--host", "127.0.0.1", "--port", "0"]
+        + ["--db", str(demo_db)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(
+        target=lambda: [lines.put(line) for line in process.stdout], daemon=True
+    ).start()
+    try:
+        first = lines.get(timeout=120)
+        match = re.fullmatch(
+            r"toprank: listening on (http://127\.0\.0\.1:\d+/slack/events)\n", first
+        )
+        assert match, first
+        assert [c.method for c in mock.api_calls()] == ["auth.test"]  # the token was checked
+        body = slash_command_body("rehab 2023 15", mock.response_url("serve"))
+        reply = post_signed(match[1], body, "application/x-www-form-urlencoded")
+        assert reply.status == 200
+        answer = mock.wait_response("serve")[0]
+        assert answer.body["response_type"] == "ephemeral"
+        assert "97110" in answer.body["text"]
+        rejected = post_signed(match[1], body, "application/x-www-form-urlencoded", secret="x")
+        assert rejected.status == 401
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        mock.close()
+
+
+def test_a_token_slack_refuses_gives_one_line_and_exit_2(tmp_path: Path, demo_db: Path) -> None:
+    from tests.slack_mock import SlackMock
+
+    mock = SlackMock()
+    mock.failures["auth.test"] = "invalid_auth"
+    env = clean_env(
+        tmp_path,
+        SLACK_BOT_TOKEN="xoxb-revoked",
+        SLACK_SIGNING_SECRET="s",
+        SLACK_API_BASE_URL=mock.base_url,
+    )
+    try:
+        result = run_serve(env, "--http", "--port", "0", "--db", str(demo_db))
+    finally:
+        mock.close()
+    assert result.returncode == EXIT_USAGE
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "did not accept the bot token" in lines[0], result.stderr
+    assert "invalid_auth" in lines[0] and "Traceback" not in result.stderr

@@ -1,0 +1,168 @@
+"""`toprank ask` and `toprank chat`: the command-line surfaces of the pipeline.
+
+    toprank ask "top rehab codes 2023"          a table on stdout
+    toprank ask "top rehab codes 2023" --json   the DESIGN.md contract, one object
+    toprank ask --json -                        one question per stdin line -> one JSON
+                                                object per line, in order, one process
+    toprank chat                                an interactive local chat
+
+stdout carries answers only; progress (building the demo data) and logs go to stderr.
+Exit codes: 0 when answered (an answer-level error is still an answer), 2 bad usage
+or no database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import TextIO
+
+from bot.answer_model import Answer
+from bot.render_text import render_text
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+PROMPT = "toprank> "
+QUIT_WORDS = frozenset({"quit", "exit", "bye", ":q", "q"})
+BANNER_EXAMPLES = (
+    "top rehab codes 2023",
+    "what share of OT procedures was 97530 in 2022",
+    "compare OT and PT 2021",
+    "what's the difference between OT and PT",
+)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    ask = subparsers.add_parser(
+        "ask",
+        help="answer one question (or one per stdin line with '-')",
+        description="Answer a question about the claims data.",
+    )
+    ask.add_argument("question", nargs="+", metavar="QUESTION", help="the question, or - for stdin")
+    ask.add_argument("--json", action="store_true", help="print the JSON answer contract")
+    ask.add_argument("--sql", action="store_true", help="show the SQL that ran (text mode)")
+    ask.add_argument("--db", metavar="PATH", help="DuckDB file (default: $TOPRANK_DB or data/)")
+    ask.set_defaults(func=run_ask)
+
+    chat = subparsers.add_parser("chat", help="interactive local chat on the data")
+    chat.add_argument("--db", metavar="PATH", help="DuckDB file (default: $TOPRANK_DB or data/)")
+    chat.add_argument("--sql", action="store_true", help="show the SQL under each answer")
+    chat.set_defaults(func=run_chat)
+
+
+def _configure_io() -> None:
+    # Logs (and tracebacks of internal errors) go to stderr, never stdout. Undecodable
+    # bytes on stdin become U+FFFD instead of ending a batch half way.
+    if hasattr(sys.stdin, "reconfigure"):
+        sys.stdin.reconfigure(errors="replace")
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _open(db: str | None):
+    """The pipeline, or None after a clear message on stderr."""
+    from bot.pipeline import Toprank  # imported here so `toprank --help` stays fast
+
+    try:
+        return Toprank.open(db)
+    except Exception as exc:  # no database, unreadable file: a message, not a traceback
+        logging.getLogger("toprank").debug("open failed", exc_info=True)
+        print(f"toprank: cannot open the database: {exc}", file=sys.stderr)
+        return None
+
+
+def _emit(answer: Answer, *, as_json: bool, show_sql: bool, out: TextIO) -> None:
+    if as_json:
+        out.write(json.dumps(answer.to_json(), ensure_ascii=False, default=str) + "\n")
+    else:
+        out.write(render_text(answer, show_sql=show_sql) + "\n")
+    out.flush()
+
+
+def run_ask(args: argparse.Namespace) -> int:
+    _configure_io()
+    words = list(args.question)
+    from_stdin = words == ["-"]
+    if not from_stdin and "-" in words:
+        print("toprank ask: use '-' alone to read questions from stdin", file=sys.stderr)
+        return EXIT_USAGE
+    toprank = _open(args.db)
+    if toprank is None:
+        return EXIT_USAGE
+    out = sys.stdout
+    try:
+        if not from_stdin:
+            _emit(toprank.ask(" ".join(words)), as_json=args.json, show_sql=args.sql, out=out)
+            return EXIT_OK
+        first = True
+        for raw in sys.stdin:
+            # One answer per line, blank and garbage lines included: batch callers
+            # match answers to questions by position.
+            question = raw.rstrip("\r\n")
+            if not args.json and not first:
+                out.write("\n")
+            _emit(toprank.ask(question), as_json=args.json, show_sql=args.sql, out=out)
+            first = False
+        return EXIT_OK
+    finally:
+        toprank.close()
+
+
+def banner(toprank) -> str:
+    cov = toprank.coverage
+    examples = "\n".join(f"  {e}" for e in BANNER_EXAMPLES)
+    return (
+        "toprank: ranked, sourced answers about procedure codes in claims data.\n"
+        f"Data: {cov.start.isoformat()} through {cov.end.isoformat()}, "
+        f"{cov.claim_lines:,} claim lines ({', '.join(cov.sources) or 'no sources'}).\n"
+        f"Try:\n{examples}\n"
+        "Type 'help' for more, 'quit' to leave."
+    )
+
+
+def run_chat(args: argparse.Namespace) -> int:
+    _configure_io()
+    toprank = _open(args.db)
+    if toprank is None:
+        return EXIT_USAGE
+    interactive = sys.stdin.isatty()
+    out = sys.stdout
+    try:
+        out.write(banner(toprank) + "\n")
+        while True:
+            if interactive:
+                out.write("\n")
+            out.write(PROMPT)
+            out.flush()
+            try:
+                line = sys.stdin.readline()
+            except KeyboardInterrupt:
+                out.write("\n")
+                break
+            if not line:  # Ctrl-D / end of piped input
+                out.write("\n")
+                break
+            question = line.strip()
+            if not question:
+                continue
+            if question.lower() in QUIT_WORDS:
+                break
+            if not interactive:
+                out.write(question + "\n")  # echo piped questions so the log reads well
+            try:
+                answer = toprank.ask(question)
+            except KeyboardInterrupt:
+                out.write("\n(interrupted)\n")
+                continue
+            out.write(render_text(answer, show_sql=args.sql) + "\n")
+            if not interactive:
+                out.write("\n")
+            out.flush()
+        out.write("bye\n")
+        out.flush()
+        return EXIT_OK
+    finally:
+        toprank.close()

@@ -1,0 +1,1060 @@
+"""Ingest of real files into the claims database, losing nothing.
+
+    toprank data ingest claims FILE... [--db PATH] [--map old=new ...] [--rejects PATH]
+    toprank data ingest cms-puf FILE --year YYYY [--db PATH] [--rejects PATH]
+
+The work happens inside DuckDB (its CSV and Parquet readers plus set-based SQL in
+data/ingest.sql), never row by row in Python. One run is one transaction: every file is
+read, validated and inserted, the sources rows written and the rollups rebuilt, and only
+then committed, once. Any failure (a corrupt file, a refused re-ingest, Ctrl-C, a killed
+process) leaves the database exactly as it was.
+
+Nothing vanishes: for every file, loaded + rejected = read, checked before the commit.
+"read" is counted independently of the CSV parser (the file's lines are counted while
+its sha256 fingerprint is computed, in a thread beside DuckDB's read), so a line the
+parser skipped would show up as a mismatch instead of disappearing. Rejected rows go
+to a rejects CSV with their original values and the reason.
+
+CSV files take one of two readers:
+- DuckDB's quote-aware reader (fast) when every record is exactly one line, which the
+  line count proves after the fact;
+- otherwise (a quote left open runs across lines and swallows the lines after it, or
+  the reader gives up) the file is re-read one physical line = one row and split in
+  SQL: slower, but a stray quote then costs only its own line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import hashlib
+import io
+import os
+import re
+import sys
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+import duckdb
+from tqdm import tqdm
+
+from data import db
+from data.catalog import Catalog, load_catalog
+
+SourceKind = Literal["claims", "cms-puf"]
+Reader = Literal["csv", "csv-lines", "parquet"]
+
+SQL_PATH = Path(__file__).resolve().parent / "ingest.sql"
+
+# Claim-line files: the documented columns, in the documented order.
+CLAIM_COLUMNS: tuple[str, ...] = (
+    "claim_id",
+    "line_number",
+    "service_date",
+    "hcpcs_code",
+    "modifiers",
+    "units",
+    "rendering_npi",
+    "rendering_taxonomy",
+    "place_of_service",
+    "payer_type",
+    "state",
+)
+CLAIM_REQUIRED = frozenset({"claim_id", "service_date", "hcpcs_code", "payer_type", "state"})
+
+# The CMS "Medicare Physician & Other Practitioners - by Provider and Service" file:
+# the columns toprank reads (the others are ignored). Matched case-insensitively.
+PUF_COLUMNS: tuple[str, ...] = (
+    "rndrng_npi",
+    "rndrng_prvdr_type",
+    "rndrng_prvdr_state_abrvtn",
+    "hcpcs_cd",
+    "hcpcs_desc",
+    "place_of_srvc",
+    "tot_srvcs",
+)
+PUF_REQUIRED = frozenset(
+    {"rndrng_npi", "rndrng_prvdr_type", "rndrng_prvdr_state_abrvtn", "hcpcs_cd", "tot_srvcs"}
+)
+FIRST_PUF_YEAR = 2013  # the first year CMS published this file
+
+_CHUNK = 8 << 20
+_GZIP_MAGIC = b"\x1f\x8b"
+_PARQUET_MAGIC = b"PAR1"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+# A well-formed CSV field: quoted (with "" for a quote inside) or without any quote.
+_CSV_FIELD = r'("(?:[^"]|"")*"|[^,"]*)'
+_BLANK_LINE = re.compile(rb"(?<=\n)\r?\n")
+
+
+class IngestError(Exception):
+    """A problem the user can fix; the message says what and the database is unchanged."""
+
+
+class AlreadyIngested(IngestError):
+    """The same file (same sha256) was loaded before: refused, never double counted."""
+
+
+class _FastReaderFailed(Exception):
+    """The quote-aware reader could not account for every line of file #index."""
+
+    def __init__(self, index: int, why: str) -> None:
+        super().__init__(why)
+        self.index = index
+
+
+@dataclass(frozen=True)
+class FileReport:
+    file: str  # the path as given
+    name: str  # the sources.name it was recorded under
+    source_id: int
+    fingerprint: str  # sha256 of the file bytes
+    reader: Reader
+    read: int
+    loaded: int
+    rejected: int
+    procedures: int
+    first_date: date | None
+    last_date: date | None
+    reasons: tuple[tuple[str, int], ...]  # the most common reject reasons, with counts
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    kind: SourceKind
+    db_path: Path
+    files: tuple[FileReport, ...]
+    read: int
+    loaded: int
+    rejected: int
+    rejects_path: Path | None  # None when nothing was rejected
+    seconds: float
+    demo_lines_removed: int = 0
+    notes: tuple[str, ...] = ()
+    timings: tuple[tuple[str, float], ...] = ()  # seconds per step, for the benchmark
+
+    @property
+    def source_ids(self) -> tuple[int, ...]:
+        return tuple(f.source_id for f in self.files)
+
+    @property
+    def source_id(self) -> int:
+        return self.files[0].source_id
+
+
+# --------------------------------------------------------------------------- SQL blocks
+
+
+def _load_blocks(path: Path = SQL_PATH) -> dict[str, str]:
+    blocks: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("-- name:"):
+            current = blocks.setdefault(line.split(":", 1)[1].strip(), [])
+        elif current is not None:
+            current.append(line)
+    return {name: "\n".join(lines).strip() for name, lines in blocks.items()}
+
+
+_BLOCKS = _load_blocks()
+_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _statements(sql: str) -> list[str]:
+    """A block's statements (blocks end statements with ';' at the end of a line)."""
+    parts = re.split(r";[ \t]*(?:\n|$)", sql)
+    return [p.strip() for p in parts if p.strip() and not _only_comments(p)]
+
+
+def _only_comments(sql: str) -> bool:
+    return all(not ln.strip() or ln.strip().startswith("--") for ln in sql.splitlines())
+
+
+def _run(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, object] | None = None
+) -> duckdb.DuckDBPyConnection:
+    """Run one statement, binding exactly the $parameters it names."""
+    names = set(_PARAM.findall(sql))
+    bound = {k: v for k, v in (params or {}).items() if k in names}
+    missing = names - bound.keys()
+    if missing:
+        raise KeyError(f"unbound SQL parameters: {sorted(missing)}")
+    return con.execute(sql, bound)
+
+
+def _run_block(
+    con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, object] | None = None
+) -> None:
+    for statement in _statements(_BLOCKS[name]):
+        _run(con, statement, params)
+
+
+# ------------------------------------------------------------------------ file handling
+
+
+@dataclass(frozen=True)
+class _Kind:
+    kind: SourceKind
+    columns: tuple[str, ...]
+    required: frozenset[str]
+    validated: str  # block names
+    insert: str
+    rejects_insert: str
+    rejects_table: str
+
+
+_CLAIMS = _Kind(
+    "claims",
+    CLAIM_COLUMNS,
+    CLAIM_REQUIRED,
+    "claims_validated",
+    "claims_insert",
+    "claims_rejects_insert",
+    "claims_rejects_table",
+)
+_PUF = _Kind(
+    "cms-puf",
+    PUF_COLUMNS,
+    PUF_REQUIRED,
+    "puf_validated",
+    "puf_insert",
+    "puf_rejects_insert",
+    "puf_rejects_table",
+)
+
+
+@dataclass(frozen=True)
+class _File:
+    """One input file, inspected before the database is touched."""
+
+    path: Path
+    given: str
+    format: Literal["csv", "parquet"]
+    compression: Literal["none", "gzip"]
+    ncols: int  # columns in the file
+    positions: Mapping[str, int]  # canonical column -> 0-based position in the file
+    types: tuple[str, ...]  # DuckDB types (Parquet); VARCHAR for CSV
+    parquet_rows: int | None
+    ignored: tuple[str, ...]  # file columns toprank does not use
+
+
+def _detect(path: Path) -> tuple[Literal["csv", "parquet"], Literal["none", "gzip"]]:
+    with path.open("rb") as f:
+        head = f.read(4)
+        if head == _PARQUET_MAGIC:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(size - 4, 0))
+            if size < 12 or f.read(4) != _PARQUET_MAGIC:
+                raise IngestError(
+                    f"{path} is a Parquet file without its footer (truncated or corrupt); "
+                    "nothing was loaded"
+                )
+            return "parquet", "none"
+    if head[:2] == _GZIP_MAGIC:
+        return "csv", "gzip"
+    if head == _ZSTD_MAGIC:
+        raise IngestError(f"{path} is zstd-compressed; decompress it or use gzip")
+    return "csv", "none"
+
+
+def _csv_header(path: Path, compression: str) -> list[str]:
+    try:
+        first = _gzip_first_line(path) if compression == "gzip" else _plain_first_line(path)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise IngestError(
+            f"{path} is not a readable gzip file ({exc}); nothing was loaded"
+        ) from exc
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise IngestError(f"{path}: the header line is not UTF-8 text") from exc
+    if not text.strip():
+        raise IngestError(f"{path} is empty or starts with a blank line (no header)")
+    return next(csv.reader(io.StringIO(text.rstrip("\r\n"))))
+
+
+def _plain_first_line(path: Path) -> bytes:
+    with path.open("rb") as f:
+        return f.readline(1 << 20)
+
+
+def _gzip_first_line(path: Path) -> bytes:
+    """The header of a gzip CSV, decompressing only as much as needed."""
+    inflate = zlib.decompressobj(wbits=31)
+    out = b""
+    with path.open("rb") as f:
+        while b"\n" not in out and len(out) < (1 << 20) and not inflate.eof:
+            chunk = f.read(1 << 16)
+            if not chunk:
+                break
+            out += inflate.decompress(chunk)
+    return out.split(b"\n", 1)[0]
+
+
+def _resolve_columns(
+    path: Path,
+    names: Sequence[str],
+    kind: _Kind,
+    column_map: Mapping[str, str],
+) -> tuple[dict[str, int], tuple[str, ...]]:
+    """Canonical column -> position, after --map renames. Errors name what to fix."""
+    renames = {old.strip().lower(): new.strip().lower() for old, new in column_map.items()}
+    for old, new in renames.items():
+        if new not in kind.columns:
+            raise IngestError(
+                f"--map {old}={new}: '{new}' is not a {kind.kind} column "
+                f"(expected one of {', '.join(kind.columns)})"
+            )
+    lowered = [n.strip().lower() for n in names]
+    unknown_sources = [old for old in renames if old not in lowered]
+    if unknown_sources:
+        raise IngestError(
+            f"--map: {path} has no column {', '.join(repr(o) for o in unknown_sources)} "
+            f"(its columns: {', '.join(names)})"
+        )
+    positions: dict[str, int] = {}
+    ignored: list[str] = []
+    for i, name in enumerate(lowered):
+        canonical = renames.get(name, name)
+        if canonical not in kind.columns:
+            ignored.append(names[i])
+            continue
+        if canonical in positions:
+            raise IngestError(f"{path}: two columns are '{canonical}' (after --map renames)")
+        positions[canonical] = i
+    missing = sorted(kind.required - positions.keys())
+    if missing:
+        raise IngestError(
+            f"{path} lacks required column(s) {', '.join(missing)} "
+            f"(its columns: {', '.join(names)}); rename with --map OLD=NEW"
+        )
+    return positions, tuple(ignored)
+
+
+def _inspect(
+    con: duckdb.DuckDBPyConnection, given: str, kind: _Kind, column_map: Mapping[str, str]
+) -> _File:
+    path = Path(given).expanduser()
+    if not path.is_file():
+        raise IngestError(f"{given}: no such file")
+    fmt, compression = _detect(path)
+    if fmt == "parquet":
+        try:
+            described = con.execute(
+                "DESCRIBE SELECT * FROM read_parquet($path)", {"path": str(path)}
+            ).fetchall()
+            rows = con.execute(
+                "SELECT sum(num_rows) FROM parquet_file_metadata($path)", {"path": str(path)}
+            ).fetchone()[0]
+        except duckdb.Error as exc:
+            raise IngestError(
+                f"{path} is not a readable Parquet file ({_first_line(exc)}); nothing was loaded"
+            ) from exc
+        names = [r[0] for r in described]
+        types = tuple(str(r[1]) for r in described)
+        parquet_rows = int(rows or 0)
+    else:
+        names = _csv_header(path, compression)
+        types = tuple("VARCHAR" for _ in names)
+        parquet_rows = None
+    positions, ignored = _resolve_columns(path, names, kind, column_map)
+    return _File(path, given, fmt, compression, len(names), positions, types, parquet_rows, ignored)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# ------------------------------------------------------------ fingerprint and line count
+
+
+class _LineCounter:
+    """Counts a CSV's data lines (blank lines and the header aside) from raw chunks."""
+
+    def __init__(self) -> None:
+        self.newlines = 0
+        self.blank = 0
+        self.size = 0
+        self._tail = b""
+
+    def feed(self, chunk: bytes) -> None:
+        if not chunk:
+            return
+        self.size += len(chunk)
+        self.newlines += chunk.count(b"\n")
+        window = self._tail + chunk
+        if b"\n\n" in window or b"\n\r\n" in window:
+            start = len(self._tail)
+            self.blank += sum(1 for m in _BLANK_LINE.finditer(window) if m.end() - 1 >= start)
+        self._tail = window[-2:]
+
+    @property
+    def data_lines(self) -> int:
+        if self.size == 0:
+            return 0
+        physical = self.newlines + (0 if self._tail.endswith(b"\n") else 1)
+        return max(physical - self.blank - 1, 0)
+
+
+class _Scan(threading.Thread):
+    """sha256 of the file bytes and, for CSV, its data-line count; runs beside DuckDB."""
+
+    def __init__(self, file: _File) -> None:
+        super().__init__(name=f"scan {file.path.name}", daemon=True)
+        self.file = file
+        self.fingerprint = ""
+        self.data_lines = 0
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            sha = hashlib.sha256()
+            counter = _LineCounter() if self.file.format == "csv" else None
+            gz = _GzipLines(counter) if counter and self.file.compression == "gzip" else None
+            with self.file.path.open("rb") as f:
+                while chunk := f.read(_CHUNK):
+                    sha.update(chunk)
+                    if gz is not None:
+                        gz.feed(chunk)
+                    elif counter is not None:
+                        counter.feed(chunk)
+            if gz is not None:
+                gz.finish()
+            self.fingerprint = sha.hexdigest()
+            self.data_lines = counter.data_lines if counter else 0
+        except BaseException as exc:  # reported by the main thread
+            self.error = exc
+
+
+class _GzipLines:
+    """Feeds the decompressed text of a (possibly multi-member) gzip file to a counter."""
+
+    def __init__(self, counter: _LineCounter) -> None:
+        self.counter = counter
+        self.inflate = zlib.decompressobj(wbits=31)
+        self.in_member = False
+
+    def feed(self, data: bytes) -> None:
+        while data:
+            self.in_member = True
+            self.counter.feed(self.inflate.decompress(data))
+            if not self.inflate.eof:
+                return
+            data = self.inflate.unused_data  # the next member, if any
+            self.inflate = zlib.decompressobj(wbits=31)
+            self.in_member = False
+
+    def finish(self) -> None:
+        if self.in_member:  # a member started but never reached its end
+            raise EOFError("truncated gzip data")
+
+
+# ------------------------------------------------------------------------- SQL sources
+
+
+def _projection(file: _File, kind: _Kind, reader: Reader) -> str:
+    """`<expr> AS <canonical>` for every column of the kind, from positions only."""
+    parts = []
+    for name in kind.columns:
+        pos = file.positions.get(name)
+        if pos is None:
+            expr = "CAST(NULL AS VARCHAR)"
+        elif reader == "csv":
+            expr = f"c{pos}"
+        elif reader == "csv-lines":  # a line that does not split keeps only raw_line
+            expr = f"CASE WHEN well_formed THEN ingest_unquote(f.c{pos}) END"
+        else:
+            ref = f"#{pos + 1}"
+            if file.types[pos].startswith("TIMESTAMP"):
+                ref = f"CAST({ref} AS DATE)"
+            expr = f"CAST({ref} AS VARCHAR)"
+        parts.append(f"{expr} AS {name}")
+    return ",\n       ".join(parts)
+
+
+def _source(file: _File, kind: _Kind, reader: Reader) -> tuple[str, dict[str, object]]:
+    block = {"csv": "source_csv", "csv-lines": "source_lines", "parquet": "source_parquet"}[reader]
+    sql = _BLOCKS[block].replace("__PROJECTION__", _projection(file, kind, reader))
+    params: dict[str, object] = {"path": str(file.path), "compression": file.compression}
+    if reader == "csv":
+        params["columns"] = {f"c{i}": "VARCHAR" for i in range(file.ncols)}
+    elif reader == "csv-lines":
+        params["pattern"] = ",".join([_CSV_FIELD] * file.ncols)
+        params["group_names"] = [f"c{i}" for i in range(file.ncols)]
+        params["ncols"] = file.ncols
+    return sql, params
+
+
+def _compose(block: str, kind: _Kind, source_sql: str) -> str:
+    validated = _BLOCKS[kind.validated].replace("__SOURCE__", source_sql)
+    return _BLOCKS[block].replace("__VALIDATED__", validated)
+
+
+# ---------------------------------------------------------------------------- progress
+
+
+def _with_progress(
+    con: duckdb.DuckDBPyConnection,
+    desc: str,
+    enabled: bool,
+    work: Callable[[], object],
+) -> object:
+    """Run `work` (DuckDB statements) with a tqdm bar fed by DuckDB's query progress."""
+    if not enabled:
+        return work()
+    bar = tqdm(total=100, desc=desc, file=sys.stderr, leave=False, unit="%", bar_format=None)
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.wait(0.25):
+            pct = con.query_progress()
+            if pct >= 0:
+                bar.n = min(int(pct), 100)
+                bar.refresh()
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    try:
+        return work()
+    finally:
+        done.set()
+        poller.join()
+        bar.n = 100
+        bar.close()
+
+
+# ------------------------------------------------------------------------------ ingest
+
+
+def ingest_claims(
+    db_path: str | os.PathLike | None,
+    files: Iterable[str | os.PathLike],
+    *,
+    column_map: Mapping[str, str] | None = None,
+    rejects_path: str | os.PathLike | None = None,
+    progress: bool = True,
+    today: date | None = None,
+) -> IngestReport:
+    """Load claim-line files (CSV, CSV.gz, Parquet) in one transaction."""
+    return _Ingest(
+        kind=_CLAIMS,
+        db_path=db.db_path(db_path),
+        files=[os.fspath(f) for f in files],
+        column_map=dict(column_map or {}),
+        rejects_path=Path(rejects_path) if rejects_path else None,
+        progress=progress,
+        today=today or date.today(),
+        year=None,
+    ).run()
+
+
+def ingest_cms_puf(
+    db_path: str | os.PathLike | None,
+    file: str | os.PathLike,
+    *,
+    year: int,
+    column_map: Mapping[str, str] | None = None,
+    rejects_path: str | os.PathLike | None = None,
+    progress: bool = True,
+    today: date | None = None,
+) -> IngestReport:
+    """Load one year of the CMS Medicare "by Provider and Service" file."""
+    today = today or date.today()
+    if not isinstance(year, int) or not FIRST_PUF_YEAR <= year <= today.year:
+        raise IngestError(f"--year must be a year from {FIRST_PUF_YEAR} to {today.year}")
+    return _Ingest(
+        kind=_PUF,
+        db_path=db.db_path(db_path),
+        files=[os.fspath(file)],
+        column_map=dict(column_map or {}),
+        rejects_path=Path(rejects_path) if rejects_path else None,
+        progress=progress,
+        today=today,
+        year=year,
+    ).run()
+
+
+@dataclass
+class _Ingest:
+    kind: _Kind
+    db_path: Path
+    files: list[str]
+    column_map: dict[str, str]
+    rejects_path: Path | None
+    progress: bool
+    today: date
+    year: int | None
+    catalog: Catalog = field(default_factory=load_catalog)
+    _scans: dict[int, _Scan] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def run(self) -> IngestReport:
+        started = time.perf_counter()
+        if not self.files:
+            raise IngestError("no files given")
+        if self.kind is _PUF and len(self.files) != 1:
+            raise IngestError("cms-puf takes one file (one year) at a time")
+        readers: dict[int, Reader] = {}
+        notes: list[str] = []
+        new_db = not self.db_path.exists()
+        try:
+            con = db.connect_rw(self.db_path)
+        except duckdb.Error as exc:
+            raise IngestError(_open_error(self.db_path, exc)) from exc
+        try:
+            inspected = [_inspect(con, f, self.kind, self.column_map) for f in self.files]
+            for f in inspected:
+                if f.ignored:
+                    notes.append(f"{f.path.name}: ignored column(s) {', '.join(f.ignored)}")
+            con.execute("SET enable_progress_bar = true")
+            con.execute("SET enable_progress_bar_print = false")
+            while True:
+                try:
+                    result = self._transaction(con, inspected, readers)
+                    break
+                except _FastReaderFailed as retry:
+                    # Rolled back already; read that file line by line this time.
+                    readers[retry.index] = "csv-lines"
+                    notes.append(
+                        f"{inspected[retry.index].path.name}: {retry} - re-read one line per row"
+                    )
+            files, rejects, demo_removed = result
+            self._step(con, "checkpoint", lambda: con.execute("CHECKPOINT"))
+        except BaseException:
+            con.close()
+            if new_db:
+                _remove(self.db_path, Path(f"{self.db_path}.wal"))
+            raise
+        con.close()
+        if demo_removed:
+            notes.insert(
+                0,
+                f"removed the demo data ({demo_removed:,} claim lines) so demo and real "
+                "data never mix",
+            )
+        return IngestReport(
+            kind=self.kind.kind,
+            db_path=self.db_path,
+            files=tuple(files),
+            read=sum(f.read for f in files),
+            loaded=sum(f.loaded for f in files),
+            rejected=sum(f.rejected for f in files),
+            rejects_path=rejects,
+            seconds=time.perf_counter() - started,
+            demo_lines_removed=demo_removed,
+            notes=tuple(notes),
+            timings=tuple(self.timings.items()),
+        )
+
+    # One transaction for the whole run; returns (file reports, rejects path, demo lines).
+    def _transaction(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        inspected: list[_File],
+        readers: dict[int, Reader],
+    ) -> tuple[list[FileReport], Path | None, int]:
+        partial: Path | None = None
+        con.execute("BEGIN TRANSACTION")
+        try:
+            db.create_schema(con)
+            _run_block(con, "lookups", self._lookup_params())
+            _run_block(con, self.kind.rejects_table)
+            demo = con.execute(
+                "SELECT count(*), coalesce(sum(rows_loaded), 0) FROM sources WHERE kind = 'demo'"
+            ).fetchone()
+            demo_removed = 0
+            if demo[0]:
+                demo_removed = con.execute(
+                    "SELECT count(*) FROM claim_lines WHERE source_id IN "
+                    "(SELECT source_id FROM sources WHERE kind = 'demo')"
+                ).fetchone()[0]
+                _run_block(con, "remove_demo")
+            next_id = con.execute("SELECT coalesce(max(source_id), 0) + 1 FROM sources").fetchone()[
+                0
+            ]
+            reports: list[FileReport] = []
+            seen: dict[str, str] = {}
+            for index, file in enumerate(inspected):
+                reader: Reader = (
+                    "parquet" if file.format == "parquet" else readers.get(index, "csv")
+                )
+                report = self._load_file(con, index, file, reader, next_id + index, seen)
+                reports.append(report)
+            self._step(con, "rollups", lambda: db.rebuild_rollups(con))
+            total_rejected = sum(r.rejected for r in reports)
+            final = self._rejects_target(next_id) if total_rejected else None
+            if final is not None:
+                partial = final.with_name(final.name + ".partial")
+                final.parent.mkdir(parents=True, exist_ok=True)
+                con.execute(
+                    "COPY (SELECT * FROM ingest_rejects) TO $path (HEADER, DELIMITER ',')",
+                    {"path": str(partial)},
+                )
+            for r in reports:
+                if r.read == 0:
+                    raise IngestError(f"{r.file} has no data rows; nothing was loaded")
+                if r.loaded == 0:
+                    where = ""
+                    if partial is not None and final is not None:
+                        os.replace(partial, final)
+                        partial, where = None, f"; see {final}"
+                    raise IngestError(
+                        f"every row of {r.file} was rejected ({_reasons_text(r.reasons)}); "
+                        f"the database is unchanged{where}"
+                    )
+                # The promise of this module, checked again before anything is committed.
+                if r.loaded + r.rejected != r.read:
+                    raise RuntimeError(f"{r.file}: loaded + rejected != read")
+            con.execute("COMMIT")
+        except BaseException:
+            _rollback(con)
+            if partial is not None:
+                _remove(partial)
+            raise
+        if partial is not None and final is not None:
+            os.replace(partial, final)
+        return reports, final, demo_removed
+
+    def _load_file(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        index: int,
+        file: _File,
+        reader: Reader,
+        source_id: int,
+        seen: dict[str, str],
+    ) -> FileReport:
+        scan = self._scans.get(index)
+        if scan is None:  # fingerprint and line count, beside DuckDB's read
+            scan = self._scans[index] = _Scan(file)
+            scan.start()
+        source_sql, params = _source(file, self.kind, reader)
+        params.update(source_id=source_id, today=self.today, year=self.year, file=file.given)
+        insert_sql = _compose(self.kind.insert, self.kind, source_sql)
+        _run_block(con, "drop_reject_tables")
+        try:
+            loaded = int(
+                self._step(
+                    con,
+                    f"load {file.path.name}",
+                    lambda: _run(con, insert_sql, params).fetchone()[0],
+                )
+            )
+        except duckdb.Error as exc:
+            scan.join()
+            if scan.error is not None:
+                raise _scan_error(file, scan.error) from exc
+            if reader == "csv":
+                raise _FastReaderFailed(index, f"CSV reader stopped ({_first_line(exc)})") from exc
+            raise IngestError(f"cannot read {file.given}: {_first_line(exc)}") from exc
+        scan.join()
+        if scan.error is not None:
+            raise _scan_error(file, scan.error)
+        fingerprint = scan.fingerprint
+        self._refuse_duplicate(con, file, fingerprint, seen)
+
+        # Account for every line (CSV) or row (Parquet) of the file.
+        expected = file.parquet_rows if reader == "parquet" else scan.data_lines
+        structural = 0
+        if reader != "parquet":
+            records, spanning = con.execute(_BLOCKS["csv_rejected_lines"]).fetchone()
+            if reader == "csv" and spanning:
+                raise _FastReaderFailed(index, "a quoted value runs across lines")
+            structural = int(records)
+            if structural:
+                _run(con, _BLOCKS["csv_rejects_insert"], params)
+        invalid = expected - loaded - structural
+        if invalid < 0 and reader == "csv":
+            raise _FastReaderFailed(index, "the CSV reader saw more rows than the file has lines")
+        found = 0
+        if invalid > 0:
+            _run_block(con, "drop_reject_tables")
+            rejects_sql = _compose(self.kind.rejects_insert, self.kind, source_sql)
+            found = int(
+                self._step(
+                    con,
+                    f"rejects {file.path.name}",
+                    lambda: _run(con, rejects_sql, params).fetchone()[0],
+                )
+            )
+        if found != invalid:
+            if reader == "csv":
+                raise _FastReaderFailed(
+                    index, f"{expected - loaded - structural - found:,} line(s) unaccounted for"
+                )
+            raise IngestError(
+                f"{file.given}: {expected:,} rows in the file but {loaded + structural + found:,} "
+                "accounted for; nothing was loaded"
+            )
+        rejected = structural + found
+        if loaded + rejected != expected:  # the promise of this module
+            raise RuntimeError(f"{file.given}: loaded + rejected != read ({expected:,})")
+        first, last, procedures = self._step(
+            con,
+            f"summary {file.path.name}",
+            lambda: _run(con, _BLOCKS["source_summary"], params).fetchone(),
+        )
+        if self.kind is _PUF:
+            first, last = date(self.year, 1, 1), date(self.year, 12, 31)
+        name = self._source_name(file)
+        _run(
+            con,
+            _BLOCKS["insert_source"],
+            {
+                "source_id": source_id,
+                "name": name,
+                "kind": self.kind.kind,
+                "fingerprint": fingerprint,
+                "read": expected,
+                "loaded": loaded,
+                "rejected": rejected,
+                "first_date": first,
+                "last_date": last,
+            },
+        )
+        reasons = tuple(
+            (str(reason), int(n))
+            for reason, n in _run(con, _BLOCKS["reject_reasons"], params).fetchall()
+        )
+        return FileReport(
+            file=file.given,
+            name=name,
+            source_id=source_id,
+            fingerprint=fingerprint,
+            reader=reader,
+            read=expected,
+            loaded=loaded,
+            rejected=rejected,
+            procedures=int(procedures),
+            first_date=first,
+            last_date=last,
+            reasons=reasons,
+        )
+
+    def _step(
+        self, con: duckdb.DuckDBPyConnection, desc: str, work: Callable[[], object]
+    ) -> object:
+        """One timed step, with a progress bar when enabled."""
+        started = time.perf_counter()
+        try:
+            return _with_progress(con, desc, self.progress, work)
+        finally:
+            self.timings[desc] = self.timings.get(desc, 0.0) + time.perf_counter() - started
+
+    def _refuse_duplicate(
+        self, con: duckdb.DuckDBPyConnection, file: _File, fingerprint: str, seen: dict[str, str]
+    ) -> None:
+        if fingerprint in seen:
+            raise AlreadyIngested(
+                f"{file.given} has the same contents as {seen[fingerprint]}; give each file "
+                "once. Nothing was loaded."
+            )
+        seen[fingerprint] = file.given
+        prior = con.execute(
+            "SELECT source_id, name, CAST(loaded_at AS DATE) FROM sources WHERE fingerprint = $fp",
+            {"fp": fingerprint},
+        ).fetchone()
+        if prior:
+            raise AlreadyIngested(
+                f"{file.given} was already loaded (source #{prior[0]} '{prior[1]}', on "
+                f"{prior[2]}, sha256 {fingerprint[:12]}...); loading it again would count "
+                "its rows twice. Nothing was changed."
+            )
+
+    def _source_name(self, file: _File) -> str:
+        if self.kind is _PUF:
+            return f"CMS Medicare by Provider and Service {self.year} ({file.path.name})"
+        return file.path.name
+
+    def _rejects_target(self, first_source_id: int) -> Path:
+        if self.rejects_path is not None:
+            return self.rejects_path
+        return self.db_path.with_name(f"{self.db_path.stem}.rejects.{first_source_id}.csv")
+
+    def _lookup_params(self) -> dict[str, object]:
+        cat = self.catalog
+        words: dict[str, str] = {}
+        for payer, synonyms in cat.payers.items():
+            for word in (payer, *synonyms, cat.payer_names.get(payer, payer)):
+                key = " ".join(word.lower().replace("_", " ").replace("-", " ").split())
+                words.setdefault(key, payer)  # the first payer to claim a word keeps it
+        return {
+            "taxonomy_codes": list(cat.taxonomy.keys()),
+            "taxonomy_cohorts": list(cat.taxonomy.values()),
+            "payer_words": list(words.keys()),
+            "payer_keys": list(words.values()),
+            "state_codes": list(cat.states.keys()),
+            "provider_types": list(cat.provider_types.keys()),
+            "provider_cohorts": list(cat.provider_types.values()),
+        }
+
+
+def _scan_error(file: _File, error: BaseException) -> IngestError:
+    if isinstance(error, IngestError):
+        return error
+    if isinstance(error, (EOFError, zlib.error)):
+        return IngestError(
+            f"{file.given}: the gzip data is truncated or corrupt; nothing was loaded"
+        )
+    return IngestError(f"{file.given}: {error}")
+
+
+def _reasons_text(reasons: Sequence[tuple[str, int]]) -> str:
+    return "; ".join(f"{n:,} {reason}" for reason, n in reasons) or "no reason recorded"
+
+
+def _open_error(path: Path, exc: BaseException) -> str:
+    text = _first_line(exc)
+    if "lock" in text.lower():
+        return f"the database {path} is in use by another process (is the bot running?)"
+    return f"cannot open the database {path}: {text}"
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    with contextlib.suppress(duckdb.Error):  # no transaction open: nothing to undo
+        con.execute("ROLLBACK")
+
+
+def _remove(*paths: Path) -> None:
+    for p in paths:
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+
+
+# --------------------------------------------------------------------------------- CLI
+
+
+def add_parser(data_subparsers: argparse._SubParsersAction) -> None:
+    """Adds `ingest claims` and `ingest cms-puf` under `toprank data`."""
+    ingest = data_subparsers.add_parser(
+        "ingest",
+        help="load real files: claim lines or the CMS Medicare PUF",
+        description="Load real data files into the database (one transaction per run).",
+    )
+    kinds = ingest.add_subparsers(dest="ingest_kind", metavar="KIND")
+    ingest.set_defaults(func=lambda args: (ingest.print_help(), 2)[1])
+
+    claims = kinds.add_parser(
+        "claims",
+        help="claim-line files: CSV, CSV.gz or Parquet",
+        description="Load claim-line files (columns: " + ", ".join(CLAIM_COLUMNS) + ").",
+    )
+    claims.add_argument("files", nargs="+", metavar="FILE")
+    _common_options(claims)
+    claims.set_defaults(func=_cli_claims)
+
+    puf = kinds.add_parser(
+        "cms-puf",
+        help='the CMS "Medicare Physician & Other Practitioners - by Provider and Service" CSV',
+        description="Load one year of the CMS Medicare by Provider and Service file.",
+    )
+    puf.add_argument("file", metavar="FILE")
+    puf.add_argument("--year", type=int, required=True, help="the year the file covers")
+    _common_options(puf)
+    puf.set_defaults(func=_cli_puf)
+
+
+def _common_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        dest="ingest_db",
+        metavar="PATH",
+        default=None,
+        help="database file (default: $TOPRANK_DB or data/claims.duckdb)",
+    )
+    parser.add_argument(
+        "--map",
+        dest="column_map",
+        action="append",
+        default=[],
+        metavar="OLD=NEW",
+        help="rename a column of the file (repeatable), e.g. --map cpt=hcpcs_code",
+    )
+    parser.add_argument(
+        "--rejects",
+        metavar="PATH",
+        default=None,
+        help="where to write rejected rows (default: next to the database)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _parse_map(items: Sequence[str]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for item in items:
+        old, sep, new = item.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise IngestError(f"--map {item!r}: expected OLD=NEW")
+        mapping[old.strip()] = new.strip()
+    return mapping
+
+
+def _cli_db(args: argparse.Namespace) -> str | None:
+    return getattr(args, "ingest_db", None) or getattr(args, "db", None)
+
+
+def _cli_claims(args: argparse.Namespace) -> int:
+    return _cli_run(
+        lambda: ingest_claims(
+            _cli_db(args),
+            args.files,
+            column_map=_parse_map(args.column_map),
+            rejects_path=args.rejects,
+            progress=not args.no_progress,
+        )
+    )
+
+
+def _cli_puf(args: argparse.Namespace) -> int:
+    return _cli_run(
+        lambda: ingest_cms_puf(
+            _cli_db(args),
+            args.file,
+            year=args.year,
+            column_map=_parse_map(args.column_map),
+            rejects_path=args.rejects,
+            progress=not args.no_progress,
+        )
+    )
+
+
+def _cli_run(work: Callable[[], IngestReport]) -> int:
+    try:
+        report = work()
+    except IngestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted: nothing was loaded, the database is unchanged", file=sys.stderr)
+        return 130
+    print(format_report(report))
+    return 0
+
+
+def format_report(report: IngestReport) -> str:
+    lines = list(report.notes)
+    for f in report.files:
+        span = f" {f.first_date} to {f.last_date}," if f.first_date else ""
+        lines.append(
+            f"{f.name}: read {f.read:,} / loaded {f.loaded:,} / rejected {f.rejected:,}"
+            f" (source #{f.source_id},{span} {f.procedures:,} procedures)"
+        )
+        if f.rejected:
+            lines.append(f"  rejected: {_reasons_text(f.reasons)}")
+    if len(report.files) > 1:
+        lines.append(
+            f"total: read {report.read:,} / loaded {report.loaded:,} / rejected {report.rejected:,}"
+        )
+    if report.rejects_path:
+        lines.append(f"rejected rows written to {report.rejects_path}")
+    lines.append(f"database {report.db_path} updated in {report.seconds:.1f}s; rollups rebuilt")
+    return "\n".join(lines)

@@ -1,0 +1,316 @@
+-- Ingest of real files (data/ingest.py). Named blocks, each started by a `-- name:` line.
+--
+-- Values are bound parameters ($path, $source_id, ...). Two structural slots are filled
+-- by data/ingest.py before a block runs, never with user text:
+--   __SOURCE__     the file read: a SELECT that yields the canonical columns of the file
+--                  kind as VARCHAR (plus _malformed and _raw_line), built from column
+--                  positions and a fixed vocabulary of names
+--   __VALIDATED__  the kind's *_validated block (itself holding __SOURCE__)
+-- Validation is set-based: one SELECT types every column with TRY_CAST and gives each
+-- row a `reason` (NULL = good). Good rows go to claim_lines, the rest to ingest_rejects.
+
+-- name: lookups
+-- Reference maps from data/ (via data.catalog), as temp tables for the joins below.
+CREATE OR REPLACE TEMP TABLE ingest_taxonomy AS
+    SELECT unnest($taxonomy_codes) AS taxonomy, unnest($taxonomy_cohorts) AS cohort;
+CREATE OR REPLACE TEMP TABLE ingest_payers AS
+    SELECT DISTINCT unnest($payer_words) AS word, unnest($payer_keys) AS payer;
+CREATE OR REPLACE TEMP TABLE ingest_states AS
+    SELECT unnest($state_codes) AS code;
+CREATE OR REPLACE TEMP TABLE ingest_provider_types AS
+    SELECT unnest($provider_types) AS provider_type, unnest($provider_cohorts) AS cohort;
+-- "a,b" -> a,b and "say ""hi""" -> say "hi" (the per-line reader's fields keep their quotes).
+CREATE OR REPLACE TEMP MACRO ingest_unquote(x) AS
+    CASE WHEN starts_with(x, '"') THEN replace(x[2:-2], '""', '"') ELSE x END;
+
+-- name: source_csv
+-- DuckDB's quote-aware CSV reader, every column VARCHAR; malformed lines (column count,
+-- quoting, encoding) go to the temp table ingest_reject_errors instead of failing.
+SELECT __PROJECTION__,
+       CAST(NULL AS VARCHAR) AS _malformed,
+       CAST(NULL AS VARCHAR) AS _raw_line
+FROM read_csv($path, columns = $columns, header = true, auto_detect = false,
+              delim = ',', quote = '"', escape = '"', compression = $compression,
+              store_rejects = true, rejects_table = 'ingest_reject_errors',
+              rejects_scan = 'ingest_reject_scans')
+
+-- name: source_lines
+-- One physical line = one row: the file is read as single-column lines (no quote
+-- handling, so a stray quote can never swallow the lines after it) and split here.
+-- $pattern matches a whole well-formed line (one group per column, quoted or not).
+WITH raw AS (
+    SELECT rtrim(line, chr(13)) AS line
+    FROM read_csv($path, columns = {'line': 'VARCHAR'}, header = true, auto_detect = false,
+                  delim = chr(31), quote = '', escape = '', new_line = '\n',
+                  compression = $compression, store_rejects = true,
+                  rejects_table = 'ingest_reject_errors', rejects_scan = 'ingest_reject_scans')
+),
+parsed AS (
+    SELECT line,
+           regexp_full_match(line, $pattern) AS well_formed,
+           regexp_extract(line, $pattern, $group_names) AS f
+    FROM raw
+)
+SELECT __PROJECTION__,
+       CASE WHEN NOT well_formed THEN
+           CASE WHEN strpos(line, '"') > 0
+                THEN 'malformed CSV line: bad quoting (unterminated or stray quote)'
+                ELSE printf('malformed CSV line: %d columns, the header has %d',
+                            len(string_split(line, ',')), $ncols)
+           END
+       END AS _malformed,
+       line AS _raw_line
+FROM parsed
+
+-- name: source_parquet
+SELECT __PROJECTION__,
+       CAST(NULL AS VARCHAR) AS _malformed,
+       CAST(NULL AS VARCHAR) AS _raw_line
+FROM read_parquet($path)
+
+-- name: csv_rejected_lines
+-- Lines DuckDB's reader refused (one row per line; an error per column may repeat it).
+-- `lines` counts the physical lines a rejected record spans (blank lines aside) and
+-- `clipped` flags DuckDB's 10,000-character cut of csv_line: either means a quote ran
+-- across lines and the per-line reader must take over.
+WITH per_line AS (
+    SELECT line,
+           any_value(trim(csv_line, chr(10) || chr(13))) AS csv_line,
+           string_agg(DISTINCT error_type, ', ' ORDER BY error_type) AS errors
+    FROM ingest_reject_errors
+    GROUP BY line
+)
+SELECT count(*) AS records,
+       count(*) FILTER (WHERE strpos(csv_line, chr(10)) > 0 OR length(csv_line) >= 9999)
+           AS spanning
+FROM per_line
+
+-- name: csv_rejects_insert
+INSERT INTO ingest_rejects (file, line, reason, raw_line)
+SELECT $file, line,
+       'malformed CSV line: ' || string_agg(DISTINCT
+           CASE error_type
+               WHEN 'MISSING COLUMNS' THEN 'too few columns'
+               WHEN 'TOO MANY COLUMNS' THEN 'too many columns'
+               WHEN 'UNQUOTED VALUE' THEN 'bad quoting (unterminated or stray quote)'
+               WHEN 'INVALID ENCODING' THEN 'not UTF-8 text'
+               WHEN 'INVALID UNICODE' THEN 'not UTF-8 text'
+               WHEN 'LINE SIZE OVER MAXIMUM' THEN 'line too long'
+               ELSE lower(error_type)
+           END, ', '),
+       any_value(trim(csv_line, chr(10) || chr(13)))
+FROM ingest_reject_errors
+GROUP BY line
+ORDER BY line
+
+-- name: drop_reject_tables
+DROP TABLE IF EXISTS temp.ingest_reject_errors;
+DROP TABLE IF EXISTS temp.ingest_reject_scans;
+
+-- name: claims_rejects_table
+CREATE OR REPLACE TEMP TABLE ingest_rejects (
+    file               VARCHAR,
+    line               BIGINT,   -- physical line, when the CSV reader knows it
+    reason             VARCHAR,
+    claim_id           VARCHAR,
+    line_number        VARCHAR,
+    service_date       VARCHAR,
+    hcpcs_code         VARCHAR,
+    modifiers          VARCHAR,
+    units              VARCHAR,
+    rendering_npi      VARCHAR,
+    rendering_taxonomy VARCHAR,
+    place_of_service   VARCHAR,
+    payer_type         VARCHAR,
+    state              VARCHAR,
+    raw_line           VARCHAR   -- the line as it was, when it could not be split
+);
+
+-- name: claims_validated
+WITH src AS (__SOURCE__),
+clean AS (
+    SELECT src.*,
+           nullif(trim(claim_id), '') AS c_claim_id,
+           nullif(trim(line_number), '') AS c_line_number,
+           nullif(trim(service_date), '') AS c_service_date,
+           nullif(upper(trim(hcpcs_code)), '') AS c_hcpcs_code,
+           -- "GP,59" / "GP; 59" / "gp  59" -> "GP 59"
+           nullif(regexp_replace(trim(translate(upper(modifiers), ',;', '  ')), ' {2,}', ' ', 'g'),
+                  '') AS c_modifiers,
+           nullif(trim(units), '') AS c_units,
+           nullif(trim(rendering_npi), '') AS c_npi,
+           nullif(upper(trim(rendering_taxonomy)), '') AS c_taxonomy,
+           nullif(trim(place_of_service), '') AS c_pos,
+           -- "Medicare_Advantage" / "self-pay" -> "medicare advantage" / "self pay"
+           nullif(replace(trim(translate(lower(payer_type), '_-', '  ')), '  ', ' '), '') AS c_payer,
+           nullif(upper(trim(state)), '') AS c_state
+    FROM src
+),
+typed AS (
+    SELECT clean.*,
+           TRY_CAST(c_line_number AS INTEGER) AS t_line_number,
+           CASE WHEN length(c_service_date) = 10 AND c_service_date[5] = '-'
+                     AND c_service_date[8] = '-'
+                THEN TRY_CAST(c_service_date AS DATE) END AS t_service_date,
+           TRY_CAST(c_units AS DECIMAL(18, 3)) AS t_units,
+           CASE WHEN length(c_pos) = 1 THEN '0' || c_pos ELSE c_pos END AS t_pos,
+           coalesce(tax.cohort, 'other') AS t_cohort,
+           pay.payer AS t_payer,
+           st.code AS t_state
+    FROM clean
+    LEFT JOIN ingest_taxonomy AS tax ON tax.taxonomy = clean.c_taxonomy
+    LEFT JOIN ingest_payers AS pay ON pay.word = clean.c_payer
+    LEFT JOIN ingest_states AS st ON st.code = clean.c_state
+)
+SELECT claim_id, line_number, service_date, hcpcs_code, modifiers, units, rendering_npi,
+       rendering_taxonomy, place_of_service, payer_type, state, _raw_line,
+       c_claim_id, t_line_number, t_service_date, c_hcpcs_code, c_modifiers,
+       CAST(t_units AS INTEGER) AS t_units, c_npi, c_taxonomy, t_cohort, t_pos, t_payer, t_state,
+       coalesce(_malformed, nullif(concat_ws('; ',
+           CASE WHEN c_claim_id IS NULL THEN 'missing claim_id'
+                WHEN regexp_matches(c_claim_id, '[\x00-\x1f]') THEN 'claim_id has control characters'
+           END,
+           CASE WHEN c_line_number IS NOT NULL AND coalesce(t_line_number, 0) < 1
+                THEN 'line_number not a positive whole number' END,
+           CASE WHEN c_service_date IS NULL THEN 'missing service_date'
+                WHEN t_service_date IS NULL THEN 'bad service_date (expected YYYY-MM-DD)'
+                WHEN t_service_date < DATE '1990-01-01' THEN 'service_date before 1990'
+                WHEN t_service_date > $today THEN 'service_date in the future'
+           END,
+           CASE WHEN c_hcpcs_code IS NULL THEN 'missing hcpcs_code'
+                WHEN NOT regexp_full_match(c_hcpcs_code, '[0-9]{4}[0-9FMTU]|[A-Z][0-9]{4}')
+                THEN 'unknown code format' END,
+           CASE WHEN c_modifiers IS NOT NULL
+                     AND NOT regexp_full_match(c_modifiers, '[A-Z0-9]{2}( [A-Z0-9]{2})*')
+                THEN 'bad modifiers (expected two-character codes)' END,
+           CASE WHEN c_units IS NULL THEN NULL
+                WHEN t_units IS NULL THEN 'units not a number'
+                WHEN t_units < 0 THEN 'negative units'
+                WHEN t_units <> trunc(t_units) THEN 'units not a whole number'
+                WHEN t_units > 2147483647 THEN 'units too large'
+           END,
+           CASE WHEN c_npi IS NOT NULL AND NOT regexp_full_match(c_npi, '[0-9]{10}')
+                THEN 'bad rendering_npi (expected 10 digits)' END,
+           CASE WHEN c_pos IS NOT NULL AND NOT regexp_full_match(c_pos, '[0-9]{1,2}')
+                THEN 'bad place_of_service (expected a 2-digit code)' END,
+           CASE WHEN c_payer IS NULL THEN 'missing payer_type'
+                WHEN t_payer IS NULL THEN 'unknown payer_type' END,
+           CASE WHEN c_state IS NULL THEN 'missing state'
+                WHEN t_state IS NULL THEN 'unknown state' END
+       ), '')) AS reason
+FROM typed
+
+-- name: claims_insert
+INSERT INTO claim_lines (claim_id, line_number, service_date, hcpcs_code, modifiers, units,
+                         rendering_npi, rendering_taxonomy, cohort, place_of_service, payer,
+                         state, procedures, source_id)
+SELECT c_claim_id, t_line_number, t_service_date, c_hcpcs_code, c_modifiers, t_units, c_npi,
+       c_taxonomy, t_cohort, t_pos, t_payer, t_state, 1, $source_id
+FROM (__VALIDATED__)
+WHERE reason IS NULL
+
+-- name: claims_rejects_insert
+INSERT INTO ingest_rejects
+SELECT $file, NULL, reason, claim_id, line_number, service_date, hcpcs_code, modifiers, units,
+       rendering_npi, rendering_taxonomy, place_of_service, payer_type, state, _raw_line
+FROM (__VALIDATED__)
+WHERE reason IS NOT NULL
+
+-- name: puf_rejects_table
+CREATE OR REPLACE TEMP TABLE ingest_rejects (
+    file                      VARCHAR,
+    line                      BIGINT,
+    reason                    VARCHAR,
+    Rndrng_NPI                VARCHAR,
+    Rndrng_Prvdr_Type         VARCHAR,
+    Rndrng_Prvdr_State_Abrvtn VARCHAR,
+    HCPCS_Cd                  VARCHAR,
+    HCPCS_Desc                VARCHAR,
+    Place_Of_Srvc             VARCHAR,
+    Tot_Srvcs                 VARCHAR,
+    raw_line                  VARCHAR
+);
+
+-- name: puf_validated
+-- One row of the CMS "by Provider and Service" file = one provider x code x place of
+-- service for the whole year. Tot_Srvcs can be fractional: it is rounded to the nearest
+-- whole number (halves away from zero) to become `procedures`.
+WITH src AS (__SOURCE__),
+clean AS (
+    SELECT src.*,
+           nullif(trim(rndrng_npi), '') AS c_npi,
+           nullif(lower(trim(rndrng_prvdr_type)), '') AS c_provider_type,
+           nullif(upper(trim(rndrng_prvdr_state_abrvtn)), '') AS c_state,
+           nullif(upper(trim(hcpcs_cd)), '') AS c_hcpcs_code,
+           nullif(upper(trim(place_of_srvc)), '') AS c_place,
+           nullif(trim(tot_srvcs), '') AS c_tot_srvcs
+    FROM src
+),
+typed AS (
+    SELECT clean.*,
+           TRY_CAST(c_tot_srvcs AS DOUBLE) AS t_tot_srvcs,
+           coalesce(pt.cohort, 'other') AS t_cohort,
+           st.code AS t_state
+    FROM clean
+    LEFT JOIN ingest_provider_types AS pt ON pt.provider_type = clean.c_provider_type
+    LEFT JOIN ingest_states AS st ON st.code = clean.c_state
+)
+SELECT rndrng_npi, rndrng_prvdr_type, rndrng_prvdr_state_abrvtn, hcpcs_cd, hcpcs_desc,
+       place_of_srvc, tot_srvcs, _raw_line,
+       c_npi, c_hcpcs_code, c_place, t_cohort, t_state,
+       CAST(round(t_tot_srvcs) AS BIGINT) AS t_procedures,
+       coalesce(_malformed, nullif(concat_ws('; ',
+           CASE WHEN c_npi IS NULL THEN 'missing Rndrng_NPI'
+                WHEN NOT regexp_full_match(c_npi, '[0-9]{10}')
+                THEN 'bad Rndrng_NPI (expected 10 digits)' END,
+           CASE WHEN c_hcpcs_code IS NULL THEN 'missing HCPCS_Cd'
+                WHEN NOT regexp_full_match(c_hcpcs_code, '[0-9]{4}[0-9FMTU]|[A-Z][0-9]{4}')
+                THEN 'unknown code format' END,
+           CASE WHEN c_tot_srvcs IS NULL THEN 'missing Tot_Srvcs'
+                WHEN t_tot_srvcs IS NULL OR isnan(t_tot_srvcs) OR isinf(t_tot_srvcs)
+                THEN 'Tot_Srvcs not a number'
+                WHEN t_tot_srvcs < 0 THEN 'negative Tot_Srvcs'
+                WHEN t_tot_srvcs >= 1e15 THEN 'Tot_Srvcs too large' END,
+           CASE WHEN c_state IS NULL THEN 'missing Rndrng_Prvdr_State_Abrvtn'
+                WHEN t_state IS NULL THEN 'unknown state' END
+       ), '')) AS reason
+FROM typed
+
+-- name: puf_insert
+INSERT INTO claim_lines (claim_id, line_number, service_date, hcpcs_code, modifiers, units,
+                         rendering_npi, rendering_taxonomy, cohort, place_of_service, payer,
+                         state, procedures, source_id)
+SELECT NULL, NULL, make_date($year, 1, 1), c_hcpcs_code, NULL, NULL, c_npi, NULL, t_cohort,
+       c_place, 'medicare', t_state, t_procedures, $source_id
+FROM (__VALIDATED__)
+WHERE reason IS NULL
+
+-- name: puf_rejects_insert
+INSERT INTO ingest_rejects
+SELECT $file, NULL, reason, rndrng_npi, rndrng_prvdr_type, rndrng_prvdr_state_abrvtn, hcpcs_cd,
+       hcpcs_desc, place_of_srvc, tot_srvcs, _raw_line
+FROM (__VALIDATED__)
+WHERE reason IS NOT NULL
+
+-- name: source_summary
+SELECT min(service_date), max(service_date), coalesce(sum(procedures), 0)
+FROM claim_lines
+WHERE source_id = $source_id
+
+-- name: reject_reasons
+SELECT reason, count(*) AS n
+FROM ingest_rejects
+WHERE file = $file
+GROUP BY reason
+ORDER BY n DESC, reason
+LIMIT 5
+
+-- name: insert_source
+INSERT INTO sources (source_id, name, kind, fingerprint, rows_read, rows_loaded, rows_rejected,
+                     first_date, last_date, loaded_at)
+VALUES ($source_id, $name, $kind, $fingerprint, $read, $loaded, $rejected, $first_date,
+        $last_date, now())
+
+-- name: remove_demo
+DELETE FROM claim_lines WHERE source_id IN (SELECT source_id FROM sources WHERE kind = 'demo');
+DELETE FROM sources WHERE kind = 'demo';

@@ -1,0 +1,237 @@
+"""The parser's compiled view of the reference data: phrase tables, cue patterns, speller.
+
+Built once per (Catalog, Vocabulary) pair from data only; parse() then does dict
+lookups and precompiled regex searches, no file access.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from data.catalog import Catalog
+from data.vocab import Vocabulary
+from intents.fuzzy import SpellIndex
+from intents.text import tokenize
+
+_WORD = re.compile(r"[a-z]+")
+_OPTIONAL_END = re.compile(r"([a-z]+)(\?)?")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What a phrase names. kind: cohort, cohort_weak, payer, state, code, code_weak,
+    code_family, subgroup, unsupported, noise."""
+
+    kind: str
+    value: Any
+
+
+def singular(word: str) -> str:
+    """Crude plural folding, applied alike to the phrase tables and the question."""
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("sses", "shes", "ches", "xes")):
+        return word[:-2]
+    if word.endswith(("ss", "us", "is")):
+        return word
+    if word.endswith("s"):
+        return word[:-1]
+    return word
+
+
+def phrase_key(text: str) -> tuple[str, ...]:
+    return tuple(singular(t) for t in tokenize(text).low if t not in ("-", "/"))
+
+
+def _cue_words(fragment: str) -> set[str]:
+    """The words a cue fragment spells, both forms of "codes?" ("code", "codes")."""
+    words = set()
+    for word, optional in _OPTIONAL_END.findall(re.sub(r"\\.", " ", fragment)):
+        words.add(word)
+        if optional and len(word) > 1:
+            words.add(word[:-1])
+    return words
+
+
+def anchor_keys(fragments: tuple[str, ...]) -> frozenset[str] | None:
+    """Three-letter word starts one of which any match of these fragments contains, so
+    a pattern need not run on a question without them; None when that is unknown."""
+    keys: set[str] = set()
+    for frag in fragments:
+        words = _WORD.findall(re.sub(r"\\.", " ", frag))
+        if not words:
+            return None
+        keys.update(w[:3] for w in words)
+    return frozenset(keys)
+
+
+def _cue_pattern(fragments: tuple[str, ...]) -> re.Pattern[str]:
+    # longest first so "year over year" wins over "year"
+    alts = sorted(fragments, key=len, reverse=True)
+    return re.compile(r"(?:^| )(?:" + "|".join(alts) + r")(?= |$)")
+
+
+class Lexicon:
+    def __init__(self, catalog: Catalog, vocab: Vocabulary):
+        self.catalog = catalog
+        self.vocab = vocab
+        self.phrases: dict[tuple[str, ...], list[Entry]] = {}
+        targets: set[str] = set()
+
+        def add(text: str, entry: Entry, target: bool = True) -> None:
+            key = phrase_key(text)
+            if not key:
+                return
+            entries = self.phrases.setdefault(key, [])
+            if entry not in entries:
+                entries.append(entry)
+            if target:
+                targets.update(tokenize(text).low)
+
+        weak_cohort = {phrase_key(s) for s in vocab.weak_cohort_synonyms}
+        for key, info in catalog.cohorts.items():
+            for syn in (info.key, *info.synonyms):
+                kind = "cohort_weak" if phrase_key(syn) in weak_cohort else "cohort"
+                add(syn, Entry(kind, key))
+        for payer, syns in catalog.payers.items():
+            for syn in (payer, *syns):
+                add(syn, Entry("payer", payer))
+        for code, name in catalog.states.items():
+            add(name, Entry("state", code))
+        for alias, code in vocab.state_aliases.items():
+            add(alias, Entry("state", code))
+        weak_code = {phrase_key(s) for s in vocab.weak_code_aliases}
+        for code, info in catalog.codes.items():
+            for name in (info.description, *info.aliases):
+                kind = "code_weak" if phrase_key(name) in weak_code else "code"
+                add(name, Entry(kind, code))
+        for name, codes in vocab.code_families.items():
+            add(name, Entry("code_family", tuple(codes)))
+        for sg in catalog.subgroups:
+            add(sg.name, Entry("subgroup", (sg.key,)))
+            add(sg.key.replace("_", " "), Entry("subgroup", (sg.key,)))
+        for key, syns in vocab.subgroup_synonyms.items():
+            for syn in syns:
+                add(syn, Entry("subgroup", (key,)))
+        for syn, keys in vocab.subgroup_families.items():
+            add(syn, Entry("subgroup", tuple(keys)))
+        for word in vocab.unsupported_specialties:
+            add(word, Entry("unsupported", word))
+        for phrase in vocab.noise_phrases:
+            add(phrase, Entry("noise", None), target=False)
+        # phrase lengths by first word, longest first: the scan tries only these
+        sizes: dict[str, set[int]] = {}
+        for k in self.phrases:
+            sizes.setdefault(k[0], set()).add(len(k))
+        self.phrase_sizes = {w: tuple(sorted(v, reverse=True)) for w, v in sizes.items()}
+        self.first_words = frozenset(self.phrase_sizes)
+
+        self.cues = {name: _cue_pattern(frags) for name, frags in vocab.cues.items()}
+        self.cue_keys = {name: anchor_keys(frags) for name, frags in vocab.cues.items()}
+        cue_words = {w for frags in vocab.cues.values() for f in frags for w in _cue_words(f)}
+        targets |= {w for w in cue_words if len(w) >= 4}
+        targets |= set(vocab.months) | set(vocab.number_words) | set(vocab.relative_units)
+        for phrase in vocab.relative_periods:
+            targets.update(phrase.split())
+        self.cue_words = frozenset(cue_words)
+        # words of the question's shape ("most", "share", "what"), never part of a code name
+        topical = {"mental", "fine_motor", "gross_motor", "focus", "singular_noun", "plural_noun"}
+        self.shape_words = frozenset(
+            w
+            for name, frags in vocab.cues.items()
+            if name not in topical
+            for f in frags
+            for w in _cue_words(f)
+        )
+        self.known = frozenset(
+            targets
+            | vocab.filler
+            | vocab.common_words
+            | set(vocab.ordinals)
+            | {w for p in vocab.provider_words for w in p.split()}
+            | {w for p in vocab.noise_phrases for w in p.split()}
+        )
+        self.speller = SpellIndex(targets)
+        self.state_codes = frozenset(c.lower() for c in catalog.states)
+
+        self.unsafe_sql = re.compile("|".join(f"(?:{p})" for p in vocab.unsafe_sql))
+        self.unsafe_sql_triggers = vocab.unsafe_sql_triggers
+        self.privacy_keys = anchor_keys(vocab.unsafe_privacy)
+        self.provider_keys = frozenset(
+            {p.split()[0] for p in vocab.provider_words} | {"cohort", "dr"}
+        )
+        self.unsafe_privacy = re.compile("|".join(f"(?:{p})" for p in vocab.unsafe_privacy))
+        providers = "(?:" + "|".join(sorted(vocab.provider_words, key=len, reverse=True)) + ")"
+        self.provider_level = re.compile(
+            "|".join(f"(?:{p.replace('{P}', providers)})" for p in vocab.provider_level)
+        )
+        self.privacy_exempt = re.compile(
+            r"\b(?:" + "|".join(re.escape(p) for p in vocab.privacy_exempt) + r")\b"
+        )
+        self._build_code_index()
+
+    def _build_code_index(self) -> None:
+        """Token weights per code (name and aliases 1.0, long description 0.5) for
+        matching code names by words ("code for hot packs")."""
+        stop = self.vocab.filler | {"each", "minute", "minutes", "per", "more", "one", "or"}
+        weights: dict[str, dict[str, float]] = {}
+        for code, info in self.catalog.codes.items():
+            w: dict[str, float] = {}
+            for text, weight in (
+                (info.long_description, 0.5),
+                (info.description, 1.0),
+                *((a, 1.0) for a in info.aliases),
+            ):
+                for t in phrase_key(text):
+                    if t.isalpha() and t not in stop:
+                        w[t] = max(w.get(t, 0.0), weight)
+            weights[code] = w
+        df: dict[str, int] = {}
+        for w in weights.values():
+            for t in w:
+                df[t] = df.get(t, 0) + 1
+        n = len(weights)
+        self.code_weights = weights
+        self.code_idf = {t: math.log((n + 1) / (c + 0.5)) for t, c in df.items()}
+        self.code_df = df
+        self.codes_by_token: dict[str, list[str]] = {}
+        for code, w in weights.items():
+            for t in w:
+                self.codes_by_token.setdefault(t, []).append(code)
+
+    def match_codes(self, words: list[str], limit: int = 5) -> tuple[list[str], bool]:
+        """Codes whose names best cover `words` (singular, lower case), best first, and
+        whether the match is specific (not only generic words such as "therapeutic")."""
+        words = [w for w in words if w in self.code_idf]
+        if not words:
+            return [], False
+        total = sum(self.code_idf[w] for w in set(words))
+        scores: dict[str, float] = {}
+        for w in set(words):
+            for code in self.codes_by_token.get(w, ()):
+                scores[code] = scores.get(code, 0.0) + self.code_idf[w] * self.code_weights[code][w]
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        best = [c for c, s in ranked if s >= 0.5 * total and s >= 0.6 * ranked[0][1]][:limit]
+        specific = any(self.code_df.get(w, 99) <= 4 for w in words)
+        return best, specific
+
+
+_CACHE: dict[tuple[int, int], tuple[Catalog, Vocabulary, Lexicon]] = {}
+
+
+def get_lexicon(catalog: Catalog, vocab: Vocabulary) -> Lexicon:
+    """The Lexicon for this catalog and vocabulary (built on first use, then reused)."""
+    key = (id(catalog), id(vocab))
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] is catalog and hit[1] is vocab:
+        return hit[2]
+    lex = Lexicon(catalog, vocab)
+    if len(_CACHE) > 8:
+        _CACHE.clear()
+    _CACHE[key] = (catalog, vocab, lex)
+    return lex

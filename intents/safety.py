@@ -1,0 +1,29 @@
+"""Refusals: SQL text, patient-level data, individual providers.
+
+These questions get intent "unknown" with error "unsafe" before anything else is
+read from them; the patterns are data (data/vocabulary.yaml, section `unsafe`).
+"""
+
+from __future__ import annotations
+
+from intents.entities import Found
+from intents.lexicon import Lexicon
+
+
+def is_unsafe(found: Found, lex: Lexicon) -> bool:
+    lowered = found.tokens.lowered
+    if any(t in lowered for t in lex.unsafe_sql_triggers) and lex.unsafe_sql.search(lowered):
+        return True
+    words = list(found.low)
+    # "physical therapists" names a cohort, not people: hide cohort phrases first
+    for m in found.mentions:
+        if any(e.kind in ("cohort", "cohort_weak") for e in m.entries):
+            for k in range(m.i, m.j):
+                words[k] = "cohort"
+    text = " ".join(words)
+    starts = {w[:3] for w in words}
+    if (lex.privacy_keys is None or not lex.privacy_keys.isdisjoint(starts)) and (
+        lex.unsafe_privacy.search(lex.privacy_exempt.sub(" ", text))
+    ):
+        return True
+    return not lex.provider_keys.isdisjoint(words) and bool(lex.provider_level.search(text))

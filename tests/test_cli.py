@@ -1,0 +1,146 @@
+"""`toprank ask` / `toprank chat` as a user runs them: real subprocesses, real DuckDB files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+TOPRANK = [sys.executable, "-m", "bot.cli"]
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run(args: list[str], db: Path | None, stdin: str | None = None, timeout: int = 300):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("SLACK_BOT_TOKEN", None)
+    env.pop("SLACK_APP_TOKEN", None)
+    if db is not None:
+        env["TOPRANK_DB"] = str(db)
+    return subprocess.run(
+        [*TOPRANK, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=REPO,
+    )
+
+
+def test_ask_json_prints_the_contract(demo_db: Path) -> None:
+    proc = run(["ask", "top", "OT", "codes", "2022", "--json"], demo_db)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 1
+    answer = json.loads(lines[0])
+    assert set(answer) == {"question", "intent", "params", "rows", "text", "sql", "error"}
+    assert answer["question"] == "top OT codes 2022"
+    assert answer["intent"] == "top_codes" and answer["params"]["cohort"] == "ot"
+    assert [r["code"] for r in answer["rows"][:3]] == ["97110", "97140", "97530"]
+    assert answer["sql"].lstrip().startswith(("WITH", "SELECT", "--"))
+
+
+def test_batch_mode_one_json_line_per_input_line_in_order(demo_db: Path) -> None:
+    questions = [
+        "top rehab codes 2023",
+        "",
+        "what is 97110",
+        "@@@ ### !!!",
+        "1; DROP TABLE claim_lines",
+        "top OT codes 2050",
+        "x" * 600,
+        "compare ot and pt 2022",
+    ]
+    proc = run(["ask", "--json", "-"], demo_db, stdin="\n".join(questions) + "\n")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == len(questions)
+    answers = [json.loads(line) for line in lines]
+    assert [a["question"] for a in answers] == questions
+    assert answers[0]["intent"] == "top_codes" and answers[0]["rows"]
+    assert answers[1]["rows"] == [] and answers[3]["rows"] == [] and answers[4]["rows"] == []
+    assert answers[5]["error"] == "no_data"
+    assert answers[6]["error"] == "too_long"
+    assert answers[7]["intent"] == "compare"
+    assert "Traceback" not in proc.stderr
+
+
+def test_batch_mode_handles_undecodable_bytes(demo_db: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TOPRANK_DB": str(demo_db)}
+    proc = subprocess.run(
+        [*TOPRANK, "ask", "--json", "-"],
+        input=b"top ot 2022\n\xff\xfe garbage\nwhat is 97140\n",
+        capture_output=True,
+        timeout=300,
+        env=env,
+        cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stderr
+    answers = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    assert len(answers) == 3 and answers[2]["params"]["code"] == "97140"
+
+
+def test_text_mode_prints_a_table(demo_db: Path) -> None:
+    proc = run(["ask", "top rehab codes 2023"], demo_db)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "2023 through September" in out
+    header = next(line for line in out.splitlines() if line.lstrip().startswith("Rank"))
+    assert "Code" in header and "Share" in header and "Procedures" in header
+    assert "28.7%" in out and "Source:" in out
+    assert "SELECT" not in out  # SQL only with --sql
+    with_sql = run(["ask", "--sql", "top rehab codes 2023"], demo_db)
+    assert "rollup_national" in with_sql.stdout and "$cohort" in with_sql.stdout
+
+
+def test_text_mode_error_is_a_message_not_a_traceback(demo_db: Path) -> None:
+    proc = run(["ask", "top OT codes 2050"], demo_db)
+    assert proc.returncode == 0
+    assert "2019-01-01" in proc.stdout and "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_chat_with_piped_stdin(demo_db: Path) -> None:
+    proc = run(
+        ["chat"],
+        demo_db,
+        stdin="top OT codes 2022\nwhat is 97530\n\ngibberish zzz\nquit\nnever asked\n",
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "2019-01-01 through 2023-09-30" in out  # banner with coverage
+    assert "Top 10 occupational therapy codes, 2022" in out
+    assert "97530" in out and "bye" in out
+    assert "never asked" not in out  # stopped at quit
+    assert "Traceback" not in out + proc.stderr
+
+
+def test_chat_ends_at_end_of_input(demo_db: Path) -> None:
+    proc = run(["chat"], demo_db, stdin="help\n")
+    assert proc.returncode == 0 and "bye" in proc.stdout
+
+
+def test_bad_usage_exits_2(demo_db: Path) -> None:
+    assert run(["ask"], demo_db).returncode == 2
+    assert run(["ask", "top", "-", "ot"], demo_db).returncode == 2
+    assert run(["ask", "--bogus", "x"], demo_db).returncode == 2
+
+
+def test_unreadable_database_is_a_message(tmp_path: Path) -> None:
+    bad = tmp_path / "not-a-db.duckdb"
+    bad.write_text("this is not a duckdb file")
+    proc = run(["ask", "--json", "--db", str(bad), "top ot 2022"], None)
+    assert proc.returncode == 2
+    assert proc.stdout == "" and "cannot open" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_first_use_builds_the_demo_with_progress_on_stderr_only(tmp_path: Path) -> None:
+    db = tmp_path / "fresh" / "claims.duckdb"
+    proc = run(["ask", "--json", "-"], db, stdin="top rehab codes 2023\n", timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert db.exists()
+    assert "demo" in proc.stderr.lower()
+    answers = [json.loads(line) for line in proc.stdout.splitlines()]  # stdout is pure JSON
+    assert len(answers) == 1 and answers[0]["rows"][0]["code"] == "97110"
