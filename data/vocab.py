@@ -33,6 +33,9 @@ class Vocabulary:
     until_words: frozenset[str]
     range_connectors: frozenset[str]
     ambiguous_state_codes: frozenset[str]
+    # Of those, the ones that are everyday function words: never a state in lower case,
+    # even as a slash argument ("/toprank pt in 2022").
+    function_word_state_codes: frozenset[str]
     state_aliases: Mapping[str, str]
     weak_cohort_synonyms: tuple[str, ...]
     noise_phrases: tuple[str, ...]
@@ -80,6 +83,7 @@ def load_vocab(path: Path = DATA_DIR / "vocabulary.yaml") -> Vocabulary:
         until_words=frozenset(_words(d.get("until_words"))),
         range_connectors=frozenset(_words(d.get("range_connectors"))),
         ambiguous_state_codes=frozenset(_words(d.get("ambiguous_state_codes"))),
+        function_word_state_codes=frozenset(_words(d.get("function_word_state_codes"))),
         state_aliases=_mapping(d.get("state_aliases"), lambda v: str(v).upper()),
         weak_cohort_synonyms=_words(d.get("weak_cohort_synonyms")),
         noise_phrases=_words(d.get("noise_phrases")),

@@ -167,6 +167,8 @@ def find(text: str, today: date, lex: Lexicon) -> Found:
             continue  # "washington dc" is one state, not two
         if t in vocab.ambiguous_state_codes and i + 1 < n and _names_state(low, i + 1, lex):
             continue  # "in texas": the word before a state is a preposition
+        if t in vocab.function_word_state_codes and not tokens.orig[i].isupper() and i + 1 < n:
+            continue  # "/toprank pt in 2022": a preposition; "/toprank pt 2022 in" is Indiana
         if t in vocab.ambiguous_state_codes and not tokens.slash:
             orig = tokens.orig[i]
             if not orig.isupper() or tokens.shouting:

@@ -676,3 +676,19 @@ def test_year_words_are_not_top_n_or_codes(catalog: Catalog) -> None:
     intent = parse("what share of rehab procedures was 97110 in 2022", TODAY, catalog)
     assert (intent.code, intent.n) == ("97110", None)
     assert intent.period is not None and intent.period.start.year == 2022
+
+
+@pytest.mark.parametrize(
+    ("text", "state"),
+    [
+        ("/toprank pt in 2022", None),  # a preposition, not Indiana
+        ("/toprank pt or 2022", None),
+        ("/toprank pt IN 2022", "IN"),
+        ("/toprank pt oh 2022", "OH"),
+        ("/toprank pt OR 2022", "OR"),
+    ],
+)
+def test_function_word_state_codes_need_capitals(text, state, catalog):
+    intent = parse(text, TODAY, catalog)
+    assert intent.kind == "top_codes"
+    assert intent.state == state
