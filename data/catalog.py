@@ -7,11 +7,11 @@ codes, cohorts, states and payers: it is loaded here, at the edge, and passed in
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
 
 import yaml
 

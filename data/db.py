@@ -55,8 +55,9 @@ def read_coverage(con: duckdb.DuckDBPyConnection) -> Coverage | None:
     ).fetchone()
     if row is None or row[0] is None:
         return None
-    procedures = con.execute("SELECT coalesce(sum(procedures), 0) FROM rollup_national "
-                             "WHERE cohort = 'all'").fetchone()[0]
+    procedures = con.execute(
+        "SELECT coalesce(sum(procedures), 0) FROM rollup_national WHERE cohort = 'all'"
+    ).fetchone()[0]
     first, last, names, lines = row
     return Coverage(
         start=first if isinstance(first, date) else date.fromisoformat(str(first)),

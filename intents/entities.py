@@ -10,11 +10,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 from intents.lexicon import Entry, Lexicon, singular
 from intents.model import MAX_TOP_N
 from intents.periods import PeriodScan, scan_periods
 from intents.text import Tokens, tokenize
+
+if TYPE_CHECKING:
+    from data.vocab import Vocabulary
 
 _CODE = re.compile(r"\d{5}|[a-v]\d{4}")
 _CODE_PATTERN = re.compile(r"(97|970|977|9[0-9]{1,3})x{1,3}")  # "97xxx", "970xx"
@@ -167,7 +171,12 @@ def find(text: str, today: date, lex: Lexicon) -> Found:
             continue  # "washington dc" is one state, not two
         if t in vocab.ambiguous_state_codes and i + 1 < n and _names_state(low, i + 1, lex):
             continue  # "in texas": the word before a state is a preposition
-        if t in vocab.function_word_state_codes and not tokens.orig[i].isupper() and i + 1 < n:
+        if (
+            t in vocab.function_word_state_codes
+            and not tokens.orig[i].isupper()
+            and i + 1 < n
+            and _starts_period(low[i + 1], vocab)
+        ):
             continue  # "/toprank pt in 2022": a preposition; "/toprank pt 2022 in" is Indiana
         if t in vocab.ambiguous_state_codes and not tokens.slash:
             orig = tokens.orig[i]
@@ -284,3 +293,12 @@ def _find_n(f: Found, lex: Lexicon) -> None:
             if f.tokens.slash:
                 used.update(range(i, i + width))
         i += width
+
+
+def _starts_period(word: str, vocab: Vocabulary) -> bool:
+    """True for a word that opens a period phrase: a year, a month, a quarter or half."""
+    if word.isdigit() and len(word) == 4:
+        return True
+    if word in vocab.months or word in vocab.relative_lead_words:
+        return True
+    return word[:1] in ("q", "h") and word[1:].isdigit()
