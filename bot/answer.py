@@ -56,10 +56,21 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _records(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
-    if frame is None or frame.empty:
+# What a query returned: a DataFrame (engine.run) or its rows as mappings
+# (engine.records, which the pipeline uses because it skips building a DataFrame).
+Result = pd.DataFrame | Sequence[Mapping[str, Any]]
+
+
+def _records(frame: Result | None) -> list[dict[str, Any]]:
+    if frame is None:
         return []
-    return [{k: _plain(v) for k, v in rec.items()} for rec in frame.to_dict("records")]
+    if isinstance(frame, pd.DataFrame):
+        if frame.empty:
+            return []
+        rows: Iterable[Mapping[str, Any]] = frame.to_dict("records")
+    else:
+        rows = frame
+    return [{k: _plain(v) for k, v in rec.items()} for rec in rows]
 
 
 def _int(value: Any) -> int | None:
@@ -859,7 +870,7 @@ class _Ctx:
         self,
         intent: Intent,
         period: Period | None,
-        frame: pd.DataFrame | None,
+        frame: Result | None,
         *,
         catalog: Catalog,
         coverage: Coverage | None,
@@ -959,7 +970,7 @@ _BUILDERS = {
 def build(
     intent: Intent,
     period: Period | None,
-    frame: pd.DataFrame | None,
+    frame: Result | None,
     *,
     catalog: Catalog,
     coverage: Coverage | None,
@@ -970,7 +981,8 @@ def build(
     question: str | None = None,
     min_cell: int = DEFAULT_MIN_CELL,
 ) -> Answer:
-    """The Answer for `intent` from the frame its Query returned (pure).
+    """The Answer for `intent` from the result its Query returned (pure): a DataFrame
+    or the same rows as mappings.
 
     `period` is the clipped period that was queried, `period_label` how to say it
     ("2023 through September"); `periods` the resolved periods of a compare-by-period.

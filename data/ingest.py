@@ -406,7 +406,12 @@ class _LineCounter:
 
 
 class _Scan(threading.Thread):
-    """sha256 of the file bytes and, for CSV, its data-line count; runs beside DuckDB."""
+    """The file's fingerprint and, for CSV, its data-line count; runs beside DuckDB.
+
+    The fingerprint is the sha256 of the content: the bytes of a plain CSV or Parquet
+    file, the decompressed text of a .csv.gz (so the same rows gzipped or not are
+    recognised as the same file).
+    """
 
     def __init__(self, file: _File) -> None:
         super().__init__(name=f"scan {file.path.name}", daemon=True)
@@ -419,34 +424,39 @@ class _Scan(threading.Thread):
         try:
             sha = hashlib.sha256()
             counter = _LineCounter() if self.file.format == "csv" else None
-            gz = _GzipLines(counter) if counter and self.file.compression == "gzip" else None
+
+            def take(content: bytes) -> None:
+                sha.update(content)
+                if counter is not None:
+                    counter.feed(content)
+
+            gunzip = _Gunzip(take) if self.file.compression == "gzip" else None
             with self.file.path.open("rb") as f:
                 while chunk := f.read(_CHUNK):
-                    sha.update(chunk)
-                    if gz is not None:
-                        gz.feed(chunk)
-                    elif counter is not None:
-                        counter.feed(chunk)
-            if gz is not None:
-                gz.finish()
+                    if gunzip is not None:
+                        gunzip.feed(chunk)
+                    else:
+                        take(chunk)
+            if gunzip is not None:
+                gunzip.finish()
             self.fingerprint = sha.hexdigest()
             self.data_lines = counter.data_lines if counter else 0
         except BaseException as exc:  # reported by the main thread
             self.error = exc
 
 
-class _GzipLines:
-    """Feeds the decompressed text of a (possibly multi-member) gzip file to a counter."""
+class _Gunzip:
+    """Passes the decompressed content of a (possibly multi-member) gzip file on."""
 
-    def __init__(self, counter: _LineCounter) -> None:
-        self.counter = counter
+    def __init__(self, sink: Callable[[bytes], None]) -> None:
+        self.sink = sink
         self.inflate = zlib.decompressobj(wbits=31)
         self.in_member = False
 
     def feed(self, data: bytes) -> None:
         while data:
             self.in_member = True
-            self.counter.feed(self.inflate.decompress(data))
+            self.sink(self.inflate.decompress(data))
             if not self.inflate.eof:
                 return
             data = self.inflate.unused_data  # the next member, if any
@@ -617,6 +627,7 @@ class _Ingest:
                     notes.append(f"{f.path.name}: ignored column(s) {', '.join(f.ignored)}")
             con.execute("SET enable_progress_bar = true")
             con.execute("SET enable_progress_bar_print = false")
+            con.execute("SET preserve_insertion_order = false")
             while True:
                 try:
                     result = self._transaction(con, inspected, readers)

@@ -19,6 +19,18 @@ CREATE OR REPLACE TEMP TABLE ingest_states AS
     SELECT unnest($state_codes) AS code;
 CREATE OR REPLACE TEMP TABLE ingest_provider_types AS
     SELECT unnest($provider_types) AS provider_type, unnest($provider_cohorts) AS cohort;
+-- Blank -> NULL, surrounding spaces dropped; the LIKE test first because trim() on every
+-- value of every row costs more than the rest of the validation together.
+CREATE OR REPLACE TEMP MACRO ingest_tidy(x) AS
+    CASE WHEN x = '' THEN NULL
+         WHEN x LIKE ' %' OR x LIKE '% ' THEN nullif(trim(x), '')
+         ELSE x END;
+-- A HCPCS/CPT code in canonical form, or NULL: CPT 5 digits, CPT category II/III, PLA
+-- and MAAA codes (4 digits + F/T/U/M), HCPCS level II (a letter + 4 digits).
+CREATE OR REPLACE TEMP MACRO ingest_code(x) AS
+    CASE WHEN regexp_full_match(x, '[0-9]{4}[0-9FMTU]|[A-Z][0-9]{4}') THEN x
+         WHEN regexp_full_match(upper(x), '[0-9]{4}[0-9FMTU]|[A-Z][0-9]{4}') THEN upper(x)
+    END;
 -- "a,b" -> a,b and "say ""hi""" -> say "hi" (the per-line reader's fields keep their quotes).
 CREATE OR REPLACE TEMP MACRO ingest_unquote(x) AS
     CASE WHEN starts_with(x, '"') THEN replace(x[2:-2], '""', '"') ELSE x END;
@@ -127,23 +139,24 @@ CREATE OR REPLACE TEMP TABLE ingest_rejects (
 );
 
 -- name: claims_validated
+-- Speed matters here (this runs once per row): values already in canonical form pass
+-- through untouched and only the others pay for trim/upper/lower/regexp_replace; `ok`
+-- is a plain boolean (never NULL, so ok and NOT ok split the rows exactly in two) and
+-- the reason text is only built by the rejects pass, which reads `reason`.
 WITH src AS (__SOURCE__),
 clean AS (
     SELECT src.*,
-           nullif(trim(claim_id), '') AS c_claim_id,
-           nullif(trim(line_number), '') AS c_line_number,
-           nullif(trim(service_date), '') AS c_service_date,
-           nullif(upper(trim(hcpcs_code)), '') AS c_hcpcs_code,
-           -- "GP,59" / "GP; 59" / "gp  59" -> "GP 59"
-           nullif(regexp_replace(trim(translate(upper(modifiers), ',;', '  ')), ' {2,}', ' ', 'g'),
-                  '') AS c_modifiers,
-           nullif(trim(units), '') AS c_units,
-           nullif(trim(rendering_npi), '') AS c_npi,
-           nullif(upper(trim(rendering_taxonomy)), '') AS c_taxonomy,
-           nullif(trim(place_of_service), '') AS c_pos,
-           -- "Medicare_Advantage" / "self-pay" -> "medicare advantage" / "self pay"
-           nullif(replace(trim(translate(lower(payer_type), '_-', '  ')), '  ', ' '), '') AS c_payer,
-           nullif(upper(trim(state)), '') AS c_state
+           ingest_tidy(claim_id) AS c_claim_id,
+           ingest_tidy(line_number) AS c_line_number,
+           ingest_tidy(service_date) AS c_service_date,
+           ingest_tidy(hcpcs_code) AS c_hcpcs_code,
+           ingest_tidy(modifiers) AS c_modifiers,
+           ingest_tidy(units) AS c_units,
+           ingest_tidy(rendering_npi) AS c_npi,
+           ingest_tidy(rendering_taxonomy) AS c_taxonomy,
+           ingest_tidy(place_of_service) AS c_pos,
+           ingest_tidy(payer_type) AS c_payer,
+           ingest_tidy(state) AS c_state
     FROM src
 ),
 typed AS (
@@ -152,25 +165,63 @@ typed AS (
            CASE WHEN length(c_service_date) = 10 AND c_service_date[5] = '-'
                      AND c_service_date[8] = '-'
                 THEN TRY_CAST(c_service_date AS DATE) END AS t_service_date,
-           TRY_CAST(c_units AS DECIMAL(18, 3)) AS t_units,
-           CASE WHEN length(c_pos) = 1 THEN '0' || c_pos ELSE c_pos END AS t_pos,
+           ingest_code(c_hcpcs_code) AS t_hcpcs_code,
+           -- "GP,59" / "gp; 59" / "GP  59" -> "GP 59"
+           CASE WHEN regexp_full_match(c_modifiers, '[A-Z0-9]{2}( [A-Z0-9]{2})*')
+                THEN c_modifiers
+                ELSE nullif(regexp_replace(trim(translate(upper(c_modifiers), ',;', '  ')),
+                                           ' {2,}', ' ', 'g'), '')
+           END AS n_modifiers,
+           TRY_CAST(c_units AS DECIMAL(18, 3)) AS d_units,
+           CASE WHEN regexp_full_match(c_pos, '[0-9]{1,2}') THEN lpad(c_pos, 2, '0') END AS t_pos,
+           CASE WHEN regexp_matches(c_taxonomy, '[a-z]') THEN upper(c_taxonomy)
+                ELSE c_taxonomy END AS n_taxonomy,
+           -- "Medicare_Advantage" / "Self-Pay" -> "medicare advantage" / "self pay"
+           CASE WHEN c_payer IN ('medicare', 'medicaid', 'commercial', 'other') THEN c_payer
+                ELSE replace(trim(translate(lower(c_payer), '_-', '  ')), '  ', ' ')
+           END AS n_payer,
+           CASE WHEN regexp_matches(c_state, '[a-z]') THEN upper(c_state) ELSE c_state END
+               AS n_state
+    FROM clean
+),
+looked_up AS (
+    SELECT typed.*,
+           CASE WHEN regexp_full_match(n_modifiers, '[A-Z0-9]{2}( [A-Z0-9]{2})*')
+                THEN n_modifiers END AS t_modifiers,
+           CASE WHEN d_units >= 0 AND d_units = trunc(d_units) AND d_units <= 2147483647
+                THEN CAST(d_units AS INTEGER) END AS t_units,
            coalesce(tax.cohort, 'other') AS t_cohort,
            pay.payer AS t_payer,
            st.code AS t_state
-    FROM clean
-    LEFT JOIN ingest_taxonomy AS tax ON tax.taxonomy = clean.c_taxonomy
-    LEFT JOIN ingest_payers AS pay ON pay.word = clean.c_payer
-    LEFT JOIN ingest_states AS st ON st.code = clean.c_state
+    FROM typed
+    LEFT JOIN ingest_taxonomy AS tax ON tax.taxonomy = typed.n_taxonomy
+    LEFT JOIN ingest_payers AS pay ON pay.word = typed.n_payer
+    LEFT JOIN ingest_states AS st ON st.code = typed.n_state
+),
+checked AS (
+    SELECT looked_up.*,
+           coalesce(
+               _malformed IS NULL
+               AND c_claim_id IS NOT NULL
+               AND (c_line_number IS NULL OR t_line_number >= 1)
+               AND t_service_date BETWEEN DATE '1990-01-01' AND $today
+               AND t_hcpcs_code IS NOT NULL
+               AND (c_modifiers IS NULL OR t_modifiers IS NOT NULL)
+               AND (c_units IS NULL OR t_units IS NOT NULL)
+               AND (c_npi IS NULL OR regexp_full_match(c_npi, '[0-9]{10}'))
+               AND (c_pos IS NULL OR t_pos IS NOT NULL)
+               AND t_payer IS NOT NULL
+               AND t_state IS NOT NULL,
+               false) AS ok
+    FROM looked_up
 )
 SELECT claim_id, line_number, service_date, hcpcs_code, modifiers, units, rendering_npi,
        rendering_taxonomy, place_of_service, payer_type, state, _raw_line,
-       c_claim_id, t_line_number, t_service_date, c_hcpcs_code, c_modifiers,
-       CAST(t_units AS INTEGER) AS t_units, c_npi, c_taxonomy, t_cohort, t_pos, t_payer, t_state,
+       c_claim_id, t_line_number, t_service_date, t_hcpcs_code, t_modifiers, t_units, c_npi,
+       n_taxonomy, t_cohort, t_pos, t_payer, t_state, ok,
        coalesce(_malformed, nullif(concat_ws('; ',
-           CASE WHEN c_claim_id IS NULL THEN 'missing claim_id'
-                WHEN regexp_matches(c_claim_id, '[\x00-\x1f]') THEN 'claim_id has control characters'
-           END,
-           CASE WHEN c_line_number IS NOT NULL AND coalesce(t_line_number, 0) < 1
+           CASE WHEN c_claim_id IS NULL THEN 'missing claim_id' END,
+           CASE WHEN c_line_number IS NOT NULL AND coalesce(t_line_number < 1, true)
                 THEN 'line_number not a positive whole number' END,
            CASE WHEN c_service_date IS NULL THEN 'missing service_date'
                 WHEN t_service_date IS NULL THEN 'bad service_date (expected YYYY-MM-DD)'
@@ -178,43 +229,41 @@ SELECT claim_id, line_number, service_date, hcpcs_code, modifiers, units, render
                 WHEN t_service_date > $today THEN 'service_date in the future'
            END,
            CASE WHEN c_hcpcs_code IS NULL THEN 'missing hcpcs_code'
-                WHEN NOT regexp_full_match(c_hcpcs_code, '[0-9]{4}[0-9FMTU]|[A-Z][0-9]{4}')
-                THEN 'unknown code format' END,
-           CASE WHEN c_modifiers IS NOT NULL
-                     AND NOT regexp_full_match(c_modifiers, '[A-Z0-9]{2}( [A-Z0-9]{2})*')
+                WHEN t_hcpcs_code IS NULL THEN 'unknown code format' END,
+           CASE WHEN c_modifiers IS NOT NULL AND t_modifiers IS NULL
                 THEN 'bad modifiers (expected two-character codes)' END,
-           CASE WHEN c_units IS NULL THEN NULL
-                WHEN t_units IS NULL THEN 'units not a number'
-                WHEN t_units < 0 THEN 'negative units'
-                WHEN t_units <> trunc(t_units) THEN 'units not a whole number'
-                WHEN t_units > 2147483647 THEN 'units too large'
+           CASE WHEN c_units IS NULL OR t_units IS NOT NULL THEN NULL
+                WHEN d_units IS NULL THEN 'units not a number'
+                WHEN d_units < 0 THEN 'negative units'
+                WHEN d_units <> trunc(d_units) THEN 'units not a whole number'
+                ELSE 'units too large'
            END,
            CASE WHEN c_npi IS NOT NULL AND NOT regexp_full_match(c_npi, '[0-9]{10}')
                 THEN 'bad rendering_npi (expected 10 digits)' END,
-           CASE WHEN c_pos IS NOT NULL AND NOT regexp_full_match(c_pos, '[0-9]{1,2}')
+           CASE WHEN c_pos IS NOT NULL AND t_pos IS NULL
                 THEN 'bad place_of_service (expected a 2-digit code)' END,
            CASE WHEN c_payer IS NULL THEN 'missing payer_type'
                 WHEN t_payer IS NULL THEN 'unknown payer_type' END,
            CASE WHEN c_state IS NULL THEN 'missing state'
                 WHEN t_state IS NULL THEN 'unknown state' END
-       ), '')) AS reason
-FROM typed
+       ), ''), 'invalid row') AS reason
+FROM checked
 
 -- name: claims_insert
 INSERT INTO claim_lines (claim_id, line_number, service_date, hcpcs_code, modifiers, units,
                          rendering_npi, rendering_taxonomy, cohort, place_of_service, payer,
                          state, procedures, source_id)
-SELECT c_claim_id, t_line_number, t_service_date, c_hcpcs_code, c_modifiers, t_units, c_npi,
-       c_taxonomy, t_cohort, t_pos, t_payer, t_state, 1, $source_id
+SELECT c_claim_id, t_line_number, t_service_date, t_hcpcs_code, t_modifiers, t_units, c_npi,
+       n_taxonomy, t_cohort, t_pos, t_payer, t_state, 1, $source_id
 FROM (__VALIDATED__)
-WHERE reason IS NULL
+WHERE ok
 
 -- name: claims_rejects_insert
 INSERT INTO ingest_rejects
 SELECT $file, NULL, reason, claim_id, line_number, service_date, hcpcs_code, modifiers, units,
        rendering_npi, rendering_taxonomy, place_of_service, payer_type, state, _raw_line
 FROM (__VALIDATED__)
-WHERE reason IS NOT NULL
+WHERE NOT ok
 
 -- name: puf_rejects_table
 CREATE OR REPLACE TEMP TABLE ingest_rejects (
@@ -238,59 +287,70 @@ CREATE OR REPLACE TEMP TABLE ingest_rejects (
 WITH src AS (__SOURCE__),
 clean AS (
     SELECT src.*,
-           nullif(trim(rndrng_npi), '') AS c_npi,
-           nullif(lower(trim(rndrng_prvdr_type)), '') AS c_provider_type,
-           nullif(upper(trim(rndrng_prvdr_state_abrvtn)), '') AS c_state,
-           nullif(upper(trim(hcpcs_cd)), '') AS c_hcpcs_code,
-           nullif(upper(trim(place_of_srvc)), '') AS c_place,
-           nullif(trim(tot_srvcs), '') AS c_tot_srvcs
+           ingest_tidy(rndrng_npi) AS c_npi,
+           lower(ingest_tidy(rndrng_prvdr_type)) AS c_provider_type,
+           upper(ingest_tidy(rndrng_prvdr_state_abrvtn)) AS c_state,
+           ingest_tidy(hcpcs_cd) AS c_hcpcs_code,
+           upper(ingest_tidy(place_of_srvc)) AS c_place,
+           ingest_tidy(tot_srvcs) AS c_tot_srvcs
     FROM src
 ),
 typed AS (
     SELECT clean.*,
-           TRY_CAST(c_tot_srvcs AS DOUBLE) AS t_tot_srvcs,
+           ingest_code(c_hcpcs_code) AS t_hcpcs_code,
+           TRY_CAST(c_tot_srvcs AS DOUBLE) AS d_tot_srvcs,
            coalesce(pt.cohort, 'other') AS t_cohort,
            st.code AS t_state
     FROM clean
     LEFT JOIN ingest_provider_types AS pt ON pt.provider_type = clean.c_provider_type
     LEFT JOIN ingest_states AS st ON st.code = clean.c_state
+),
+checked AS (
+    SELECT typed.*,
+           CASE WHEN d_tot_srvcs >= 0 AND d_tot_srvcs < 1e15
+                THEN CAST(round(d_tot_srvcs) AS BIGINT) END AS t_procedures,
+           coalesce(
+               _malformed IS NULL
+               AND regexp_full_match(c_npi, '[0-9]{10}')
+               AND t_hcpcs_code IS NOT NULL
+               AND d_tot_srvcs >= 0 AND d_tot_srvcs < 1e15
+               AND t_state IS NOT NULL,
+               false) AS ok
+    FROM typed
 )
 SELECT rndrng_npi, rndrng_prvdr_type, rndrng_prvdr_state_abrvtn, hcpcs_cd, hcpcs_desc,
        place_of_srvc, tot_srvcs, _raw_line,
-       c_npi, c_hcpcs_code, c_place, t_cohort, t_state,
-       CAST(round(t_tot_srvcs) AS BIGINT) AS t_procedures,
+       c_npi, t_hcpcs_code, c_place, t_cohort, t_state, t_procedures, ok,
        coalesce(_malformed, nullif(concat_ws('; ',
            CASE WHEN c_npi IS NULL THEN 'missing Rndrng_NPI'
                 WHEN NOT regexp_full_match(c_npi, '[0-9]{10}')
                 THEN 'bad Rndrng_NPI (expected 10 digits)' END,
            CASE WHEN c_hcpcs_code IS NULL THEN 'missing HCPCS_Cd'
-                WHEN NOT regexp_full_match(c_hcpcs_code, '[0-9]{4}[0-9FMTU]|[A-Z][0-9]{4}')
-                THEN 'unknown code format' END,
+                WHEN t_hcpcs_code IS NULL THEN 'unknown code format' END,
            CASE WHEN c_tot_srvcs IS NULL THEN 'missing Tot_Srvcs'
-                WHEN t_tot_srvcs IS NULL OR isnan(t_tot_srvcs) OR isinf(t_tot_srvcs)
-                THEN 'Tot_Srvcs not a number'
-                WHEN t_tot_srvcs < 0 THEN 'negative Tot_Srvcs'
-                WHEN t_tot_srvcs >= 1e15 THEN 'Tot_Srvcs too large' END,
+                WHEN d_tot_srvcs IS NULL OR isnan(d_tot_srvcs) THEN 'Tot_Srvcs not a number'
+                WHEN d_tot_srvcs < 0 THEN 'negative Tot_Srvcs'
+                WHEN d_tot_srvcs >= 1e15 THEN 'Tot_Srvcs too large' END,
            CASE WHEN c_state IS NULL THEN 'missing Rndrng_Prvdr_State_Abrvtn'
                 WHEN t_state IS NULL THEN 'unknown state' END
-       ), '')) AS reason
-FROM typed
+       ), ''), 'invalid row') AS reason
+FROM checked
 
 -- name: puf_insert
 INSERT INTO claim_lines (claim_id, line_number, service_date, hcpcs_code, modifiers, units,
                          rendering_npi, rendering_taxonomy, cohort, place_of_service, payer,
                          state, procedures, source_id)
-SELECT NULL, NULL, make_date($year, 1, 1), c_hcpcs_code, NULL, NULL, c_npi, NULL, t_cohort,
+SELECT NULL, NULL, make_date($year, 1, 1), t_hcpcs_code, NULL, NULL, c_npi, NULL, t_cohort,
        c_place, 'medicare', t_state, t_procedures, $source_id
 FROM (__VALIDATED__)
-WHERE reason IS NULL
+WHERE ok
 
 -- name: puf_rejects_insert
 INSERT INTO ingest_rejects
 SELECT $file, NULL, reason, rndrng_npi, rndrng_prvdr_type, rndrng_prvdr_state_abrvtn, hcpcs_cd,
        hcpcs_desc, place_of_srvc, tot_srvcs, _raw_line
 FROM (__VALIDATED__)
-WHERE reason IS NOT NULL
+WHERE NOT ok
 
 -- name: source_summary
 SELECT min(service_date), max(service_date), coalesce(sum(procedures), 0)

@@ -1,4 +1,5 @@
 -- coverage: what the database holds, one row per loaded source (demo build or file).
+-- The load day is what an answer shows, so it comes back as a DATE.
 SELECT source_id,
        name,
        kind,
@@ -7,6 +8,6 @@ SELECT source_id,
        rows_read,
        rows_loaded,
        rows_rejected,
-       loaded_at
+       CAST(loaded_at AS DATE) AS loaded_at
 FROM sources
 ORDER BY source_id

@@ -2,14 +2,24 @@
 
 One read-only connection per engine, opened lazily and reused; each run takes its
 own cursor so a threaded caller (the Slack app) can share the engine. Every
-statement is validated again right before it runs, whatever built it.
+statement is validated again right before it runs, whatever built it; validation
+is a pure function of the SQL text, so each distinct text is checked once per
+process (the planner only ever produces one text per template).
+
+`run` returns a DataFrame (the engine interface in DESIGN.md); `records` returns the
+same result as plain Python rows, which is what answer building consumes: for a
+ten-row result, building the DataFrame and turning it back into rows took about 2 ms,
+as long as the rest of the answer (see the Performance section of the README).
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -18,6 +28,25 @@ from data.db import QUESTION_TABLES, connect_ro, read_coverage
 from intents.model import Coverage
 from sql.query import Query
 from sql.validate import validate
+
+# Questions read rollups of a few thousand rows: one thread per query beats
+# parallel scheduling overhead, and concurrent questions (the Slack app's threads)
+# still run side by side on their own cursors.
+QUERY_THREADS = 1
+
+
+@lru_cache(maxsize=256)
+def validated(sql: str) -> str:
+    """`sql` once it has passed validation (raises UnsafeQuery otherwise; failures
+    are not cached, so a refused text is refused every time)."""
+    validate(sql, QUESTION_TABLES)
+    return sql
+
+
+def _python_value(value: Any) -> Any:
+    # DuckDB DECIMAL arrives as Decimal from fetchall but as float in a DataFrame;
+    # rows match the DataFrame's values.
+    return float(value) if isinstance(value, Decimal) else value
 
 
 class DatabaseMissing(FileNotFoundError):
@@ -49,15 +78,28 @@ class DuckDBEngine:
                 # (not as connect config) so other read-only connections to the same
                 # file in this process are not refused for a config mismatch.
                 con.execute("SET enable_external_access = false")
+                con.execute(f"SET threads = {QUERY_THREADS}")
                 self._con = con
             return self._con
 
     def run(self, query: Query) -> pd.DataFrame:
         """Validate, then execute with bound parameters; the result as a DataFrame."""
-        validate(query.sql, QUESTION_TABLES)
         cursor = self._connection().cursor()
         try:
-            return cursor.execute(query.sql, query.param_dict).df()
+            return cursor.execute(validated(query.sql), query.param_dict).df()
+        finally:
+            cursor.close()
+
+    def records(self, query: Query) -> list[dict[str, Any]]:
+        """The same as `run`, as one dict per row of plain Python values (None for NULL)."""
+        cursor = self._connection().cursor()
+        try:
+            cursor.execute(validated(query.sql), query.param_dict)
+            names = [column[0] for column in cursor.description]
+            return [
+                {name: _python_value(value) for name, value in zip(names, row, strict=True)}
+                for row in cursor.fetchall()
+            ]
         finally:
             cursor.close()
 

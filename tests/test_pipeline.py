@@ -15,7 +15,8 @@ import duckdb
 import pytest
 
 from bot.pipeline import Toprank, min_cell_from_env
-from sql.engine import DatabaseMissing
+from sql.engine import DatabaseMissing, validated
+from sql.plan import template_names
 from tests.conftest import TODAY
 
 
@@ -194,13 +195,24 @@ def test_internal_errors_become_a_friendly_answer(bot: Toprank, monkeypatch, cap
     def broken(query):
         raise RuntimeError("disk on fire")
 
+    # The pipeline fetches rows with engine.records (engine.run is the DataFrame form).
     monkeypatch.setattr(bot.engine, "run", broken)
+    monkeypatch.setattr(bot.engine, "records", broken)
     with caplog.at_level(logging.ERROR, logger="toprank"):
         answer = bot.ask("top OT codes 2022")
     assert answer.error == "internal" and answer.rows == ()
     assert answer.intent == "top_codes"
     assert "disk on fire" not in answer.text and "Traceback" not in answer.text
     assert "disk on fire" in caplog.text  # the traceback went to the log
+
+
+def test_warm_open_validates_every_template_before_the_first_question(demo_db: Path) -> None:
+    validated.cache_clear()
+    with Toprank.open(demo_db, today=TODAY, build_if_missing=False, warm=True) as warm:
+        assert validated.cache_info().currsize == len(template_names())
+        answer = warm.ask("top OT codes 2022")
+    assert answer.error is None and answer.rows
+    assert validated.cache_info().currsize == len(template_names())  # nothing new to check
 
 
 def test_concurrent_questions_share_one_pipeline(bot: Toprank) -> None:

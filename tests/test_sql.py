@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 import sqlglot
 from hypothesis import HealthCheck, given, settings
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 from data.db import create_schema, rebuild_rollups
 from intents.model import MAX_TOP_N, Intent, Period
-from sql.engine import DatabaseMissing, DuckDBEngine
+from sql.engine import DatabaseMissing, DuckDBEngine, validated
 from sql.plan import PlanError, bind, clamp_n, load_template, plan, template_names
 from sql.query import Query
 from sql.render import to_dialect
@@ -310,6 +311,46 @@ def test_engine_connection_is_read_only(engine: DuckDBEngine, fixture_db: Path) 
     with pytest.raises(UnsafeQuery):
         engine.run(Query(template="x", sql="DELETE FROM sources"))
     assert engine.coverage().end == date(2023, 9, 30)
+
+
+def test_engine_records_hold_the_rows_of_the_frame(engine: DuckDBEngine) -> None:
+    # The pipeline answers from engine.records; it must carry what engine.run's
+    # DataFrame carries (NULL as None where the frame has NaN).
+    queries = [
+        plan(Intent("top_codes", cohort="ot"), P2022),
+        plan(Intent("code_share", cohort="ot", code="97165", n=1), P2022),
+        plan(Intent("trend", cohort="ot", code="97165"), SPAN),  # rank NULL in 2023
+        plan(Intent("ot_vs_pt"), P2022),  # ratio NULL
+        plan(Intent("coverage"), None),
+    ]
+    for query in queries:
+        frame = engine.run(query)
+        records = engine.records(query)
+        assert records and len(records) == len(frame)
+        for record, expected in zip(records, frame.to_dict("records"), strict=True):
+            assert list(record) == list(frame.columns)
+            for name, value in record.items():
+                want = expected[name]
+                if value is None:
+                    assert pd.isna(want), (query.template, name)
+                elif isinstance(value, date):
+                    assert pd.Timestamp(value) == pd.Timestamp(want)
+                elif isinstance(value, float):
+                    assert value == pytest.approx(want)
+                else:
+                    assert value == want
+
+
+def test_validation_runs_once_per_sql_text_and_refusals_every_time(engine: DuckDBEngine) -> None:
+    validated.cache_clear()
+    query = plan(Intent("top_codes", cohort="ot"), P2022)
+    engine.records(query)
+    engine.run(query)
+    assert validated.cache_info().currsize == 1 and validated.cache_info().hits == 1
+    for _ in range(2):
+        with pytest.raises(UnsafeQuery):
+            engine.records(Query(template="x", sql="DELETE FROM sources"))
+    assert validated.cache_info().currsize == 1
 
 
 def test_engine_missing_database(tmp_path: Path) -> None:

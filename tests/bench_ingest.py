@@ -1,0 +1,194 @@
+"""Ingest throughput beside DuckDB's own bare read of the same file, in the same run.
+
+    python -m tests.bench_ingest --lines 10000000 [--dir DIR] [--formats csv,parquet]
+
+Writes a claim-lines CSV and Parquet file of N lines (DuckDB SQL, deterministic: the same
+N gives the same bytes), then for each format times
+  - DuckDB's bare read: `SELECT count(*) FROM read_csv(f)` (parse only) and
+    `CREATE TABLE t AS SELECT * FROM read_csv(f)` into a fresh database file (a full
+    materialisation), likewise read_parquet;
+  - toprank's end-to-end ingest (fingerprint and line count, validation, insert, the
+    rejects pass, sources row, rollups, commit) into a fresh database file;
+and prints rows/s and the ratio ingest / bare read. Target: ingest >= 50% of the bare
+read's speed (the full materialisation: both end with the rows in a database file).
+About 1 line in 1,000 is made invalid so the rejects pass is part of what is timed
+(--clean: none, so a file without rejects is read once).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+
+from data.ingest import ingest_claims
+
+# Deterministic claim lines: every value is a hash of the line number. Roughly one line
+# in 1,000 gets an unknown state and one in 10,000 an impossible date.
+GENERATE_SQL = """
+COPY (
+    WITH v AS (
+        SELECT ['97110', '97140', '97530', '97112', '97116', '97161', '97162', '97035',
+                '97014', '98941', '99213', 'G0283', '97750', '92507'] AS codes,
+               ['225100000X', '225X00000X', '235Z00000X', '2081P2900X', '111N00000X',
+                '207Q00000X', '2251X0800X'] AS taxonomies,
+               ['medicare', 'medicaid', 'commercial', 'other'] AS payers,
+               ['CA', 'TX', 'NY', 'FL', 'PA', 'OH', 'IL', 'WA', 'GA', 'NC', 'MI', 'NJ'] AS states
+    )
+    SELECT 'C' || lpad(CAST(i // 4 AS VARCHAR), 10, '0') AS claim_id,
+           CAST(i % 4 + 1 AS INTEGER) AS line_number,
+           CASE WHEN $bad AND i % 10007 = 3 THEN '2022-02-30'
+                ELSE strftime(DATE '2021-01-01' + CAST(hash(i, 1) % 1000 AS INTEGER), '%Y-%m-%d')
+           END AS service_date,
+           codes[CAST(1 + hash(i, 2) % 14 AS BIGINT)] AS hcpcs_code,
+           CASE hash(i, 3) % 3 WHEN 0 THEN 'GP' WHEN 1 THEN 'GO 59' ELSE NULL END AS modifiers,
+           CAST(1 + hash(i, 4) % 4 AS INTEGER) AS units,
+           CAST(1000000000 + hash(i // 40) % 900000000 AS VARCHAR) AS rendering_npi,
+           taxonomies[CAST(1 + hash(i // 40, 5) % 7 AS BIGINT)] AS rendering_taxonomy,
+           '11' AS place_of_service,
+           payers[CAST(1 + hash(i // 4, 6) % 4 AS BIGINT)] AS payer_type,
+           CASE WHEN $bad AND i % 1000 = 7 THEN 'ZZ'
+                ELSE states[CAST(1 + hash(i // 40, 7) % 12 AS BIGINT)] END AS state
+    FROM range($lines) AS t(i), v
+) TO '{path}' ({options})
+"""
+
+
+def generate(path: Path, lines: int, fmt: str, bad: bool = True) -> None:
+    """Writes N claim lines to `path` (bench tooling: the path is ours, not user text)."""
+    options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER"
+    sql = GENERATE_SQL.format(path=str(path).replace("'", "''"), options=options)
+    with duckdb.connect() as con:
+        con.execute(sql, {"lines": lines, "bad": bad})
+
+
+def _timed(work: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
+
+
+def bare_count(path: Path, fmt: str) -> float:
+    reader = "read_parquet" if fmt == "parquet" else "read_csv"
+    with duckdb.connect() as con:
+        return _timed(
+            lambda: con.execute(
+                f"SELECT count(*) FROM {reader}($path)", {"path": str(path)}
+            ).fetchall()
+        )
+
+
+def bare_materialise(path: Path, fmt: str, db_file: Path) -> float:
+    reader = "read_parquet" if fmt == "parquet" else "read_csv"
+    with duckdb.connect(str(db_file)) as con:
+        seconds = _timed(
+            lambda: (
+                con.execute(
+                    f"CREATE TABLE t AS SELECT * FROM {reader}($path)", {"path": str(path)}
+                ),
+                con.execute("CHECKPOINT"),
+            )
+        )
+    db_file.unlink()
+    return seconds
+
+
+def run(
+    lines: int, workdir: Path, formats: list[str], progress: bool = False, bad: bool = True
+) -> list[dict]:
+    results = []
+    for fmt in formats:
+        stem = f"claims_{lines}{'' if bad else '_clean'}"
+        data = workdir / f"{stem}.{'parquet' if fmt == 'parquet' else 'csv'}"
+        if not data.exists():
+            print(f"writing {lines:,} claim lines to {data} ...", file=sys.stderr)
+            generate(data, lines, fmt, bad)
+        count_s = bare_count(data, fmt)
+        ctas_s = bare_materialise(data, fmt, workdir / f"bare_{fmt}.duckdb")
+        db_file = workdir / f"ingest_{fmt}.duckdb"
+        for stale in (db_file, Path(f"{db_file}.wal")):
+            stale.unlink(missing_ok=True)
+        report = ingest_claims(
+            db_file, [data], progress=progress, rejects_path=workdir / f"rejects_{fmt}.csv"
+        )
+        db_file.unlink()
+        assert report.loaded + report.rejected == report.read == lines
+        results.append(
+            {
+                "format": fmt,
+                "lines": lines,
+                "file_mb": round(data.stat().st_size / 1e6, 1),
+                "bare_count_s": count_s,
+                "bare_materialise_s": ctas_s,
+                "ingest_s": report.seconds,
+                "loaded": report.loaded,
+                "rejected": report.rejected,
+                "reader": report.files[0].reader,
+                "ingest_steps_s": {k: round(v, 3) for k, v in report.timings},
+                "ratio_vs_materialise": ctas_s / report.seconds,
+                "ratio_vs_count": count_s / report.seconds,
+            }
+        )
+    return results
+
+
+def print_table(results: list[dict]) -> None:
+    print(f"{'format':8} {'lines':>12} {'MB':>7} {'step':28} {'seconds':>8} {'rows/s':>12}")
+    for r in results:
+        n = r["lines"]
+        steps = (
+            ("DuckDB count(*) (parse only)", r["bare_count_s"]),
+            ("DuckDB CREATE TABLE AS", r["bare_materialise_s"]),
+            ("toprank ingest (end to end)", r["ingest_s"]),
+        )
+        for label, seconds in steps:
+            print(
+                f"{r['format']:8} {n:>12,} {r['file_mb']:>7} {label:28} {seconds:>8.3f} {n / max(seconds, 1e-9):>12,.0f}"
+            )
+        print(
+            f"{'':8} ingest speed = {r['ratio_vs_materialise']:.0%} of CREATE TABLE AS, "
+            f"{r['ratio_vs_count']:.0%} of count(*); loaded {r['loaded']:,}, rejected "
+            f"{r['rejected']:,}; steps {r['ingest_steps_s']}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.bench_ingest", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument(
+        "--dir", type=Path, default=None, help="work directory (default: a temp dir, removed)"
+    )
+    parser.add_argument("--formats", default="csv,parquet")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON too")
+    parser.add_argument("--progress", action="store_true")
+    parser.add_argument(
+        "--clean", action="store_true", help="no invalid lines (no rejects pass to time)"
+    )
+    args = parser.parse_args(argv)
+    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    if args.lines < 1 or not set(formats) <= {"csv", "parquet"}:
+        parser.error("--lines must be positive and --formats a list of csv, parquet")
+    workdir = args.dir or Path(tempfile.mkdtemp(prefix="toprank-bench-ingest-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        results = run(args.lines, workdir, formats, progress=args.progress, bad=not args.clean)
+    finally:
+        if args.dir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print_table(results)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
