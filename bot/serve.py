@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     from bot.pipeline import Toprank
     from data.db import db_path
 
-    toprank = Toprank.open(db_path(args.db), build_if_missing=True)
+    toprank = Toprank.open(db_path(args.db), build_if_missing=True, warm=True)
     try:
         app = build_app(
             toprank,

@@ -501,6 +501,7 @@ def _source(file: _File, kind: _Kind, reader: Reader) -> tuple[str, dict[str, ob
         params["pattern"] = ",".join([_CSV_FIELD] * file.ncols)
         params["group_names"] = [f"c{i}" for i in range(file.ncols)]
         params["ncols"] = file.ncols
+        params["raw_delim"] = "\x1f\x1e\x1d"  # unit, record, group separators in a row
     return sql, params
 
 
@@ -526,7 +527,10 @@ def _with_progress(
 
     def poll() -> None:
         while not done.wait(0.25):
-            pct = con.query_progress()
+            try:
+                pct = con.query_progress()
+            except duckdb.Error:  # the statement ended between two polls
+                return
             if pct >= 0:
                 bar.n = min(int(pct), 100)
                 bar.refresh()
@@ -679,19 +683,10 @@ class _Ingest:
             db.create_schema(con)
             _run_block(con, "lookups", self._lookup_params())
             _run_block(con, self.kind.rejects_table)
-            demo = con.execute(
-                "SELECT count(*), coalesce(sum(rows_loaded), 0) FROM sources WHERE kind = 'demo'"
+            demo_removed = self._remove_demo(con)
+            (next_id,) = con.execute(
+                "SELECT coalesce(max(source_id), 0) + 1 FROM sources"
             ).fetchone()
-            demo_removed = 0
-            if demo[0]:
-                demo_removed = con.execute(
-                    "SELECT count(*) FROM claim_lines WHERE source_id IN "
-                    "(SELECT source_id FROM sources WHERE kind = 'demo')"
-                ).fetchone()[0]
-                _run_block(con, "remove_demo")
-            next_id = con.execute("SELECT coalesce(max(source_id), 0) + 1 FROM sources").fetchone()[
-                0
-            ]
             reports: list[FileReport] = []
             seen: dict[str, str] = {}
             for index, file in enumerate(inspected):
@@ -711,8 +706,6 @@ class _Ingest:
                     {"path": str(partial)},
                 )
             for r in reports:
-                if r.read == 0:
-                    raise IngestError(f"{r.file} has no data rows; nothing was loaded")
                 if r.loaded == 0:
                     where = ""
                     if partial is not None and final is not None:
@@ -749,7 +742,13 @@ class _Ingest:
             scan = self._scans[index] = _Scan(file)
             scan.start()
         source_sql, params = _source(file, self.kind, reader)
-        params.update(source_id=source_id, today=self.today, year=self.year, file=file.given)
+        params.update(
+            source_id=source_id,
+            today=self.today,
+            year=self.year,
+            file=file.given,
+            exact_lines=reader == "csv",
+        )
         insert_sql = _compose(self.kind.insert, self.kind, source_sql)
         _run_block(con, "drop_reject_tables")
         try:
@@ -807,6 +806,8 @@ class _Ingest:
                 "accounted for; nothing was loaded"
             )
         rejected = structural + found
+        if expected == 0:
+            raise IngestError(f"{file.given} has no data rows; nothing was loaded")
         if loaded + rejected != expected:  # the promise of this module
             raise RuntimeError(f"{file.given}: loaded + rejected != read ({expected:,})")
         first, last, procedures = self._step(
@@ -850,6 +851,22 @@ class _Ingest:
             last_date=last,
             reasons=reasons,
         )
+
+    def _remove_demo(self, con: duckdb.DuckDBPyConnection) -> int:
+        """Demo and real data never mix: the demo rows go (in this transaction) first."""
+        if not con.execute("SELECT count(*) FROM sources WHERE kind = 'demo'").fetchone()[0]:
+            return 0
+        demo_lines, all_lines = con.execute(
+            "SELECT count(*) FILTER (WHERE source_id IN "
+            "(SELECT source_id FROM sources WHERE kind = 'demo')), count(*) FROM claim_lines"
+        ).fetchone()
+        if demo_lines == all_lines:  # the usual case: cheaper to drop than to delete rows
+            con.execute("DROP TABLE claim_lines")
+            con.execute("DELETE FROM sources WHERE kind = 'demo'")
+            db.create_schema(con)
+        else:
+            _run_block(con, "remove_demo")
+        return int(demo_lines)
 
     def _step(
         self, con: duckdb.DuckDBPyConnection, desc: str, work: Callable[[], object]

@@ -49,13 +49,17 @@ FROM read_csv($path, columns = $columns, header = true, auto_detect = false,
 -- name: source_lines
 -- One physical line = one row: the file is read as single-column lines (no quote
 -- handling, so a stray quote can never swallow the lines after it) and split here.
+-- $raw_delim is a byte sequence no text contains, so a line is never cut; strict_mode
+-- off lets mixed \n and \r\n endings through (a \r ends a line too, which leaves a NULL
+-- row where a blank line or a \r\n was: those are dropped, as the line count does).
 -- $pattern matches a whole well-formed line (one group per column, quoted or not).
 WITH raw AS (
-    SELECT rtrim(line, chr(13)) AS line
+    SELECT line
     FROM read_csv($path, columns = {'line': 'VARCHAR'}, header = true, auto_detect = false,
-                  delim = chr(31), quote = '', escape = '', new_line = '\n',
-                  compression = $compression, store_rejects = true,
+                  delim = $raw_delim, quote = '', escape = '', new_line = '\n',
+                  strict_mode = false, compression = $compression, store_rejects = true,
                   rejects_table = 'ingest_reject_errors', rejects_scan = 'ingest_reject_scans')
+    WHERE line IS NOT NULL
 ),
 parsed AS (
     SELECT line,
@@ -98,8 +102,10 @@ SELECT count(*) AS records,
 FROM per_line
 
 -- name: csv_rejects_insert
+-- Line numbers are exact from the quote-aware reader only (the per-line reader counts a
+-- \r as a line end), so $exact_lines says whether to keep them.
 INSERT INTO ingest_rejects (file, line, reason, raw_line)
-SELECT $file, line,
+SELECT $file, CASE WHEN $exact_lines THEN line END,
        'malformed CSV line: ' || string_agg(DISTINCT
            CASE error_type
                WHEN 'MISSING COLUMNS' THEN 'too few columns'

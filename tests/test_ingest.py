@@ -369,6 +369,22 @@ def test_line_counter_is_independent_of_chunk_boundaries(
     assert whole.data_lines == expected
 
 
+def test_mixed_line_endings_fall_back_to_the_per_line_reader(tmp_path: Path) -> None:
+    src = tmp_path / "mixed.csv"
+    src.write_bytes(
+        (HEADER + "\n" + line("A") + "\r\n" + line("B") + "\n\n" + line("C") + "\r\n").encode()
+        + b"X\xff,1\n"
+        + ('U,1,"2022\n' + line("D") + "\r\n\r\n").encode()
+    )
+    report = ingest(tmp_path / "claims.duckdb", src)
+    assert (report.read, report.loaded, report.rejected) == (6, 4, 2)
+    assert report.files[0].reader == "csv-lines"
+    assert sorted(r["reason"] for r in read_rejects(report.rejects_path)) == [
+        "malformed CSV line: bad quoting (unterminated or stray quote)",
+        "malformed CSV line: not UTF-8 text",
+    ]
+
+
 def test_non_utf8_line_is_rejected(tmp_path: Path) -> None:
     src = tmp_path / "claims.csv"
     src.write_bytes(
