@@ -63,6 +63,14 @@ def upload_target(body: dict[str, Any], client: WebClient) -> tuple[str, str | N
     return channel, message.get("thread_ts") or message["ts"], False
 
 
+def _upload(body: dict[str, Any], client: WebClient, send: Any, what: str, **file: Any) -> None:
+    """Upload a file (files_upload_v2) where the answer lives; say so when it went to the DM."""
+    channel, thread_ts, to_dm = upload_target(body, client)
+    client.files_upload_v2(channel=channel, thread_ts=thread_ts, **file)
+    if to_dm:
+        send(**notice_message(f"I sent the {what} to our direct messages."))
+
+
 def register(app: App, core: Core) -> None:
     @app.action(ACTION_SHOW_SQL)
     def show_sql(
@@ -95,17 +103,16 @@ def register(app: App, core: Core) -> None:
             except ValueError:
                 send(**notice_message("That answer has no numbers to chart."))
                 return
-            channel, thread_ts, to_dm = upload_target(body, client)
-            client.files_upload_v2(
-                channel=channel,
-                thread_ts=thread_ts,
+            _upload(
+                body,
+                client,
+                send,
+                "chart",
                 content=png,
                 filename=f"{file_stem(answer)}.png",
                 title=answer_title(answer),
                 alt_txt=f"Bar chart: {answer_title(answer)}",
             )
-            if to_dm:
-                send(**notice_message("I sent the chart to our direct messages."))
 
     @app.action(ACTION_CSV)
     def upload_csv(
@@ -123,16 +130,15 @@ def register(app: App, core: Core) -> None:
             if not answer.rows:
                 send(**notice_message("That answer has no rows to export."))
                 return
-            channel, thread_ts, to_dm = upload_target(body, client)
-            client.files_upload_v2(
-                channel=channel,
-                thread_ts=thread_ts,
+            _upload(
+                body,
+                client,
+                send,
+                "CSV",
                 content=answer_csv(answer),
                 filename=f"{file_stem(answer)}.csv",
                 title=f"{answer_title(answer)} (CSV, {len(answer.rows)} rows)",
             )
-            if to_dm:
-                send(**notice_message("I sent the CSV to our direct messages."))
 
     @app.action(ACTION_SHARE)
     def share_in_channel(
