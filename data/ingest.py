@@ -115,7 +115,7 @@ class FileReport:
     file: str  # the path as given
     name: str  # the sources.name it was recorded under
     source_id: int
-    fingerprint: str  # sha256 of the file bytes
+    fingerprint: str  # sha256 of the content (decompressed for .csv.gz)
     reader: Reader
     read: int
     loaded: int
@@ -186,7 +186,15 @@ def _run(
     missing = names - bound.keys()
     if missing:
         raise KeyError(f"unbound SQL parameters: {sorted(missing)}")
-    return con.execute(sql, bound)
+    try:
+        return con.execute(sql, bound)
+    except RuntimeError as exc:
+        raise _interrupt_or(exc) from None
+
+
+def _interrupt_or(exc: RuntimeError) -> BaseException:
+    """DuckDB reports Ctrl-C as RuntimeError("Query interrupted"): make it one again."""
+    return KeyboardInterrupt() if "interrupted" in str(exc).lower() else exc
 
 
 def _run_block(
@@ -522,7 +530,14 @@ def _with_progress(
     """Run `work` (DuckDB statements) with a tqdm bar fed by DuckDB's query progress."""
     if not enabled:
         return work()
-    bar = tqdm(total=100, desc=desc, file=sys.stderr, leave=False, unit="%", bar_format=None)
+    bar = tqdm(
+        total=100,
+        desc=desc,
+        file=sys.stderr,
+        leave=False,
+        delay=0.3,  # only steps that take a while get a bar
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}",
+    )
     done = threading.Event()
 
     def poll() -> None:
@@ -643,7 +658,7 @@ class _Ingest:
                         f"{inspected[retry.index].path.name}: {retry} - re-read one line per row"
                     )
             files, rejects, demo_removed = result
-            self._step(con, "checkpoint", lambda: con.execute("CHECKPOINT"))
+            con.execute("CHECKPOINT")
         except BaseException:
             con.close()
             if new_db:
@@ -759,6 +774,8 @@ class _Ingest:
                     lambda: _run(con, insert_sql, params).fetchone()[0],
                 )
             )
+        except duckdb.InterruptException:
+            raise KeyboardInterrupt from None  # Ctrl-C: stop, never retry another way
         except duckdb.Error as exc:
             scan.join()
             if scan.error is not None:
@@ -810,11 +827,7 @@ class _Ingest:
             raise IngestError(f"{file.given} has no data rows; nothing was loaded")
         if loaded + rejected != expected:  # the promise of this module
             raise RuntimeError(f"{file.given}: loaded + rejected != read ({expected:,})")
-        first, last, procedures = self._step(
-            con,
-            f"summary {file.path.name}",
-            lambda: _run(con, _BLOCKS["source_summary"], params).fetchone(),
-        )
+        first, last, procedures = _run(con, _BLOCKS["source_summary"], params).fetchone()
         if self.kind is _PUF:
             first, last = date(self.year, 1, 1), date(self.year, 12, 31)
         name = self._source_name(file)
@@ -875,6 +888,8 @@ class _Ingest:
         started = time.perf_counter()
         try:
             return _with_progress(con, desc, self.progress, work)
+        except RuntimeError as exc:
+            raise _interrupt_or(exc) from None
         finally:
             self.timings[desc] = self.timings.get(desc, 0.0) + time.perf_counter() - started
 
@@ -1064,6 +1079,13 @@ def _cli_run(work: Callable[[], IngestReport]) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted: nothing was loaded, the database is unchanged", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug or an environment problem: say so, no traceback
+        print(
+            f"error: ingest failed ({type(exc).__name__}: {_first_line(exc)}); "
+            "nothing was loaded, the database is unchanged",
+            file=sys.stderr,
+        )
+        return 1
     print(format_report(report))
     return 0
 

@@ -6,30 +6,65 @@
 --                  kind as VARCHAR (plus _malformed and _raw_line), built from column
 --                  positions and a fixed vocabulary of names
 --   __VALIDATED__  the kind's *_validated block (itself holding __SOURCE__)
--- Validation is set-based: one SELECT types every column with TRY_CAST and gives each
--- row a `reason` (NULL = good). Good rows go to claim_lines, the rest to ingest_rejects.
+-- Validation is set-based: one SELECT types every column (TRY_CAST, lookups) and gives
+-- each row `ok` and, for the others, a `reason`. Rows that are ok go to claim_lines; if
+-- the line count says some were not, a second pass writes those to ingest_rejects.
 
 -- name: lookups
--- Reference maps from data/ (via data.catalog), as temp tables for the joins below.
+-- Reference maps from data/ (via data.catalog) as temp tables for the joins below. Each
+-- key is listed in the spellings a file may use (CA/ca/Ca, 225x00000x, 2 or 02), so a
+-- join does the normalising: cheaper per row than upper()/regexp on every value.
 CREATE OR REPLACE TEMP TABLE ingest_taxonomy AS
-    SELECT unnest($taxonomy_codes) AS taxonomy, unnest($taxonomy_cohorts) AS cohort;
+    SELECT DISTINCT unnest([code, upper(code), lower(code)]) AS spelling, code AS taxonomy, cohort
+    FROM (SELECT unnest($taxonomy_codes) AS code, unnest($taxonomy_cohorts) AS cohort);
 CREATE OR REPLACE TEMP TABLE ingest_payers AS
     SELECT DISTINCT unnest($payer_words) AS word, unnest($payer_keys) AS payer;
 CREATE OR REPLACE TEMP TABLE ingest_states AS
-    SELECT unnest($state_codes) AS code;
+    SELECT DISTINCT unnest([code, lower(code), code[1] || lower(code[2]), lower(code[1]) || code[2]])
+               AS spelling,
+           code
+    FROM (SELECT unnest($state_codes) AS code);
+CREATE OR REPLACE TEMP TABLE ingest_places AS  -- CMS place-of-service codes 00-99
+    SELECT DISTINCT unnest([lpad(CAST(i AS VARCHAR), 2, '0'), CAST(i AS VARCHAR)]) AS spelling,
+           lpad(CAST(i AS VARCHAR), 2, '0') AS pos
+    FROM range(100) AS t(i);
 CREATE OR REPLACE TEMP TABLE ingest_provider_types AS
     SELECT unnest($provider_types) AS provider_type, unnest($provider_cohorts) AS cohort;
--- Blank -> NULL, surrounding spaces dropped; the LIKE test first because trim() on every
--- value of every row costs more than the rest of the validation together.
+-- Blank -> NULL, surrounding spaces dropped; the LIKE tests first because trim() on
+-- every value costs more than they do.
 CREATE OR REPLACE TEMP MACRO ingest_tidy(x) AS
     CASE WHEN x = '' THEN NULL
          WHEN x LIKE ' %' OR x LIKE '% ' THEN nullif(trim(x), '')
          ELSE x END;
+-- A date written YYYY-MM-DD that exists in the calendar, else NULL.
+CREATE OR REPLACE TEMP MACRO ingest_date(x) AS
+    CASE WHEN x LIKE '____-__-__' THEN TRY_CAST(x AS DATE)
+         WHEN trim(x) LIKE '____-__-__' THEN TRY_CAST(trim(x) AS DATE)
+    END;
 -- A HCPCS/CPT code in canonical form, or NULL: CPT 5 digits, CPT category II/III, PLA
 -- and MAAA codes (4 digits + F/T/U/M), HCPCS level II (a letter + 4 digits).
 CREATE OR REPLACE TEMP MACRO ingest_code(x) AS
     CASE WHEN regexp_full_match(x, '[0-9]{4}[0-9FMTU]|[A-Z][0-9]{4}') THEN x
-         WHEN regexp_full_match(upper(x), '[0-9]{4}[0-9FMTU]|[A-Z][0-9]{4}') THEN upper(x)
+         WHEN regexp_full_match(upper(trim(x)), '[0-9]{4}[0-9FMTU]|[A-Z][0-9]{4}')
+         THEN upper(trim(x))
+    END;
+-- Ten digits, or NULL.
+CREATE OR REPLACE TEMP MACRO ingest_npi(x) AS
+    CASE WHEN regexp_full_match(x, '[0-9]{10}') THEN x
+         WHEN regexp_full_match(trim(x), '[0-9]{10}') THEN trim(x)
+    END;
+-- "GP,59" / "gp; 59" / " GP  59" -> "GP 59"; NULL when blank.
+CREATE OR REPLACE TEMP MACRO ingest_modifier_words(x) AS
+    nullif(regexp_replace(trim(translate(upper(x), ',;', '  ')), ' {2,}', ' ', 'g'), '');
+CREATE OR REPLACE TEMP MACRO ingest_modifiers(x) AS
+    CASE WHEN regexp_full_match(x, '[A-Z0-9]{2}( [A-Z0-9]{2})*') THEN x
+         WHEN regexp_full_match(ingest_modifier_words(x), '[A-Z0-9]{2}( [A-Z0-9]{2})*')
+         THEN ingest_modifier_words(x)
+    END;
+-- "Medicare_Advantage " / "Self-Pay" -> "medicare advantage" / "self pay"
+CREATE OR REPLACE TEMP MACRO ingest_payer_words(x) AS
+    CASE WHEN x IN ('medicare', 'medicaid', 'commercial', 'other') THEN x
+         ELSE nullif(regexp_replace(trim(translate(lower(x), '_-', '  ')), ' {2,}', ' ', 'g'), '')
     END;
 -- "a,b" -> a,b and "say ""hi""" -> say "hi" (the per-line reader's fields keep their quotes).
 CREATE OR REPLACE TEMP MACRO ingest_unquote(x) AS
@@ -85,14 +120,12 @@ SELECT __PROJECTION__,
 FROM read_parquet($path)
 
 -- name: csv_rejected_lines
--- Lines DuckDB's reader refused (one row per line; an error per column may repeat it).
--- `lines` counts the physical lines a rejected record spans (blank lines aside) and
--- `clipped` flags DuckDB's 10,000-character cut of csv_line: either means a quote ran
--- across lines and the per-line reader must take over.
+-- Lines DuckDB's reader refused (an error per column may repeat a line: one per line
+-- here). `spanning` counts rejected records that run over several lines, or that DuckDB
+-- cut at 10,000 characters: either means a quote ran across lines and swallowed what
+-- followed, so the per-line reader must take over.
 WITH per_line AS (
-    SELECT line,
-           any_value(trim(csv_line, chr(10) || chr(13))) AS csv_line,
-           string_agg(DISTINCT error_type, ', ' ORDER BY error_type) AS errors
+    SELECT line, any_value(trim(csv_line, chr(10) || chr(13))) AS csv_line
     FROM ingest_reject_errors
     GROUP BY line
 )
@@ -145,77 +178,60 @@ CREATE OR REPLACE TEMP TABLE ingest_rejects (
 );
 
 -- name: claims_validated
--- Speed matters here (this runs once per row): values already in canonical form pass
--- through untouched and only the others pay for trim/upper/lower/regexp_replace; `ok`
--- is a plain boolean (never NULL, so ok and NOT ok split the rows exactly in two) and
--- the reason text is only built by the rejects pass, which reads `reason`.
+-- This runs once per row, so it is written for speed: a value in canonical form passes
+-- its first check as it stands and only the others pay for trim/upper/regexp_replace
+-- (CASE, OR and coalesce evaluate later branches only for the rows that reach them),
+-- and the lookups normalise spelling through joins. `ok` is never NULL, so `ok` and
+-- `NOT ok` split the rows exactly in two; `reason` is read by the rejects pass only.
 WITH src AS (__SOURCE__),
-clean AS (
+typed AS (
     SELECT src.*,
            ingest_tidy(claim_id) AS c_claim_id,
-           ingest_tidy(line_number) AS c_line_number,
-           ingest_tidy(service_date) AS c_service_date,
-           ingest_tidy(hcpcs_code) AS c_hcpcs_code,
-           ingest_tidy(modifiers) AS c_modifiers,
-           ingest_tidy(units) AS c_units,
-           ingest_tidy(rendering_npi) AS c_npi,
+           TRY_CAST(line_number AS INTEGER) AS t_line_number,
+           ingest_date(service_date) AS t_service_date,
+           ingest_code(hcpcs_code) AS t_hcpcs_code,
+           ingest_modifiers(modifiers) AS t_modifiers,
+           TRY_CAST(units AS DECIMAL(18, 3)) AS d_units,
+           ingest_npi(rendering_npi) AS t_npi,
            ingest_tidy(rendering_taxonomy) AS c_taxonomy,
            ingest_tidy(place_of_service) AS c_pos,
-           ingest_tidy(payer_type) AS c_payer,
+           ingest_payer_words(payer_type) AS c_payer,
            ingest_tidy(state) AS c_state
     FROM src
 ),
-typed AS (
-    SELECT clean.*,
-           TRY_CAST(c_line_number AS INTEGER) AS t_line_number,
-           CASE WHEN length(c_service_date) = 10 AND c_service_date[5] = '-'
-                     AND c_service_date[8] = '-'
-                THEN TRY_CAST(c_service_date AS DATE) END AS t_service_date,
-           ingest_code(c_hcpcs_code) AS t_hcpcs_code,
-           -- "GP,59" / "gp; 59" / "GP  59" -> "GP 59"
-           CASE WHEN regexp_full_match(c_modifiers, '[A-Z0-9]{2}( [A-Z0-9]{2})*')
-                THEN c_modifiers
-                ELSE nullif(regexp_replace(trim(translate(upper(c_modifiers), ',;', '  ')),
-                                           ' {2,}', ' ', 'g'), '')
-           END AS n_modifiers,
-           TRY_CAST(c_units AS DECIMAL(18, 3)) AS d_units,
-           CASE WHEN regexp_full_match(c_pos, '[0-9]{1,2}') THEN lpad(c_pos, 2, '0') END AS t_pos,
-           CASE WHEN regexp_matches(c_taxonomy, '[a-z]') THEN upper(c_taxonomy)
-                ELSE c_taxonomy END AS n_taxonomy,
-           -- "Medicare_Advantage" / "Self-Pay" -> "medicare advantage" / "self pay"
-           CASE WHEN c_payer IN ('medicare', 'medicaid', 'commercial', 'other') THEN c_payer
-                ELSE replace(trim(translate(lower(c_payer), '_-', '  ')), '  ', ' ')
-           END AS n_payer,
-           CASE WHEN regexp_matches(c_state, '[a-z]') THEN upper(c_state) ELSE c_state END
-               AS n_state
-    FROM clean
-),
 looked_up AS (
     SELECT typed.*,
-           CASE WHEN regexp_full_match(n_modifiers, '[A-Z0-9]{2}( [A-Z0-9]{2})*')
-                THEN n_modifiers END AS t_modifiers,
            CASE WHEN d_units >= 0 AND d_units = trunc(d_units) AND d_units <= 2147483647
                 THEN CAST(d_units AS INTEGER) END AS t_units,
+           coalesce(tax.taxonomy, c_taxonomy) AS t_taxonomy,
            coalesce(tax.cohort, 'other') AS t_cohort,
+           pos.pos AS t_pos,
            pay.payer AS t_payer,
            st.code AS t_state
     FROM typed
-    LEFT JOIN ingest_taxonomy AS tax ON tax.taxonomy = typed.n_taxonomy
-    LEFT JOIN ingest_payers AS pay ON pay.word = typed.n_payer
-    LEFT JOIN ingest_states AS st ON st.code = typed.n_state
+    LEFT JOIN ingest_taxonomy AS tax ON tax.spelling = typed.c_taxonomy
+    LEFT JOIN ingest_places AS pos ON pos.spelling = typed.c_pos
+    LEFT JOIN ingest_payers AS pay ON pay.word = typed.c_payer
+    LEFT JOIN ingest_states AS st ON st.spelling = typed.c_state
 ),
-checked AS (
+judged AS (
     SELECT looked_up.*,
            coalesce(
                _malformed IS NULL
                AND c_claim_id IS NOT NULL
-               AND (c_line_number IS NULL OR t_line_number >= 1)
+               -- an optional value is fine when valid or absent; CASE keeps the blank
+               -- test (trim, regexp_replace) to the rows that are neither
+               AND CASE WHEN t_line_number >= 1 OR line_number IS NULL THEN true
+                        ELSE ingest_tidy(line_number) IS NULL END
                AND t_service_date BETWEEN DATE '1990-01-01' AND $today
                AND t_hcpcs_code IS NOT NULL
-               AND (c_modifiers IS NULL OR t_modifiers IS NOT NULL)
-               AND (c_units IS NULL OR t_units IS NOT NULL)
-               AND (c_npi IS NULL OR regexp_full_match(c_npi, '[0-9]{10}'))
-               AND (c_pos IS NULL OR t_pos IS NOT NULL)
+               AND CASE WHEN t_modifiers IS NOT NULL OR modifiers IS NULL THEN true
+                        ELSE ingest_modifier_words(modifiers) IS NULL END
+               AND CASE WHEN t_units IS NOT NULL OR units IS NULL THEN true
+                        ELSE ingest_tidy(units) IS NULL END
+               AND CASE WHEN t_npi IS NOT NULL OR rendering_npi IS NULL THEN true
+                        ELSE ingest_tidy(rendering_npi) IS NULL END
+               AND (t_pos IS NOT NULL OR c_pos IS NULL)
                AND t_payer IS NOT NULL
                AND t_state IS NOT NULL,
                false) AS ok
@@ -223,44 +239,44 @@ checked AS (
 )
 SELECT claim_id, line_number, service_date, hcpcs_code, modifiers, units, rendering_npi,
        rendering_taxonomy, place_of_service, payer_type, state, _raw_line,
-       c_claim_id, t_line_number, t_service_date, t_hcpcs_code, t_modifiers, t_units, c_npi,
-       n_taxonomy, t_cohort, t_pos, t_payer, t_state, ok,
+       c_claim_id, t_line_number, t_service_date, t_hcpcs_code, t_modifiers, t_units, t_npi,
+       t_taxonomy, t_cohort, t_pos, t_payer, t_state, ok,
        coalesce(_malformed, nullif(concat_ws('; ',
            CASE WHEN c_claim_id IS NULL THEN 'missing claim_id' END,
-           CASE WHEN c_line_number IS NOT NULL AND coalesce(t_line_number < 1, true)
+           CASE WHEN ingest_tidy(line_number) IS NOT NULL AND coalesce(t_line_number < 1, true)
                 THEN 'line_number not a positive whole number' END,
-           CASE WHEN c_service_date IS NULL THEN 'missing service_date'
+           CASE WHEN ingest_tidy(service_date) IS NULL THEN 'missing service_date'
                 WHEN t_service_date IS NULL THEN 'bad service_date (expected YYYY-MM-DD)'
                 WHEN t_service_date < DATE '1990-01-01' THEN 'service_date before 1990'
                 WHEN t_service_date > $today THEN 'service_date in the future'
            END,
-           CASE WHEN c_hcpcs_code IS NULL THEN 'missing hcpcs_code'
+           CASE WHEN ingest_tidy(hcpcs_code) IS NULL THEN 'missing hcpcs_code'
                 WHEN t_hcpcs_code IS NULL THEN 'unknown code format' END,
-           CASE WHEN c_modifiers IS NOT NULL AND t_modifiers IS NULL
+           CASE WHEN t_modifiers IS NULL AND ingest_modifier_words(modifiers) IS NOT NULL
                 THEN 'bad modifiers (expected two-character codes)' END,
-           CASE WHEN c_units IS NULL OR t_units IS NOT NULL THEN NULL
+           CASE WHEN ingest_tidy(units) IS NULL OR t_units IS NOT NULL THEN NULL
                 WHEN d_units IS NULL THEN 'units not a number'
                 WHEN d_units < 0 THEN 'negative units'
                 WHEN d_units <> trunc(d_units) THEN 'units not a whole number'
                 ELSE 'units too large'
            END,
-           CASE WHEN c_npi IS NOT NULL AND NOT regexp_full_match(c_npi, '[0-9]{10}')
+           CASE WHEN t_npi IS NULL AND ingest_tidy(rendering_npi) IS NOT NULL
                 THEN 'bad rendering_npi (expected 10 digits)' END,
-           CASE WHEN c_pos IS NOT NULL AND t_pos IS NULL
+           CASE WHEN t_pos IS NULL AND c_pos IS NOT NULL
                 THEN 'bad place_of_service (expected a 2-digit code)' END,
            CASE WHEN c_payer IS NULL THEN 'missing payer_type'
                 WHEN t_payer IS NULL THEN 'unknown payer_type' END,
            CASE WHEN c_state IS NULL THEN 'missing state'
                 WHEN t_state IS NULL THEN 'unknown state' END
        ), ''), 'invalid row') AS reason
-FROM checked
+FROM judged
 
 -- name: claims_insert
 INSERT INTO claim_lines (claim_id, line_number, service_date, hcpcs_code, modifiers, units,
                          rendering_npi, rendering_taxonomy, cohort, place_of_service, payer,
                          state, procedures, source_id)
-SELECT c_claim_id, t_line_number, t_service_date, t_hcpcs_code, t_modifiers, t_units, c_npi,
-       n_taxonomy, t_cohort, t_pos, t_payer, t_state, 1, $source_id
+SELECT c_claim_id, t_line_number, t_service_date, t_hcpcs_code, t_modifiers, t_units, t_npi,
+       t_taxonomy, t_cohort, t_pos, t_payer, t_state, 1, $source_id
 FROM (__VALIDATED__)
 WHERE ok
 
@@ -295,7 +311,7 @@ clean AS (
     SELECT src.*,
            ingest_tidy(rndrng_npi) AS c_npi,
            lower(ingest_tidy(rndrng_prvdr_type)) AS c_provider_type,
-           upper(ingest_tidy(rndrng_prvdr_state_abrvtn)) AS c_state,
+           ingest_tidy(rndrng_prvdr_state_abrvtn) AS c_state,
            ingest_tidy(hcpcs_cd) AS c_hcpcs_code,
            upper(ingest_tidy(place_of_srvc)) AS c_place,
            ingest_tidy(tot_srvcs) AS c_tot_srvcs
@@ -309,7 +325,7 @@ typed AS (
            st.code AS t_state
     FROM clean
     LEFT JOIN ingest_provider_types AS pt ON pt.provider_type = clean.c_provider_type
-    LEFT JOIN ingest_states AS st ON st.code = clean.c_state
+    LEFT JOIN ingest_states AS st ON st.spelling = clean.c_state
 ),
 checked AS (
     SELECT typed.*,

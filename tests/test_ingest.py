@@ -483,41 +483,61 @@ def test_failure_midway_leaves_the_database_as_it_was(tmp_path: Path) -> None:
     assert report.loaded == 50
 
 
-def test_killed_ingest_leaves_the_database_as_it_was(tmp_path: Path) -> None:
-    dbf = tmp_path / "claims.duckdb"
-    ingest(dbf, write(tmp_path / "base.csv", [line("BASE")]))
-    before = snapshot(dbf)
-    big = tmp_path / "big.csv"
+def big_claims_file(path: Path, lines: int = 3_000_000) -> Path:
     con = duckdb.connect()
     con.execute(
         "COPY (SELECT 'K' || i AS claim_id, 1 AS line_number, '2022-03-01' AS service_date, "
         "'97110' AS hcpcs_code, 'GP' AS modifiers, 1 AS units, '1234567890' AS rendering_npi, "
         "'225100000X' AS rendering_taxonomy, '11' AS place_of_service, 'medicare' AS payer_type, "
-        f"'CA' AS state FROM range(3000000) t(i)) TO '{big}' (HEADER)"
+        f"'CA' AS state FROM range({lines}) t(i)) TO '{path}' (HEADER)"
     )
     con.close()
-    code = (
-        "import sys; from data.ingest import ingest_claims; "
-        "ingest_claims(sys.argv[1], [sys.argv[2]], progress=True)"
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, str(dbf), str(big)],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    return path
+
+
+def signal_mid_load(argv: list[str], marker: bytes, sig: int) -> tuple[int, bytes]:
+    """Starts an ingest, waits until its progress bar shows the load running, signals it."""
+    proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     seen = b""
     deadline = time.monotonic() + 120
-    while b"load big.csv" not in seen and time.monotonic() < deadline:
+    while marker not in seen and time.monotonic() < deadline:
         chunk = os.read(proc.stderr.fileno(), 4096)
         if not chunk:
             break
         seen += chunk
-    proc.send_signal(signal.SIGKILL)
+    proc.send_signal(sig)
+    seen += proc.stderr.read()
     proc.wait()
     proc.stderr.close()
-    assert b"load big.csv" in seen, seen[-500:]
-    assert proc.returncode == -signal.SIGKILL  # killed mid-load, not finished
+    assert marker in seen, seen[-500:]
+    return proc.returncode, seen
+
+
+def test_killed_ingest_leaves_the_database_as_it_was(tmp_path: Path) -> None:
+    dbf = tmp_path / "claims.duckdb"
+    ingest(dbf, write(tmp_path / "base.csv", [line("BASE")]))
+    before = snapshot(dbf)
+    big = big_claims_file(tmp_path / "big.csv")
+    code = (
+        "import sys; from data.ingest import ingest_claims; "
+        "ingest_claims(sys.argv[1], [sys.argv[2]], progress=True)"
+    )
+    returncode, _ = signal_mid_load(
+        [sys.executable, "-c", code, str(dbf), str(big)], b"load big.csv", signal.SIGKILL
+    )
+    assert returncode == -signal.SIGKILL  # killed mid-load, not finished
+    assert snapshot(dbf) == before
+
+
+def test_ctrl_c_during_ingest_changes_nothing_and_says_so(tmp_path: Path) -> None:
+    dbf = tmp_path / "claims.duckdb"
+    ingest(dbf, write(tmp_path / "base.csv", [line("BASE")]))
+    before = snapshot(dbf)
+    big = big_claims_file(tmp_path / "big.csv")
+    argv = [sys.executable, "-m", "bot.cli", "data", "ingest", "claims", str(big), "--db", str(dbf)]
+    returncode, stderr = signal_mid_load(argv, b"load big.csv", signal.SIGINT)
+    assert returncode == 130
+    assert b"interrupted" in stderr and b"Traceback" not in stderr
     assert snapshot(dbf) == before
 
 
@@ -760,7 +780,6 @@ def run_cli(*args: str, env_db: Path | None = None) -> subprocess.CompletedProce
 
 
 def test_cli_ingest_claims_prints_read_loaded_rejected(tmp_path: Path) -> None:
-    pytest.importorskip("data.cli")
     dbf = tmp_path / "claims.duckdb"
     src = write(tmp_path / "claims.csv", [line("A"), line("B"), line("C", state="ZZ")])
     done = run_cli("claims", str(src), "--db", str(dbf), "--no-progress")
@@ -775,7 +794,6 @@ def test_cli_ingest_claims_prints_read_loaded_rejected(tmp_path: Path) -> None:
 
 
 def test_cli_ingest_cms_puf_and_map(tmp_path: Path) -> None:
-    pytest.importorskip("data.cli")
     dbf = tmp_path / "claims.duckdb"
     done = run_cli(
         "cms-puf",
