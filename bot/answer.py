@@ -192,6 +192,30 @@ def _clip_note(intent: Intent, period: Period | None, coverage: Coverage | None)
     return ""
 
 
+def _split_years(period: Period) -> list[int]:
+    """The years a period covers only part of (at most its first and last)."""
+    first, last = period.start.year, period.end.year
+    split = [first] if (period.start.month, period.start.day) != (1, 1) else []
+    if (period.end.month, period.end.day) != (12, 31) and last not in split:
+        split.append(last)
+    return split
+
+
+def _annual_note(periods: Sequence[Period], coverage: Coverage | None) -> str:
+    """Says so when a part-year period meets a year held only as annual totals (CMS PUF):
+    those totals all sit in January, so the answer cannot split them by month."""
+    if coverage is None or not coverage.annual_years:
+        return ""
+    years = sorted({y for p in periods for y in _split_years(p) if y in coverage.annual_years})
+    if not years:
+        return ""
+    listed = ", ".join(str(y) for y in years)
+    return (
+        f"Data for {listed} comes from the annual CMS Medicare file, counted as of January 1: "
+        "a part-year period holds all of that year's file or none of it."
+    )
+
+
 def sql_params(query: Query | None) -> dict[str, Any]:
     return {} if query is None else {k: _plain(v) for k, v in query.params}
 
@@ -384,6 +408,7 @@ def _no_rows(intent, noun, *, catalog, coverage, knowledge, period, label, query
         period=period,
         text=(
             f"No {noun} procedures{where} in {label}. The data covers {coverage_phrase(coverage)}."
+            + "".join(f" {n}" for n in [_annual_note([period] if period else [], coverage)] if n)
         ),
         question=question,
         query=query,
@@ -580,6 +605,8 @@ def _trend(ctx: _Ctx) -> Answer:
     for r in records:
         year = _int(r["year"])
         months = _int(r.get("months"))
+        if ctx.coverage is not None and year in ctx.coverage.annual_years:
+            months = 12  # an annual file's totals sit in January but cover the whole year
         procedures = _int(r["procedures"])
         row: dict[str, Any] = {
             "year": year,
@@ -910,7 +937,9 @@ class _Ctx:
         """`lines` start with the headline; `notes` are footnotes (also kept apart so a
         table renderer can print them under the table instead of the listed rows)."""
         clip = _clip_note(self.intent, self.period, self.coverage)
-        notes = (*notes, clip) if clip else tuple(notes)
+        periods = self.periods or ((self.period,) if self.period else ())
+        annual = _annual_note(periods, self.coverage)
+        notes = tuple(n for n in (*notes, clip, annual) if n)
         text = sep.join(lines) + "".join(f"\n{note}" for note in notes)
         return _answer(
             self.intent,

@@ -59,10 +59,14 @@ def read_coverage(con: duckdb.DuckDBPyConnection) -> Coverage | None:
         "SELECT coalesce(sum(procedures), 0) FROM rollup_national WHERE cohort = 'all'"
     ).fetchone()[0]
     first, last, names, lines = row
+    annual = con.execute(
+        "SELECT DISTINCT year(first_date) AS y FROM sources WHERE kind = 'cms-puf' ORDER BY y"
+    ).fetchall()
     return Coverage(
         start=first if isinstance(first, date) else date.fromisoformat(str(first)),
         end=last if isinstance(last, date) else date.fromisoformat(str(last)),
         sources=tuple(names or ()),
         claim_lines=int(lines),
         procedures=int(procedures),
+        annual_years=tuple(int(y) for (y,) in annual),
     )

@@ -64,6 +64,9 @@ class Coverage:
     sources: tuple[str, ...] = ()
     claim_lines: int = 0
     procedures: int = 0
+    # Years held only as annual totals (the CMS PUF dates a year's rows January 1), so a
+    # part of such a year cannot be told apart from the whole of it.
+    annual_years: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -759,6 +759,18 @@ def test_answers_from_the_cms_puf(tmp_path: Path) -> None:
             ("97140", 800),
         ]
         assert answer.rows[0]["share_pct"] == pytest.approx(100 * 1200 / 2000)
+        assert bot.coverage.annual_years == (2022,)
+        assert not any("annual" in note for note in answer.notes)  # the whole year: exact
+        # The file's totals sit on January 1, so Q1 holds the whole year and Q2 none of
+        # it: both answers must say so instead of passing that off as a quarter.
+        q1 = bot.ask("top PT codes Q1 2022")
+        assert [r["code"] for r in q1.rows] == ["97110", "97140"]
+        assert any("annual CMS Medicare file" in note for note in q1.notes)
+        assert "annual CMS Medicare file" in q1.text
+        q2 = bot.ask("top PT codes Q2 2022")
+        assert q2.error == "no_data" and "annual CMS Medicare file" in q2.text
+        trend = bot.ask("trend of 97110 for PT")
+        assert [(r["year"], r["period"], r["months"]) for r in trend.rows] == [(2022, "2022", 12)]
 
 
 # ----------------------------------------------------------------------------- CLI
