@@ -18,7 +18,7 @@ import pandas as pd
 from bot.answer_model import Answer, Provenance
 from bot.knowledge import Knowledge, help_text, ot_vs_pt_text
 from data.catalog import REHAB_FIRST, REHAB_LAST, Catalog, in_rehab_range
-from intents.model import MAX_QUESTION_CHARS, MAX_TOP_N, Coverage, Intent, Period
+from intents.model import MAX_QUESTION_CHARS, Coverage, Intent, Period
 from sql.query import Query
 
 # CMS cell-size rule: counts from 1 to MIN_CELL-1 are shown as "<MIN_CELL" and their
@@ -396,6 +396,11 @@ def _scope(intent: Intent, catalog: Catalog, label: str) -> str:
     return ", ".join([*_filter_words(intent, catalog), label])
 
 
+def _procedures(noun: str) -> str:
+    """ "OT procedures", but "procedures" for the all cohort (not "all all procedures")."""
+    return "procedures" if noun == "all" else f"{noun} procedures"
+
+
 def _no_rows(intent, noun, *, catalog, coverage, knowledge, period, label, query, question):
     filters = _filter_words(intent, catalog)
     where = f" ({', '.join(filters)})" if filters else ""
@@ -407,7 +412,7 @@ def _no_rows(intent, noun, *, catalog, coverage, knowledge, period, label, query
         knowledge=knowledge,
         period=period,
         text=(
-            f"No {noun} procedures{where} in {label}. The data covers {coverage_phrase(coverage)}."
+            f"No {_procedures(noun)}{where} in {label}. The data covers {coverage_phrase(coverage)}."
             + "".join(f" {n}" for n in [_annual_note([period] if period else [], coverage)] if n)
         ),
         question=question,
@@ -434,11 +439,9 @@ def _top_codes(ctx: _Ctx) -> Answer:
     n = ctx.params["n"]
     title = f"Top {n} {phrase.title}, {ctx.scope}"
     total = _cohort_total(records)
-    notes = [f"Shares are of all {fmt_count(total)} {phrase.noun} procedures in the period."]
+    notes = [f"Shares are of all {fmt_count(total)} {_procedures(phrase.noun)} in the period."]
     if len(rows) < n:
         notes.append(f"Only {len(rows)} codes were billed in this cohort and period.")
-    if ctx.intent.n is not None and ctx.intent.n > MAX_TOP_N:
-        notes.append(f"Lists stop at {MAX_TOP_N} codes.")
     return ctx.answer(rows, [title, *_ranked_lines(rows)], title, notes=notes)
 
 
@@ -492,7 +495,7 @@ def _code_share(ctx: _Ctx) -> Answer:
             f"{fmt_count(asked['procedures'])} of {fmt_count(total)} procedures."
         )
     lines = [headline, "Top codes for context:", *_ranked_lines(rows)]
-    notes = [f"Shares are of all {fmt_count(total)} {phrase.noun} procedures in the period."]
+    notes = [f"Shares are of all {fmt_count(total)} {_procedures(phrase.noun)} in the period."]
     if ctx.cohort == "rehab" and intent.code and not in_rehab_range(intent.code):
         notes.append(
             f"{intent.code} is outside the rehab range ({REHAB_FIRST}-{REHAB_LAST}), "
@@ -939,7 +942,7 @@ class _Ctx:
         clip = _clip_note(self.intent, self.period, self.coverage)
         periods = self.periods or ((self.period,) if self.period else ())
         annual = _annual_note(periods, self.coverage)
-        notes = tuple(n for n in (*notes, clip, annual) if n)
+        notes = tuple(n for n in (*notes, *self.intent.notes, clip, annual) if n)
         text = sep.join(lines) + "".join(f"\n{note}" for note in notes)
         return _answer(
             self.intent,

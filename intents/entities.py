@@ -64,6 +64,7 @@ class Found:
     n: int | None = None
     bare_numbers: list[int] = field(default_factory=list)
     unexplained: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # see Intent.notes
 
     def has(self, *cues: str) -> bool:
         return any(c in self.cues for c in cues)
@@ -247,12 +248,35 @@ def find(text: str, today: date, lex: Lexicon) -> Found:
         _add(f.states, code)
 
     stop = vocab.filler | lex.cue_words | set(vocab.months) | set(vocab.ordinals)
-    f.unexplained = [
-        t
+    unexplained_at = [
+        k
         for k, t in enumerate(low)
         if k not in used and t.isalpha() and t not in stop and t not in vocab.number_words
     ]
+    f.unexplained = [low[k] for k in unexplained_at]
+    _note_unknown_places(f, unexplained_at)
     return f
+
+
+_PLACE_LEADS = frozenset({"in", "from", "across", "within"})
+
+
+def _note_unknown_places(f: Found, unexplained_at: list[int]) -> None:
+    """ "in Narnia": a capitalised name after "in" that is no state we know. The answer
+    goes ahead without a state filter, and says why, instead of ignoring it silently."""
+    orig = f.tokens.orig
+    if f.tokens.shouting or len(orig) != len(f.low):
+        return
+    unexplained = set(unexplained_at)
+    for k in unexplained_at:
+        if not (k > 0 and f.low[k - 1] in _PLACE_LEADS and orig[k][:1].isupper()):
+            continue
+        end = k + 1  # "Puerto Rico", "British Columbia": the whole name
+        while end in unexplained and orig[end][:1].isupper():
+            end += 1
+        name = " ".join(orig[k:end])
+        if len(name) > 2:
+            f.notes.append(f"'{name}' is not a US state I know, so no state filter was applied.")
 
 
 def _find_n(f: Found, lex: Lexicon) -> None:
@@ -287,6 +311,10 @@ def _find_n(f: Found, lex: Lexicon) -> None:
         if prev in lead_words or nxt in follow_words or noun_follows:
             if f.n is None:
                 f.n = min(value, MAX_TOP_N) if value > 0 else None
+                if value > MAX_TOP_N:
+                    f.notes.append(f"Lists stop at {MAX_TOP_N} codes.")
+                elif value == 0:
+                    f.notes.append("A top 0 lists nothing, so this shows the usual length.")
             used.update(range(i, i + width))
         elif is_digit or f.tokens.slash:
             f.bare_numbers.append(value)

@@ -103,3 +103,6 @@ class Intent:
     error: ErrorCode | None = None
     # "did you mean" hints for unknown/ambiguous questions, ready to show.
     suggestions: tuple[str, ...] = ()
+    # What the parser changed or could not use, for the answer to say ("Lists stop at
+    # 50 codes", "'Narnia' is not a state"): a question is never quietly reinterpreted.
+    notes: tuple[str, ...] = ()

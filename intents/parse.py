@@ -7,6 +7,7 @@ is "unknown" with example questions, never a guessed ranking.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from data.catalog import Catalog, in_rehab_range
@@ -23,6 +24,8 @@ _FALLBACK_EXAMPLES = (
     "what is 97110",
     "help",
 )
+# Intents answered from the data, whose answers can carry the parser's notes.
+_DATA_KINDS = frozenset({"top_codes", "code_share", "compare", "trend", "ot_vs_pt"})
 _DATA_CUES = ("top", "share", "rank", "trend", "volume", "code_noun", "compare")
 
 
@@ -38,7 +41,10 @@ def parse(text: str, today: date, catalog: Catalog, vocab: Vocabulary | None = N
         found = find(text, today, lex)
         if is_unsafe(found, lex):
             return Intent("unknown", text=text, error="unsafe", suggestions=_examples(lex))
-        return _decide(text, found, lex)
+        intent = _decide(text, found, lex)
+        if found.notes and intent.kind in _DATA_KINDS and intent.error is None:
+            intent = replace(intent, notes=tuple(found.notes))
+        return intent
     except Exception:  # a parser bug must not reach the user as a stack trace
         return Intent(
             "unknown", text=text if isinstance(text, str) else "", suggestions=_FALLBACK_EXAMPLES

@@ -573,6 +573,12 @@ def _ms(value: float | None) -> str:
     return f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
 
 
+def _duration(value_ms: float) -> str:
+    """A time with its unit: "127 ms", "13.3 s" (_ms adds " s" alone past ten seconds)."""
+    text = _ms(value_ms)
+    return text if text.endswith(" s") or text == "-" else f"{text} ms"
+
+
 def _ratio(baseline_ms: float | None, toprank_ms: float) -> str:
     if baseline_ms is None or not toprank_ms:
         return "-"
@@ -792,7 +798,7 @@ def format_summary(results: Sequence[dict[str, Any]]) -> list[str]:
                 "skipped"
                 if pandas.get("skipped")
                 else f"{_ms(pandas['p50_ms'])} ({_ratio(pandas['p50_ms'], toprank_ms)})",
-                "-" if pandas.get("skipped") else f"{_ms(pandas['load_s'] * 1000)} ms",
+                "-" if pandas.get("skipped") else _duration(pandas["load_s"] * 1000),
             ]
         )
     headers = [

@@ -692,3 +692,35 @@ def test_function_word_state_codes_need_capitals(text, state, catalog):
     intent = parse(text, TODAY, catalog)
     assert intent.kind == "top_codes"
     assert intent.state == state
+
+
+@pytest.mark.parametrize(
+    ("text", "n", "note"),
+    [
+        ("top 100 ot codes 2022", MAX_TOP_N, f"Lists stop at {MAX_TOP_N} codes."),
+        ("top 0 ot codes 2022", None, "A top 0 lists nothing"),
+        ("top ot codes in Narnia 2022", None, "'Narnia' is not a US state"),
+        ("Top PT codes in Puerto Rico", None, "'Puerto Rico' is not a US state"),
+        ("what share of PT procedures in Ontario was 97110", None, "'Ontario' is not a US"),
+    ],
+)
+def test_parser_notes_what_it_changed_or_could_not_use(text, n, note, catalog: Catalog) -> None:
+    intent = parse(text, TODAY, catalog)
+    assert intent.error is None and intent.n == n and intent.state is None
+    assert any(x.startswith(note) for x in intent.notes), intent.notes
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "top 50 ot codes 2022",
+        "top OT codes in Florida 2022",
+        "top codes in Q2 2023",
+        "top codes in PT in 2021",
+        "hey bot, top ot codes in Texas pls",
+        "TOP OT CODES IN TEXAS",
+        "what is 97110",
+    ],
+)
+def test_parser_notes_nothing_when_everything_was_used(text, catalog: Catalog) -> None:
+    assert parse(text, TODAY, catalog).notes == ()

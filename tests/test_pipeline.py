@@ -60,6 +60,23 @@ def test_top_codes_match_the_claim_lines(bot: Toprank, raw) -> None:
     assert answer.sql and "rollup_national" in answer.sql
 
 
+def test_an_unknown_place_is_said_not_silently_dropped(bot: Toprank, raw) -> None:
+    answer = bot.ask("top OT codes in Narnia 2022")
+    assert answer.error is None and answer.params["state"] is None
+    assert "'Narnia' is not a US state I know" in answer.text
+    assert any("Narnia" in note for note in answer.notes)
+    national = raw_shares(
+        raw, "cohort = 'ot' AND service_date BETWEEN '2022-01-01' AND '2022-12-31'", []
+    )
+    assert answer.rows[0]["share_pct"] == pytest.approx(max(national.values()), abs=0.005)
+
+
+def test_the_all_cohort_reads_as_plain_procedures(bot: Toprank) -> None:
+    answer = bot.ask("top codes in Q2 2023")
+    assert answer.params["cohort"] == "all"
+    assert "all all" not in answer.text and "Shares are of all " in answer.text
+
+
 def test_state_and_payer_filters_match_the_claim_lines(bot: Toprank, raw) -> None:
     answer = bot.ask("top PT codes in Florida for medicare 2021")
     assert answer.params["state"] == "FL" and answer.params["payer"] == "medicare"
