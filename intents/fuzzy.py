@@ -65,7 +65,7 @@ class SpellIndex:
         if not limit:
             return None
         seen: set[str] = set()
-        best: tuple[int, int, int, str] | None = None
+        best: tuple[int, int, int, int, str] | None = None
         for d in _deletes(word, limit):
             for t in self._index.get(d, ()):
                 if t in seen:
@@ -74,13 +74,14 @@ class SpellIndex:
                 dist = edit_distance(word, t, limit)
                 if dist > limit:
                     continue
-                # closest first; then same first letter; then longer shared prefix
+                # closest first; then same first letter; then longer shared prefix; then
+                # the same length ("codez" -> "codes": a slip of one key, not a lost letter)
                 prefix = 0
                 for x, y in zip(word, t, strict=False):
                     if x != y:
                         break
                     prefix += 1
-                key = (dist, 0 if t[0] == word[0] else 1, -prefix, t)
+                key = (dist, 0 if t[0] == word[0] else 1, -prefix, abs(len(t) - len(word)), t)
                 if best is None or key < best:
                     best = key
-        return best[3] if best else None
+        return best[4] if best else None

@@ -175,7 +175,11 @@ def _decide(text: str, f: Found, lex: Lexicon) -> Intent:
         and cohorts
         and not codes
         and not has("top")
-        and (len(periods) > 1 or (periods and periods[0].label.startswith("since")))
+        and (
+            len(periods) > 1
+            or (periods and periods[0].label.startswith("since"))
+            or (periods and periods[0].start.year != periods[0].end.year)  # "2019 to 2022"
+        )
     ):
         return Intent("trend", cohort=cohorts[0], **common)
 
@@ -250,6 +254,8 @@ def _is_code_range(f: Found, cohorts: list[str], codes: list[str]) -> bool:
         return False
     if codes or f.n is not None or not set(cohorts) <= {"rehab"}:
         return False
+    if f.families and not f.subgroups and not f.code_range:
+        return False  # "what are the PT evaluation codes": those codes, not the range
     if f.code_range:
         return True
     if f.has("range") and (cohorts or f.subgroups or f.has("code_noun")):
@@ -328,7 +334,15 @@ def _lookup(text: str, f: Found, lex: Lexicon, cohorts: list[str], data_cue: boo
     lookup = has("lookup") and not cohorts and not f.periods.periods
     # a code's name on its own ("gait training", "/toprank manual therapy")
     named_alone = bool(f.code_names) and not f.unexplained and not cohorts and not data_cue
-    if not (code_for or lookup or named_alone):
+    # "PT evaluation codes", "list the OT evaluation codes": the family's codes
+    family_listed = (
+        bool(f.families)
+        and not cohorts
+        and not f.unexplained
+        and not f.periods.periods
+        and not has("top", "share", "trend", "compare", "volume")
+    )
+    if not (code_for or lookup or named_alone or family_listed):
         return None
     if f.code_names:
         extra = [c for c in f.weak_code_names if c not in f.code_names]

@@ -64,6 +64,14 @@ def test_dev_set_parse(item: dict, catalog: Catalog) -> None:
 # (question, expected attributes). "period" is (start, end) after clipping to the demo
 # coverage, or None when the period lies outside it.
 CASES: list[tuple[str, dict]] = [
+    # a named family of codes is listed, not the whole range
+    ("list the pt evaluation codes", dict(kind="code_lookup", codes=("97161", "97162", "97163"))),
+    ("PT evaluation codes", dict(kind="code_lookup", codes=("97161", "97162", "97163"))),
+    ("what are the OT evaluation codes", dict(kind="code_lookup", codes_include=("97165",))),
+    # a one-key slip keeps the plural: "codez" is "codes", so no top-1
+    ("wat r the top physcal therapy codez 2021", dict(kind="top_codes", cohort="pt", n=None)),
+    # a cohort's volume over a span of years is a trend
+    ("pt volume 2019 to 2022", dict(kind="trend", cohort="pt", code=None)),
     # --- top_codes: paraphrases, typos, noise --------------------------------
     (
         "wat r the top 5 OT codes for 2021 pls 🙏",
