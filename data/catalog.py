@@ -78,8 +78,19 @@ class Catalog:
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
+    """Rows of a reference CSV; a row with more or fewer fields than the header (an
+    unquoted comma in a description, say) is an error, not a silently shifted row."""
+    rows: list[dict[str, str]] = []
     with path.open(newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+        reader = csv.DictReader(f)
+        for row in reader:
+            if None in row or any(v is None for v in row.values()):
+                raise ValueError(
+                    f"{path.name} line {reader.line_num}: expected "
+                    f"{len(reader.fieldnames or ())} fields; quote values that hold commas"
+                )
+            rows.append(row)
+    return rows
 
 
 def _read_yaml(path: Path) -> dict:
