@@ -395,6 +395,8 @@ def _top_or_unknown(
         or (cohorts and (has("code_noun") or f.periods.periods or f.states or f.payers or n))
         or (cohorts and terse)
         or (slash and terse and (f.periods.periods or f.states or f.payers or n))
+        # "top 5", "top ten", "top 2022": every word used, a ranking asked for
+        or (has("top") and terse and (f.periods.periods or f.states or f.payers or n))
     )
     if f.unsupported and not f.cohorts:
         if has("top", "code_noun", "share", "trend", "compare") or f.periods.periods:

@@ -70,6 +70,13 @@ CASES: list[tuple[str, dict]] = [
     ("what are the OT evaluation codes", dict(kind="code_lookup", codes_include=("97165",))),
     # a one-key slip keeps the plural: "codez" is "codes", so no top-1
     ("wat r the top physcal therapy codez 2021", dict(kind="top_codes", cohort="pt", n=None)),
+    # a bare ranking request: every word used, so the overall list
+    ("top 5", dict(kind="top_codes", cohort="all", n=5)),
+    ("top ten", dict(kind="top_codes", cohort="all", n=10)),
+    ("top 2022", dict(kind="top_codes", cohort="all", period=("2022-01-01", "2022-12-31"))),
+    ("how many claim lines do you have", dict(kind="coverage")),
+    ("how much data do you have?", dict(kind="coverage")),
+    ("how many claims for PT in 2022", dict(kind="top_codes", cohort="pt")),
     # a cohort's volume over a span of years is a trend
     ("pt volume 2019 to 2022", dict(kind="trend", cohort="pt", code=None)),
     # --- top_codes: paraphrases, typos, noise --------------------------------
