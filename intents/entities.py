@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from intents.lexicon import Entry, Lexicon, singular
 from intents.model import MAX_TOP_N
-from intents.periods import PeriodScan, scan_periods
+from intents.periods import SEASON_WORDS, PeriodScan, scan_periods
 from intents.text import Tokens, tokenize
 
 if TYPE_CHECKING:
@@ -125,18 +125,29 @@ def _names_state(low: list[str], i: int, lex: Lexicon) -> bool:
     return False
 
 
-def find(text: str, today: date, lex: Lexicon) -> Found:
-    tokens = tokenize(text)
-    low = _correct(tokens.low, lex)
+def _cues(low: list[str], lex: Lexicon) -> set[str]:
+    """The names of the cue patterns (data/vocabulary.yaml) the words match."""
     ctext = " ".join(low)
     starts = {t[:3] for t in low}
-    cues = {
+    return {
         name
         for name, pat in lex.cues.items()
         if (lex.cue_keys[name] is None or not lex.cue_keys[name].isdisjoint(starts))
         and pat.search(ctext)
     }
+
+
+def find(text: str, today: date, lex: Lexicon) -> Found:
+    tokens = tokenize(text)
+    low = _correct(tokens.low, lex)
+    ctext = " ".join(low)
+    cues = _cues(low, lex)
     scan = scan_periods(tuple(low), today, lex.vocab, compare=bool(cues & {"compare", "versus"}))
+    seasons = {k for k in scan.used if low[k] in SEASON_WORDS}
+    if seasons:  # "fall 2022" is a period, not a trend's "fall": read the cues without it
+        low = [("_" if k in seasons else t) for k, t in enumerate(low)]
+        ctext = " ".join(low)
+        cues = _cues(low, lex)
     f = Found(tokens, low, ctext, cues, scan)
     used = f.used
     used |= scan.used

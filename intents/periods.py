@@ -20,6 +20,16 @@ OPEN_START = date(MIN_YEAR, 1, 1)
 
 _Q = re.compile(r"q(\d+)")
 _H = re.compile(r"h(\d+)")
+_FY = re.compile(r"fy(\d{2}|\d{4})")
+# Meteorological seasons: (first month, last month); winter Y runs Dec Y-1 to Feb Y.
+_SEASONS = {
+    "spring": (3, 5),
+    "summer": (6, 8),
+    "fall": (9, 11),
+    "autumn": (9, 11),
+    "winter": (12, 2),
+}
+SEASON_WORDS = frozenset(_SEASONS)
 
 
 # --- describing -------------------------------------------------------------
@@ -249,6 +259,9 @@ def scan_periods(
             if phrase in vocab.relative_periods:
                 hit = (size, vocab.relative_periods[phrase])
                 break
+        after = i + hit[0] if hit else i
+        if hit and (_is_year(at(after)) or (at(after) in ("of", "in") and _is_year(at(after + 1)))):
+            hit = None  # "last quarter of 2022" is Q4 2022, read below as an ordinal
         if hit:
             start, end, label = _relative(hit[1], today)
             atoms.append(_Atom(i, i + hit[0], "span", start=start, end=end, label=label))
@@ -262,6 +275,34 @@ def scan_periods(
                 start, end = _last_n(min(num, 200), unit, today)
                 atoms.append(_Atom(i, i + 3, "span", start=start, end=end))
                 i += 3
+                continue
+        # "fall 2022", "the summer of 2021": a season needs its year ("did volume fall")
+        if t in _SEASONS:
+            k = i + 2 if at(i + 1) == "of" else i + 1  # not "in": "did volume fall in 2022"
+            if _is_year(at(k)):
+                y, (first, last) = int(at(k)), _SEASONS[t]
+                start = date(y - 1 if first > last else y, first, 1)
+                end = month_end(y, last)
+                label = f"{t} {y}" + (f" (Dec {y - 1}-Feb {y})" if first > last else "")
+                atoms.append(_Atom(i, k + 1, "span", start=start, end=end, label=label))
+                i = k + 1
+                continue
+        # "FY2022", "fy 22", "fiscal year 2022": the US federal fiscal year, October to
+        # September, which is how CMS reports; the label says so
+        fy = _FY.fullmatch(t)
+        k = i + 1
+        if fy is None and t in ("fy", "fiscal"):
+            k = i + 2 if t == "fiscal" and at(i + 1) == "year" else i + 1
+            fy = re.fullmatch(r"(\d{2}|\d{4})", at(k))
+            k += 1
+        if fy is not None:
+            y = int(fy.group(1))
+            y = 2000 + y if y < 100 else y
+            if 1990 <= y <= 2100:
+                start, end = date(y - 1, 10, 1), date(y, 9, 30)
+                label = f"FY{y} (Oct {y - 1}-Sep {y})"
+                atoms.append(_Atom(i, k, "span", start=start, end=end, label=label))
+                i = k
                 continue
         m = _Q.fullmatch(t) or _H.fullmatch(t)
         if m:

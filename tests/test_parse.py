@@ -77,6 +77,16 @@ CASES: list[tuple[str, dict]] = [
     ("how many claim lines do you have", dict(kind="coverage")),
     ("how much data do you have?", dict(kind="coverage")),
     ("how many claims for PT in 2022", dict(kind="top_codes", cohort="pt")),
+    # seasons need their year; fiscal years are the federal Oct-Sep year
+    ("top ot codes in fall 2022", dict(kind="top_codes", period=("2022-09-01", "2022-11-30"))),
+    ("top pt codes winter 2022", dict(kind="top_codes", period=("2021-12-01", "2022-02-28"))),
+    ("did ot volume fall in 2022", dict(kind="trend", period=("2022-01-01", "2022-12-31"))),
+    ("top ot codes in FY2022", dict(kind="top_codes", period=("2021-10-01", "2022-09-30"))),
+    ("pt codes fiscal year 2021", dict(kind="top_codes", period=("2020-10-01", "2021-09-30"))),
+    (
+        "top ot codes last quarter of 2022",
+        dict(kind="top_codes", period=("2022-10-01", "2022-12-31")),
+    ),
     # a cohort's volume over a span of years is a trend
     ("pt volume 2019 to 2022", dict(kind="trend", cohort="pt", code=None)),
     # --- top_codes: paraphrases, typos, noise --------------------------------
