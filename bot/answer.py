@@ -420,7 +420,79 @@ def _no_rows(intent, noun, *, catalog, coverage, knowledge, period, label, query
     )
 
 
+def code_set_label(intent: Intent, catalog: Catalog) -> str:
+    """What a set of codes is called: its sub-groups' names ("Active wound care"), or
+    the shared start of its codes' descriptions ("PT evaluation" for 97161-97163)."""
+    names = [s.name for s in catalog.subgroups if s.key in intent.subgroups]
+    if names:
+        return " and ".join([names[0], *(n[:1].lower() + n[1:] for n in names[1:])])
+    words = [catalog.describe(c).split(" (")[0].split() for c in intent.codes]
+    shared: list[str] = []
+    for column in zip(*words, strict=False):
+        if len(set(column)) != 1:
+            break
+        shared.append(column[0])
+    return " ".join(shared) if shared else ", ".join(intent.codes)
+
+
+def _mid_sentence(label: str) -> str:
+    """ "Active wound care" -> "active wound care"; "PT evaluation" stays as it is."""
+    first = label.split(" ", 1)[0]
+    return label if first.isupper() else label[:1].lower() + label[1:]
+
+
+def _top_codes_among(ctx: _Ctx) -> Answer:
+    """top_codes restricted to a set of codes: ranked against each other, each with its
+    share of the whole cohort."""
+    records = ctx.records
+    phrase = ctx.knowledge.phrase(ctx.cohort)
+    label = code_set_label(ctx.intent, ctx.catalog)
+    if not records or _cohort_total(records) == 0:
+        return error_answer(
+            ctx.intent,
+            "no_data",
+            catalog=ctx.catalog,
+            coverage=ctx.coverage,
+            knowledge=ctx.knowledge,
+            period=ctx.period,
+            text=(
+                f"None of the {len(ctx.intent.codes)} codes of {_mid_sentence(label)} was billed in "
+                f"{_procedures(phrase.noun)}, {ctx.scope}. "
+                f"The data covers {coverage_phrase(ctx.coverage)}."
+            ),
+            question=ctx.question,
+            query=ctx.query,
+        )
+    rows = []
+    for r in records:
+        row = ranked_row(
+            rank=_int(r["rank"]),
+            code=str(r["code"]),
+            share_pct=r["share_pct"],
+            procedures=_int(r["procedures"]),
+            catalog=ctx.catalog,
+            min_cell=ctx.min_cell,
+        )
+        row["cohort_rank"] = _int(r["cohort_rank"])
+        rows.append(row)
+    n = ctx.params["n"]
+    title = f"{label}: top {n} in {_procedures(phrase.noun)}, {ctx.scope}"
+    total = _cohort_total(records)
+    lead = rows[0]
+    codes_of = "codes" if phrase.noun == "all" else f"{phrase.noun} codes"
+    notes = [
+        f"Ranks are within this set of {len(ctx.intent.codes)} codes; shares are of all "
+        f"{fmt_count(total)} {_procedures(phrase.noun)} in the period.",
+        f"The first, {lead['code']}, is {ordinal(lead['cohort_rank'])} among all {codes_of}.",
+    ]
+    if len(rows) < n:
+        notes.append(f"Only {len(rows)} of these codes were billed in this cohort and period.")
+    return ctx.answer(rows, [title, *_ranked_lines(rows)], title, notes=notes)
+
+
 def _top_codes(ctx: _Ctx) -> Answer:
+    if ctx.intent.codes:
+        return _top_codes_among(ctx)
     records = ctx.records
     phrase = ctx.knowledge.phrase(ctx.cohort)
     if not records or _cohort_total(records) == 0:

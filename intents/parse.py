@@ -42,6 +42,8 @@ def parse(text: str, today: date, catalog: Catalog, vocab: Vocabulary | None = N
         if is_unsafe(found, lex):
             return Intent("unknown", text=text, error="unsafe", suggestions=_examples(lex))
         intent = _decide(text, found, lex)
+        if intent.kind == "top_codes" and intent.error is None:
+            intent = _among(intent, found, lex)
         if found.notes and intent.kind in _DATA_KINDS and intent.error is None:
             intent = replace(intent, notes=tuple(found.notes))
         return intent
@@ -49,6 +51,26 @@ def parse(text: str, today: date, catalog: Catalog, vocab: Vocabulary | None = N
         return Intent(
             "unknown", text=text if isinstance(text, str) else "", suggestions=_FALLBACK_EXAMPLES
         )
+
+
+def _among(intent: Intent, f: Found, lex: Lexicon) -> Intent:
+    """A ranking of a named set of codes ("the most common OT evaluation code", "top
+    modality codes in PT"): the set's codes go in `codes`, so the answer ranks them
+    against each other instead of ranking every code of the cohort."""
+    if f.families:
+        codes = tuple(dict.fromkeys(c for family in f.families for c in family))
+    elif f.subgroups:
+        wanted = set(f.subgroups)
+        codes = tuple(sorted(c.code for c in lex.catalog.codes.values() if c.category in wanted))
+    else:
+        return intent
+    if not codes:
+        return intent
+    cohort = intent.cohort
+    if cohort == "all" and not f.cohorts and not f.weak_all:
+        # no cohort named: the rehab list when the whole set is rehab codes
+        cohort = "rehab" if all(in_rehab_range(c) for c in codes) else "all"
+    return replace(intent, codes=codes, cohort=cohort, subgroups=tuple(f.subgroups))
 
 
 def _examples(lex: Lexicon, first: tuple[str, ...] = ()) -> tuple[str, ...]:
@@ -349,7 +371,7 @@ def _lookup(text: str, f: Found, lex: Lexicon, cohorts: list[str], data_cue: boo
         return Intent(
             "code_lookup", text=text, code=f.code_names[0], codes=tuple(f.code_names + extra)
         )
-    if f.families:
+    if f.families and not has("top"):  # "the most common OT evaluation code" ranks them
         family = f.families[0]
         return Intent("code_lookup", text=text, code=family[0], codes=family)
     if cohorts or has("top", "trend", "share"):

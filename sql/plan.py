@@ -138,6 +138,15 @@ def plan(
         raise PlanError(f"{kind} needs a resolved period")
     span = _period_params(period)
     if kind == "top_codes":
+        if intent.codes:  # ranked among a set of codes (a sub-group or a code family)
+            return bind(
+                "top_codes_among",
+                cohort=cohort,
+                n=clamp_n(intent.n),
+                codes=list(intent.codes),
+                **span,
+                **_filters(intent),
+            )
         if _filtered(intent):
             return bind(
                 "top_codes_filtered", cohort=cohort, n=clamp_n(intent.n), **span, **_filters(intent)

@@ -87,6 +87,16 @@ CASES: list[tuple[str, dict]] = [
         "top ot codes last quarter of 2022",
         dict(kind="top_codes", period=("2022-10-01", "2022-12-31")),
     ),
+    # a ranking of a named set of codes ranks the set, not the whole cohort
+    (
+        "what is the most common OT evaluation code",
+        dict(kind="top_codes", n=1, codes=("97165", "97166", "97167")),
+    ),
+    (
+        "top modality codes in pt 2022",
+        dict(kind="top_codes", cohort="pt", codes_include=("97010", "97035")),
+    ),
+    ("which wound care code is most common", dict(kind="top_codes", codes_include=("97597",))),
     # a cohort's volume over a span of years is a trend
     ("pt volume 2019 to 2022", dict(kind="trend", cohort="pt", code=None)),
     # --- top_codes: paraphrases, typos, noise --------------------------------

@@ -60,6 +60,24 @@ def test_top_codes_match_the_claim_lines(bot: Toprank, raw) -> None:
     assert answer.sql and "rollup_national" in answer.sql
 
 
+def test_top_codes_among_a_set_rank_the_set_with_shares_of_the_cohort(bot: Toprank, raw) -> None:
+    answer = bot.ask("top 3 evaluation codes for OT in 2022")
+    evaluations = sorted(c.code for c in bot.catalog.codes.values() if c.category == "evaluations")
+    assert answer.error is None and answer.params["cohort"] == "ot"
+    assert answer.sql and "list_contains" in answer.sql
+    shares = raw_shares(
+        raw, "cohort = 'ot' AND service_date BETWEEN '2022-01-01' AND '2022-12-31'", []
+    )
+    cohort_order = sorted(shares, key=lambda c: (-shares[c], c))
+    expected = [c for c in cohort_order if c in evaluations][:3]
+    assert [r["code"] for r in answer.rows] == expected
+    assert [r["rank"] for r in answer.rows] == [1, 2, 3]
+    for row in answer.rows:
+        assert row["share_pct"] == pytest.approx(shares[row["code"]], abs=0.005)
+        assert row["cohort_rank"] == cohort_order.index(row["code"]) + 1
+    assert "Ranks are within this set of" in answer.text
+
+
 def test_an_unknown_place_is_said_not_silently_dropped(bot: Toprank, raw) -> None:
     answer = bot.ask("top OT codes in Narnia 2022")
     assert answer.error is None and answer.params["state"] is None
