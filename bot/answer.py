@@ -480,6 +480,16 @@ def _top_codes_among(ctx: _Ctx) -> Answer:
     total = _cohort_total(records)
     lead = rows[0]
     codes_of = "codes" if phrase.noun == "all" else f"{phrase.noun} codes"
+    together = _int(records[0]["set_procedures"]) or 0
+    together_line = (
+        f"Together the {len(ctx.intent.codes)} codes of {_mid_sentence(label)} were "
+        f"{fmt_pct(100.0 * together / total)} of {_procedures(phrase.noun)} "
+        f"({fmt_count(together)} of {fmt_count(total)})."
+    )
+    if suppressed(together, ctx.min_cell):
+        together_line = (
+            f"The codes of {_mid_sentence(label)} had fewer than {ctx.min_cell} procedures."
+        )
     notes = [
         f"Ranks are within this set of {len(ctx.intent.codes)} codes; shares are of all "
         f"{fmt_count(total)} {_procedures(phrase.noun)} in the period.",
@@ -487,7 +497,7 @@ def _top_codes_among(ctx: _Ctx) -> Answer:
     ]
     if len(rows) < n:
         notes.append(f"Only {len(rows)} of these codes were billed in this cohort and period.")
-    return ctx.answer(rows, [title, *_ranked_lines(rows)], title, notes=notes)
+    return ctx.answer(rows, [title, *_ranked_lines(rows)], title, notes=[together_line, *notes])
 
 
 def _top_codes(ctx: _Ctx) -> Answer:

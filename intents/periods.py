@@ -389,6 +389,19 @@ def scan_periods(
             continue
         i += 1
 
+    # "Q1 and Q2 2023", "jan vs feb 2022": a listed part without a year takes the year
+    # of the part after it (a list is written with the year once, at its end).
+    listing = (("and",), ("vs",), ("versus",), ("or",), ("&",))
+    for a, b in zip(atoms[-2::-1], atoms[:0:-1], strict=True):
+        if (
+            a.kind in ("month", "quarter", "half")
+            and a.year is None
+            and b.kind != "span"
+            and b.year is not None
+            and low[a.j : b.i] in listing
+        ):
+            a.year = b.year
+
     # Join neighbours into ranges: "2019-2021", "jan to mar 2023", "between 2019 and 2021".
     joined: list[_Atom] = []
     k = 0

@@ -1,6 +1,7 @@
 -- top_codes among a set of codes ("the most common OT evaluation code", "top modality
 -- codes in PT"): the set's codes ranked against each other, each with its share of ALL
--- the cohort's procedures in the period and its rank in the cohort's full list.
+-- the cohort's procedures in the period and its rank in the cohort's full list, plus
+-- the whole set's procedures ("what share of PT is evaluations").
 -- $codes is a list the planner takes from data/ (a sub-group or a code family), never
 -- user text; NULL state/payer filters mean "any".
 WITH by_code AS (
@@ -22,7 +23,8 @@ ranked AS (
 ),
 listed AS (
     SELECT *,
-           ROW_NUMBER() OVER (ORDER BY procedures DESC, code) AS rank
+           ROW_NUMBER() OVER (ORDER BY procedures DESC, code) AS rank,
+           CAST(SUM(procedures) OVER () AS BIGINT) AS set_procedures
     FROM ranked
     WHERE list_contains($codes, code)
 )
@@ -31,7 +33,8 @@ SELECT rank,
        procedures,
        100.0 * procedures / cohort_procedures AS share_pct,
        cohort_procedures,
-       cohort_rank
+       cohort_rank,
+       set_procedures
 FROM listed
 WHERE rank <= $n
 ORDER BY rank

@@ -97,6 +97,12 @@ CASES: list[tuple[str, dict]] = [
         dict(kind="top_codes", cohort="pt", codes_include=("97010", "97035")),
     ),
     ("which wound care code is most common", dict(kind="top_codes", codes_include=("97597",))),
+    # a list of parts takes its year from the end: "Q1 and Q2 2023"
+    (
+        "compare the top codes in Q1 and Q2 2023 for PT",
+        dict(kind="compare", compare_by="period", period_labels=("Q1 2023", "Q2 2023")),
+    ),
+    ("jan-sep 2023 rehab", dict(kind="top_codes", period=("2023-01-01", "2023-09-30"))),
     # a cohort's volume over a span of years is a trend
     ("pt volume 2019 to 2022", dict(kind="trend", cohort="pt", code=None)),
     # --- top_codes: paraphrases, typos, noise --------------------------------

@@ -76,6 +76,8 @@ def test_top_codes_among_a_set_rank_the_set_with_shares_of_the_cohort(bot: Topra
         assert row["share_pct"] == pytest.approx(shares[row["code"]], abs=0.005)
         assert row["cohort_rank"] == cohort_order.index(row["code"]) + 1
     assert "Ranks are within this set of" in answer.text
+    together = sum(shares.get(c, 0.0) for c in evaluations)
+    assert f"were {together:.1f}% of OT procedures" in answer.text
 
 
 def test_an_unknown_place_is_said_not_silently_dropped(bot: Toprank, raw) -> None:
