@@ -129,14 +129,20 @@ def ranked_row(
 
 
 def nearby_codes(code: str, catalog: Catalog, k: int = 3) -> tuple[str, ...]:
-    """Dictionary codes numerically closest to an unknown one ("did you mean")."""
+    """Dictionary codes numerically closest to an unknown one ("did you mean"), of the
+    same shape: CPT codes for a CPT code, the same letter for a HCPCS code (G0283)."""
     digits = "".join(ch for ch in code if ch.isdigit())
     if not digits:
         return ()
     target = int(digits)
-    numeric = [c for c in catalog.codes if c.isdigit()]
-    numeric.sort(key=lambda c: (abs(int(c) - target), c))
-    return tuple(numeric[:k])
+    prefix = code[:1] if code[:1].isalpha() else ""
+    alike = [
+        c
+        for c in catalog.codes
+        if (c[:1] == prefix if prefix else c.isdigit()) and c[len(prefix) :].isdigit()
+    ]
+    alike.sort(key=lambda c: (abs(int(c[len(prefix) :]) - target), c))
+    return tuple(alike[:k])
 
 
 def provenance(coverage: Coverage | None) -> Provenance:

@@ -40,6 +40,7 @@ class Vocabulary:
     weak_cohort_synonyms: tuple[str, ...]
     noise_phrases: tuple[str, ...]
     unsupported_specialties: tuple[str, ...]
+    unsupported_measures: Mapping[str, str]
     code_families: Mapping[str, tuple[str, ...]]
     weak_code_aliases: frozenset[str]
     subgroup_synonyms: Mapping[str, tuple[str, ...]]
@@ -88,6 +89,7 @@ def load_vocab(path: Path = DATA_DIR / "vocabulary.yaml") -> Vocabulary:
         weak_cohort_synonyms=_words(d.get("weak_cohort_synonyms")),
         noise_phrases=_words(d.get("noise_phrases")),
         unsupported_specialties=_words(d.get("unsupported_specialties")),
+        unsupported_measures=_mapping(d.get("unsupported_measures")),
         code_families=_mapping(d.get("code_families"), _words),
         weak_code_aliases=frozenset(_words(d.get("weak_code_aliases"))),
         subgroup_synonyms=_mapping(d.get("subgroup_synonyms"), _words),

@@ -266,7 +266,21 @@ def find(text: str, today: date, lex: Lexicon) -> Found:
     ]
     f.unexplained = [low[k] for k in unexplained_at]
     _note_unknown_places(f, unexplained_at)
+    _note_unsupported_measures(f, vocab)
     return f
+
+
+def _note_unsupported_measures(f: Found, vocab: Vocabulary) -> None:
+    """ "how many patients got 97110": the data counts procedures, so say that the
+    figures are procedures rather than leave them to pass as patients or dollars."""
+    named = dict.fromkeys(
+        vocab.unsupported_measures[t] for t in f.low if t in vocab.unsupported_measures
+    )
+    for measure in named:
+        f.notes.append(
+            f"The data counts procedures (claim lines), not {measure}: "
+            "the figures here are procedures."
+        )
 
 
 _PLACE_LEADS = frozenset({"in", "from", "across", "within"})

@@ -24,8 +24,8 @@ _FALLBACK_EXAMPLES = (
     "what is 97110",
     "help",
 )
-# Intents answered from the data, whose answers can carry the parser's notes.
-_DATA_KINDS = frozenset({"top_codes", "code_share", "compare", "trend", "ot_vs_pt"})
+# Intents whose answers carry the parser's notes (those answered from the data).
+_NOTED_KINDS = frozenset({"top_codes", "code_share", "compare", "trend", "ot_vs_pt", "code_lookup"})
 _DATA_CUES = ("top", "share", "rank", "trend", "volume", "code_noun", "compare")
 
 
@@ -44,7 +44,7 @@ def parse(text: str, today: date, catalog: Catalog, vocab: Vocabulary | None = N
         intent = _decide(text, found, lex)
         if intent.kind == "top_codes" and intent.error is None:
             intent = _among(intent, found, lex)
-        if found.notes and intent.kind in _DATA_KINDS and intent.error is None:
+        if found.notes and intent.kind in _NOTED_KINDS and intent.error is None:
             intent = replace(intent, notes=tuple(found.notes))
         return intent
     except Exception:  # a parser bug must not reach the user as a stack trace

@@ -14,9 +14,9 @@ from data.vocab import Vocabulary
 from intents.model import Coverage, Intent, Period
 
 MONTH_NAMES = tuple(calendar.month_name)  # ("", "January", ..., "December")
-MIN_YEAR, MAX_YEAR = 1900, 2100
+MIN_YEAR, MAX_YEAR = 1800, 2100  # wide: "in 1850" gets no_data, not a silent default
 # An open start ("through 2021", "before 2020") is clipped to the data's first day.
-OPEN_START = date(MIN_YEAR, 1, 1)
+OPEN_START = date(1900, 1, 1)
 
 _Q = re.compile(r"q(\d+)")
 _H = re.compile(r"h(\d+)")

@@ -388,3 +388,12 @@ def test_compare_by_period_says_when_periods_were_left_out(catalog, knowledge) -
     answer = run_build(intent, None, frame, catalog, knowledge, periods=(P2022,))
     assert any("left out" in note for note in answer.notes)
     assert [r["period"] for r in answer.rows] == ["2022"]
+
+
+def test_did_you_mean_offers_codes_of_the_same_shape(catalog) -> None:
+    from bot.answer import nearby_codes
+
+    assert nearby_codes("97111", catalog) == ("97110", "97112", "97113")
+    assert nearby_codes("G0284", catalog)[0] == "G0283"
+    assert all(c.startswith("G") for c in nearby_codes("G0284", catalog))
+    assert nearby_codes("A1234", catalog) == ()  # no A-codes in the dictionary: no guess

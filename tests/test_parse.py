@@ -752,6 +752,26 @@ def test_parser_notes_what_it_changed_or_could_not_use(text, n, note, catalog: C
 
 
 @pytest.mark.parametrize(
+    ("text", "measure"),
+    [
+        ("how many patients got 97110 in 2022", "patients"),
+        ("top ot codes in 2022 by revenue", "payments"),
+        ("average reimbursement for 97110", "payments"),
+        ("what did medicare spend on PT codes in 2021", "spending"),
+    ],
+)
+def test_a_measure_the_data_lacks_is_said(text: str, measure: str, catalog: Catalog) -> None:
+    intent = parse(text, TODAY, catalog)
+    assert intent.error is None
+    assert any(f"not {measure}" in note for note in intent.notes), intent.notes
+
+
+def test_a_year_far_outside_the_data_is_a_period_not_noise(catalog: Catalog) -> None:
+    intent = parse("share of 97110 in 1850", TODAY, catalog)
+    assert intent.period is not None and intent.period.start.year == 1850
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "top 50 ot codes 2022",

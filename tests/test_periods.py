@@ -170,7 +170,8 @@ def _scan(text: str, today: date = TODAY, compare: bool = False) -> list[tuple[s
         ("Q4", [("2022-10-01", "2022-12-31")]),
         ("in October", [("2022-10-01", "2022-10-31")]),
         ("2050", [("2050-01-01", "2050-12-31")]),
-        ("1850", []),
+        ("1850", [("1850-01-01", "1850-12-31")]),  # a year: no_data, not ignored
+        ("1750", []),  # too old to be meant as a year of claims
         ("may I see the codes", []),
         ("year over year by year", []),
     ],
