@@ -426,6 +426,18 @@ def _no_rows(intent, noun, *, catalog, coverage, knowledge, period, label, query
     )
 
 
+def _ranked_record(ctx: _Ctx, r: dict[str, Any]) -> dict[str, Any]:
+    """A ranked SQL row (rank, code, share_pct, procedures) as an answer row."""
+    return ranked_row(
+        rank=_int(r["rank"]),
+        code=str(r["code"]),
+        share_pct=r["share_pct"],
+        procedures=_int(r["procedures"]),
+        catalog=ctx.catalog,
+        min_cell=ctx.min_cell,
+    )
+
+
 def code_set_label(intent: Intent, catalog: Catalog) -> str:
     """What a set of codes is called: its sub-groups' names ("Active wound care"), or
     the shared start of its codes' descriptions ("PT evaluation" for 97161-97163)."""
@@ -469,18 +481,7 @@ def _top_codes_among(ctx: _Ctx) -> Answer:
             question=ctx.question,
             query=ctx.query,
         )
-    rows = []
-    for r in records:
-        row = ranked_row(
-            rank=_int(r["rank"]),
-            code=str(r["code"]),
-            share_pct=r["share_pct"],
-            procedures=_int(r["procedures"]),
-            catalog=ctx.catalog,
-            min_cell=ctx.min_cell,
-        )
-        row["cohort_rank"] = _int(r["cohort_rank"])
-        rows.append(row)
+    rows = [{**_ranked_record(ctx, r), "cohort_rank": _int(r["cohort_rank"])} for r in records]
     n = ctx.params["n"]
     title = f"{label}: top {n} in {_procedures(phrase.noun)}, {ctx.scope}"
     total = _cohort_total(records)
@@ -513,17 +514,7 @@ def _top_codes(ctx: _Ctx) -> Answer:
     phrase = ctx.knowledge.phrase(ctx.cohort)
     if not records or _cohort_total(records) == 0:
         return ctx.no_rows(phrase.noun)
-    rows = [
-        ranked_row(
-            rank=_int(r["rank"]),
-            code=str(r["code"]),
-            share_pct=r["share_pct"],
-            procedures=_int(r["procedures"]),
-            catalog=ctx.catalog,
-            min_cell=ctx.min_cell,
-        )
-        for r in records
-    ]
+    rows = [_ranked_record(ctx, r) for r in records]
     n = ctx.params["n"]
     title = f"Top {n} {phrase.title}, {ctx.scope}"
     total = _cohort_total(records)
@@ -540,18 +531,7 @@ def _code_share(ctx: _Ctx) -> Answer:
     if not records or _cohort_total(records) == 0:
         return ctx.no_rows(phrase.noun)
     total = _cohort_total(records)
-    rows = []
-    for r in records:
-        row = ranked_row(
-            rank=_int(r["rank"]),
-            code=str(r["code"]),
-            share_pct=r["share_pct"],
-            procedures=_int(r["procedures"]),
-            catalog=ctx.catalog,
-            min_cell=ctx.min_cell,
-        )
-        row["asked"] = str(r["code"]) == intent.code
-        rows.append(row)
+    rows = [{**_ranked_record(ctx, r), "asked": str(r["code"]) == intent.code} for r in records]
     asked = next((row for row in rows if row["asked"]), None)
     if asked is None and intent.code not in ctx.catalog.codes:
         return ctx.unknown_code()
@@ -618,20 +598,7 @@ def _compare(ctx: _Ctx) -> Answer:
     if not records:
         noun = ctx.knowledge.phrase(ctx.cohort).noun if by != "cohort" else "matching"
         return ctx.no_rows(noun)
-    rows = []
-    for r in records:
-        row = {by: r[by]}
-        row.update(
-            ranked_row(
-                rank=_int(r["rank"]),
-                code=str(r["code"]),
-                share_pct=r["share_pct"],
-                procedures=_int(r["procedures"]),
-                catalog=ctx.catalog,
-                min_cell=ctx.min_cell,
-            )
-        )
-        rows.append(row)
+    rows = [{by: r[by], **_ranked_record(ctx, r)} for r in records]
     asked_groups = {
         "cohort": [str(c) for c in ctx.params["cohorts"]],
         "period": [p.label for p in ctx.periods],
