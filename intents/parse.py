@@ -286,6 +286,8 @@ def _is_code_range(f: Found, cohorts: list[str], codes: list[str]) -> bool:
         return True  # "what is rehab": the code range is its definition
     if "range" in f.low and not f.unexplained and not cohorts:
         return True  # "/toprank range"
+    if f.subgroups and not f.unexplained and not f.cohorts:
+        return True  # "/toprank evaluations", "modalities?": the sub-group's codes
     return bool(f.subgroups) and f.has("code_noun", "lookup", "range")
 
 

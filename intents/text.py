@@ -30,6 +30,9 @@ _WORD_HYPHEN = re.compile(r"(?<=[^\W\d_])-(?=[^\W\d_])")
 _SLASH_SEP = re.compile(r"\s*/\s*")
 _GLUED_NUMBER = re.compile(r"\b(top|first|last|past|since|in|for|from|thru|through)(\d+)\b", re.I)
 _GLUED_PERIOD = re.compile(r"\b(\d{4})([qh]\d)\b", re.I)
+# "ot2022", "rehab2023": a word glued to a year (not "fy2022", a fiscal year, and never a
+# HCPCS code such as "g0283": those have one letter)
+_GLUED_YEAR = re.compile(r"\b(?!fy\d)([a-z]{2,})((?:19|20)\d\d)\b", re.I)
 _NOT_TOKEN = re.compile(r"[^\w\s\-/]|_")
 
 
@@ -80,6 +83,7 @@ def tokenize(text: str) -> Tokens:
         s = _SLASH_SEP.sub(_slash_token, s)
     s = _GLUED_NUMBER.sub(r"\1 \2", s)
     s = _GLUED_PERIOD.sub(r"\1 \2", s)
+    s = _GLUED_YEAR.sub(r"\1 \2", s)
     s = _NOT_TOKEN.sub(" ", s)
     s = s.replace("-", " - ")
     orig = tuple(s.split())

@@ -103,6 +103,10 @@ CASES: list[tuple[str, dict]] = [
         dict(kind="compare", compare_by="period", period_labels=("Q1 2023", "Q2 2023")),
     ),
     ("jan-sep 2023 rehab", dict(kind="top_codes", period=("2023-01-01", "2023-09-30"))),
+    # a cohort glued to its year; a sub-group named alone lists its codes
+    ("/toprank ot2022", dict(kind="top_codes", cohort="ot", period=("2022-01-01", "2022-12-31"))),
+    ("/toprank evaluations", dict(kind="code_range", subgroup="evaluations")),
+    ("wound care", dict(kind="code_range", subgroup="active_wound_care")),
     # a cohort's volume over a span of years is a trend
     ("pt volume 2019 to 2022", dict(kind="trend", cohort="pt", code=None)),
     # --- top_codes: paraphrases, typos, noise --------------------------------
