@@ -30,6 +30,8 @@ CODE_SHARE_CONTEXT_N = 5
 # ot_vs_pt: codes below this share of the lead cohort are left out of the list.
 OVER_REPRESENTED_MIN_SHARE_PCT = 0.1
 OVER_REPRESENTED_N = 8
+# ...and codes billed less than this many times as often (by share) as in the other.
+OVER_REPRESENTED_MIN_RATIO = 1.5
 
 
 class PlanError(ValueError):
@@ -206,6 +208,7 @@ def plan(
             other=other,
             n=clamp_n(intent.n, OVER_REPRESENTED_N),
             min_share_pct=OVER_REPRESENTED_MIN_SHARE_PCT,
+            min_ratio=OVER_REPRESENTED_MIN_RATIO,
             **span,
         )
     raise PlanError(f"no plan for intent {kind!r}")

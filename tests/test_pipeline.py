@@ -177,6 +177,12 @@ def test_ot_vs_pt_knowledge_and_data(bot: Toprank) -> None:
     )
     # OT evaluations are billed by occupational therapists only.
     assert {"97165", "97166"} & {r["code"] for r in answer.rows}
+    # Ordered by the gap in points, so self-care training (about 6% of OT against 2% of
+    # PT) leads; the big shared codes (97110, 97140) are not "over-represented".
+    gaps = [r["ot_share_pct"] - r["pt_share_pct"] for r in answer.rows]
+    assert gaps == sorted(gaps, reverse=True)
+    assert answer.rows[0]["code"] == "97535"
+    assert not {"97110", "97140"} & {r["code"] for r in answer.rows}
 
 
 def test_coverage(bot: Toprank) -> None:

@@ -297,10 +297,16 @@ def test_engine_compare_and_trend(engine: DuckDBEngine) -> None:
     assert trend["share_pct"].iloc[1] == pytest.approx(100 * 25 / 45)
 
 
-def test_engine_over_represented_lists_ot_only_codes_first(engine: DuckDBEngine) -> None:
+def test_engine_over_represented_orders_by_the_gap_and_skips_shared_codes(
+    engine: DuckDBEngine,
+) -> None:
     frame = engine.run(plan(Intent("ot_vs_pt"), P2022))
     assert set(frame["code"].iloc[:2]) == {"97530", "97165"}  # PT never billed these
     assert frame["ratio"].iloc[:2].isna().all()
+    gaps = list(frame["lead_share_pct"] - frame["other_share_pct"])
+    assert gaps == sorted(gaps, reverse=True)
+    # every listed code is billed at least 1.5 times as often (by share) in OT, or only there
+    assert ((frame["ratio"] >= 1.5) | frame["ratio"].isna()).all()
 
 
 def test_engine_connection_is_read_only(engine: DuckDBEngine, fixture_db: Path) -> None:
