@@ -466,20 +466,11 @@ def _top_codes_among(ctx: _Ctx) -> Answer:
     phrase = ctx.knowledge.phrase(ctx.cohort)
     label = code_set_label(ctx.intent, ctx.catalog)
     if not records or _cohort_total(records) == 0:
-        return error_answer(
-            ctx.intent,
+        return ctx.error(
             "no_data",
-            catalog=ctx.catalog,
-            coverage=ctx.coverage,
-            knowledge=ctx.knowledge,
-            period=ctx.period,
-            text=(
-                f"None of the {len(ctx.intent.codes)} codes of {_mid_sentence(label)} was billed in "
-                f"{_procedures(phrase.noun)}, {ctx.scope}. "
-                f"The data covers {coverage_phrase(ctx.coverage)}."
-            ),
-            question=ctx.question,
-            query=ctx.query,
+            f"None of the {len(ctx.intent.codes)} codes of {_mid_sentence(label)} was billed in "
+            f"{_procedures(phrase.noun)}, {ctx.scope}. "
+            f"The data covers {coverage_phrase(ctx.coverage)}.",
         )
     rows = [{**_ranked_record(ctx, r), "cohort_rank": _int(r["cohort_rank"])} for r in records]
     n = ctx.params["n"]
@@ -1013,18 +1004,23 @@ class _Ctx:
             notes=notes,
         )
 
-    def unknown_code(self) -> Answer:
-        """A code the dictionary does not know and the data never billed."""
+    def error(self, error: str, text: str | None = None) -> Answer:
+        """An error answer for this question, its period and its query."""
         return error_answer(
             self.intent,
-            "unknown_code",
+            error,
             catalog=self.catalog,
             coverage=self.coverage,
             knowledge=self.knowledge,
             period=self.period,
+            text=text,
             question=self.question,
             query=self.query,
         )
+
+    def unknown_code(self) -> Answer:
+        """A code the dictionary does not know and the data never billed."""
+        return self.error("unknown_code")
 
     def no_rows(self, noun: str) -> Answer:
         return _no_rows(
