@@ -15,6 +15,11 @@ its sha256 fingerprint is computed, in a thread beside DuckDB's read), so a line
 parser skipped would show up as a mismatch instead of disappearing. Rejected rows go
 to a rejects CSV with their original values and the reason.
 
+Each file is read once. The insert keeps the rows that pass validation, and DuckDB hands
+the others, a batch at a time and only those, to a Python function (`_SetAside`) that
+keeps them in a temporary Parquet file; they are then validated again, in SQL, to get
+their reasons. Valid rows never leave DuckDB.
+
 CSV files take one of two readers:
 - DuckDB's quote-aware reader (fast) when every record is exactly one line, which the
   line count proves after the fact;
@@ -28,11 +33,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import functools
 import hashlib
 import io
 import os
 import re
 import sys
+import tempfile
 import threading
 import time
 import zlib
@@ -43,6 +50,9 @@ from pathlib import Path
 from typing import Literal
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from data import db
@@ -50,6 +60,8 @@ from data.catalog import Catalog, load_catalog
 
 SourceKind = Literal["claims", "cms-puf"]
 Reader = Literal["csv", "csv-lines", "parquet"]
+# How the rows set aside by the load pass are read back (see _SetAside).
+SET_ASIDE_READER = "set-aside"
 
 SQL_PATH = Path(__file__).resolve().parent / "ingest.sql"
 
@@ -479,12 +491,14 @@ class _Gunzip:
 # ------------------------------------------------------------------------- SQL sources
 
 
-def _projection(file: _File, kind: _Kind, reader: Reader) -> str:
+def _projection(file: _File, kind: _Kind, reader: str) -> str:
     """`<expr> AS <canonical>` for every column of the kind, from positions only."""
     parts = []
-    for name in kind.columns:
+    for i, name in enumerate(kind.columns):
         pos = file.positions.get(name)
-        if pos is None:
+        if reader == SET_ASIDE_READER:  # values as read, in the kind's column order
+            expr = f'"row"[{i + 1}]'
+        elif pos is None:
             expr = "CAST(NULL AS VARCHAR)"
         elif reader == "csv":
             expr = f"c{pos}"
@@ -515,7 +529,90 @@ def _source(file: _File, kind: _Kind, reader: Reader) -> tuple[str, dict[str, ob
 
 def _compose(block: str, kind: _Kind, source_sql: str) -> str:
     validated = _BLOCKS[kind.validated].replace("__SOURCE__", source_sql)
-    return _BLOCKS[block].replace("__VALIDATED__", validated)
+    row = f"[{', '.join((*kind.columns, '_malformed', '_raw_line'))}]"
+    return _BLOCKS[block].replace("__VALIDATED__", validated).replace("__ROW__", row)
+
+
+def _set_aside_source(file: _File, kind: _Kind, path: Path) -> tuple[str, dict[str, object]]:
+    sql = _BLOCKS["source_set_aside"].replace(
+        "__PROJECTION__", _projection(file, kind, SET_ASIDE_READER)
+    )
+    return sql, {"set_aside": str(path), "ncols": len(kind.columns)}
+
+
+class _SetAside:
+    """The rows the load pass did not insert, kept as DuckDB hands them over.
+
+    The insert filters on `ok OR ingest_set_aside(ok, row)`. DuckDB evaluates the OR a
+    batch (vector) at a time and calls the function only for the rows whose `ok` is
+    false, so the function sees the rejected rows and nothing else (it checks `ok`
+    itself, so it would stay right if some engine passed more). It returns false, so
+    those rows are not inserted. They are written to a Parquet file beside the database
+    (so memory stays small however many rows a file rejects) and read back in SQL.
+    DuckDB may call it from several threads at once: a lock keeps the writes in order.
+    """
+
+    FLUSH_ROWS = 65_536  # rows buffered before a Parquet row group is written
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.path: Path | None = None
+        self.rows = 0
+        self._buffer: list[pa.Array] = []
+        self._buffered = 0
+        self._writer: pq.ParquetWriter | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, ok: pa.ChunkedArray, row: pa.ChunkedArray) -> pa.Array:
+        # Called once per batch of about 2,048 rows that holds a rejected row, so it is
+        # kept cheap: no compute kernel in the usual case, a cached result.
+        if ok.null_count or any(chunk.true_count for chunk in ok.chunks):
+            row = row.filter(pc.invert(pc.fill_null(ok, False)))
+        if len(row):
+            with self._lock:
+                self._buffer.extend(row.chunks)
+                self._buffered += len(row)
+                self.rows += len(row)
+                if self._buffered >= self.FLUSH_ROWS:
+                    self._flush()
+        return self._none_inserted(len(ok))
+
+    @staticmethod
+    @functools.cache
+    def _none_inserted(n: int) -> pa.Array:
+        return pa.array([False] * n, type=pa.bool_())
+
+    def _flush(self) -> None:
+        if not self._buffer:
+            return
+        table = pa.table({"row": pa.chunked_array(self._buffer, type=self._buffer[0].type)})
+        if self._writer is None:
+            fd, name = tempfile.mkstemp(
+                prefix=".toprank-rejected-", suffix=".parquet", dir=self.directory
+            )
+            os.close(fd)
+            self.path = Path(name)
+            self._writer = pq.ParquetWriter(name, table.schema)
+        self._writer.write_table(table)
+        self._buffer, self._buffered = [], 0
+
+    def finish(self) -> Path | None:
+        """Writes what is buffered; the file to read back, or None when no row was set aside."""
+        with self._lock:
+            self._flush()
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+        return self.path
+
+    def remove(self) -> None:
+        with self._lock:
+            if self._writer is not None:
+                with contextlib.suppress(Exception):  # already failing: only clean up
+                    self._writer.close()
+                self._writer = None
+        if self.path is not None:
+            _remove(self.path)
 
 
 # ---------------------------------------------------------------------------- progress
@@ -624,6 +721,7 @@ class _Ingest:
     year: int | None
     catalog: Catalog = field(default_factory=load_catalog)
     _scans: dict[int, _Scan] = field(default_factory=dict)
+    _set_aside: _SetAside | None = None  # the file being loaded: where its rejected rows go
     timings: dict[str, float] = field(default_factory=dict)
 
     def run(self) -> IngestReport:
@@ -647,6 +745,15 @@ class _Ingest:
             con.execute("SET enable_progress_bar = true")
             con.execute("SET enable_progress_bar_print = false")
             con.execute("SET preserve_insertion_order = false")
+            con.create_function(
+                "ingest_set_aside",
+                self._set_aside_rows,
+                [duckdb.type("BOOLEAN"), duckdb.type("VARCHAR[]")],
+                duckdb.type("BOOLEAN"),
+                type="arrow",
+                null_handling="special",
+                side_effects=True,  # never folded away or cached: each call keeps rows
+            )
             while True:
                 try:
                     result = self._transaction(con, inspected, readers)
@@ -684,6 +791,11 @@ class _Ingest:
             notes=tuple(notes),
             timings=tuple(self.timings.items()),
         )
+
+    def _set_aside_rows(self, ok: pa.Array, row: pa.Array) -> pa.Array:
+        if self._set_aside is None:
+            raise RuntimeError("ingest_set_aside called outside a file's load")
+        return self._set_aside(ok, row)
 
     # One transaction for the whole run; returns (file reports, rejects path, demo lines).
     def _transaction(
@@ -766,6 +878,28 @@ class _Ingest:
         )
         insert_sql = _compose(self.kind.insert, self.kind, source_sql)
         _run_block(con, "drop_reject_tables")
+        self._set_aside = set_aside = _SetAside(self.db_path.parent)
+        try:
+            return self._load_and_account(
+                con, index, file, reader, source_id, seen, scan, insert_sql, params, set_aside
+            )
+        finally:
+            self._set_aside = None
+            set_aside.remove()
+
+    def _load_and_account(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        index: int,
+        file: _File,
+        reader: Reader,
+        source_id: int,
+        seen: dict[str, str],
+        scan: _Scan,
+        insert_sql: str,
+        params: dict[str, object],
+        set_aside: _SetAside,
+    ) -> FileReport:
         try:
             loaded = int(
                 self._step(
@@ -802,17 +936,8 @@ class _Ingest:
         invalid = expected - loaded - structural
         if invalid < 0 and reader == "csv":
             raise _FastReaderFailed(index, "the CSV reader saw more rows than the file has lines")
-        found = 0
-        if invalid > 0:
-            _run_block(con, "drop_reject_tables")
-            rejects_sql = _compose(self.kind.rejects_insert, self.kind, source_sql)
-            found = int(
-                self._step(
-                    con,
-                    f"rejects {file.path.name}",
-                    lambda: _run(con, rejects_sql, params).fetchone()[0],
-                )
-            )
+        set_aside_path = set_aside.finish()
+        found = set_aside.rows
         if found != invalid:
             if reader == "csv":
                 raise _FastReaderFailed(
@@ -822,6 +947,21 @@ class _Ingest:
                 f"{file.given}: {expected:,} rows in the file but {loaded + structural + found:,} "
                 "accounted for; nothing was loaded"
             )
+        if set_aside_path is not None:
+            # The same validation over the rows set aside gives each its reason.
+            aside_sql, aside_params = _set_aside_source(file, self.kind, set_aside_path)
+            rejects_sql = _compose(self.kind.rejects_insert, self.kind, aside_sql)
+            written = int(
+                self._step(
+                    con,
+                    f"rejects {file.path.name}",
+                    lambda: _run(con, rejects_sql, {**params, **aside_params}).fetchone()[0],
+                )
+            )
+            if written != found:
+                raise RuntimeError(
+                    f"{file.given}: {found:,} rows set aside but {written:,} fail validation"
+                )
         rejected = structural + found
         if expected == 0:
             raise IngestError(f"{file.given} has no data rows; nothing was loaded")
@@ -936,6 +1076,7 @@ class _Ingest:
             "payer_words": list(words.keys()),
             "payer_keys": list(words.values()),
             "state_codes": list(cat.states.keys()),
+            "known_codes": list(cat.codes.keys()),
             "provider_types": list(cat.provider_types.keys()),
             "provider_cohorts": list(cat.provider_types.values()),
         }

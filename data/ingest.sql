@@ -6,9 +6,12 @@
 --                  kind as VARCHAR (plus _malformed and _raw_line), built from column
 --                  positions and a fixed vocabulary of names
 --   __VALIDATED__  the kind's *_validated block (itself holding __SOURCE__)
+--   __ROW__        the list of the kind's columns as read, then _malformed and _raw_line
 -- Validation is set-based: one SELECT types every column (TRY_CAST, lookups) and gives
--- each row `ok` and, for the others, a `reason`. Rows that are ok go to claim_lines; if
--- the line count says some were not, a second pass writes those to ingest_rejects.
+-- each row `ok` and, for the others, a `reason`. The file is read once: rows that are ok
+-- go to claim_lines, and the others are set aside as they go by (ingest_set_aside, a
+-- function data/ingest.py registers), then read back, validated again to get their
+-- reasons and written to ingest_rejects.
 
 -- name: lookups
 -- Reference maps from data/ (via data.catalog) as temp tables for the joins below. Each
@@ -28,6 +31,23 @@ CREATE OR REPLACE TEMP TABLE ingest_places AS  -- CMS place-of-service codes 00-
     SELECT DISTINCT unnest([lpad(CAST(i AS VARCHAR), 2, '0'), CAST(i AS VARCHAR)]) AS spelling,
            lpad(CAST(i AS VARCHAR), 2, '0') AS pos
     FROM range(100) AS t(i);
+-- Values already in canonical form, so that a lookup (cheap) spares most rows a regexp
+-- (dear): the codes toprank describes (data/codes.csv), every single two-character
+-- modifier and the pairs of common therapy modifiers. They only speed things up: any
+-- other value goes through ingest_code / ingest_modifiers as before, same result.
+CREATE OR REPLACE TEMP TABLE ingest_known_codes AS
+    SELECT DISTINCT unnest($known_codes) AS spelling;
+CREATE OR REPLACE TEMP TABLE ingest_known_modifiers AS
+    WITH chars AS (
+        SELECT unnest(string_split('ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789', '')) AS c
+    ),
+    common AS (
+        SELECT unnest(['GP', 'GO', 'GN', '59', 'KX', 'CQ', 'CO', 'XU', 'XS', 'XE', 'XP', '76',
+                       '77', '25', 'GA', 'GY', 'GZ', 'KS', '52', 'LT', 'RT']) AS m
+    )
+    SELECT a.c || b.c AS spelling FROM chars AS a, chars AS b
+    UNION
+    SELECT x.m || ' ' || y.m FROM common AS x, common AS y WHERE x.m <> y.m;
 CREATE OR REPLACE TEMP TABLE ingest_provider_types AS
     SELECT unnest($provider_types) AS provider_type, unnest($provider_cohorts) AS cohort;
 -- Blank -> NULL, surrounding spaces dropped; the LIKE tests first because trim() on
@@ -119,6 +139,14 @@ SELECT __PROJECTION__,
        CAST(NULL AS VARCHAR) AS _raw_line
 FROM read_parquet($path)
 
+-- name: source_set_aside
+-- The rows the load pass set aside, read back from the Parquet file they were kept in:
+-- `row` is the __ROW__ list of claims_insert / puf_insert (columns, _malformed, _raw_line).
+SELECT __PROJECTION__,
+       "row"[$ncols + 1] AS _malformed,
+       "row"[$ncols + 2] AS _raw_line
+FROM read_parquet($set_aside)
+
 -- name: csv_rejected_lines
 -- Lines DuckDB's reader refused (an error per column may repeat a line: one per line
 -- here). `spanning` counts rejected records that run over several lines, or that DuckDB
@@ -182,15 +210,19 @@ CREATE OR REPLACE TEMP TABLE ingest_rejects (
 -- its first check as it stands and only the others pay for trim/upper/regexp_replace
 -- (CASE, OR and coalesce evaluate later branches only for the rows that reach them),
 -- and the lookups normalise spelling through joins. `ok` is never NULL, so `ok` and
--- `NOT ok` split the rows exactly in two; `reason` is read by the rejects pass only.
+-- `NOT ok` split the rows exactly in two; `reason` is read for the rows set aside only.
 WITH src AS (__SOURCE__),
 typed AS (
     SELECT src.*,
            ingest_tidy(claim_id) AS c_claim_id,
            TRY_CAST(line_number AS INTEGER) AS t_line_number,
            ingest_date(service_date) AS t_service_date,
-           ingest_code(hcpcs_code) AS t_hcpcs_code,
-           ingest_modifiers(modifiers) AS t_modifiers,
+           -- IN (SELECT ...), not a join: DuckDB then builds its hash table on the small
+           -- lookup; a join straight on the file's rows was seen building it on the file.
+           CASE WHEN hcpcs_code IN (SELECT spelling FROM ingest_known_codes) THEN hcpcs_code
+                ELSE ingest_code(hcpcs_code) END AS t_hcpcs_code,
+           CASE WHEN modifiers IN (SELECT spelling FROM ingest_known_modifiers) THEN modifiers
+                ELSE ingest_modifiers(modifiers) END AS t_modifiers,
            TRY_CAST(units AS DECIMAL(18, 3)) AS d_units,
            ingest_npi(rendering_npi) AS t_npi,
            ingest_tidy(rendering_taxonomy) AS c_taxonomy,
@@ -238,7 +270,7 @@ judged AS (
     FROM looked_up
 )
 SELECT claim_id, line_number, service_date, hcpcs_code, modifiers, units, rendering_npi,
-       rendering_taxonomy, place_of_service, payer_type, state, _raw_line,
+       rendering_taxonomy, place_of_service, payer_type, state, _malformed, _raw_line,
        c_claim_id, t_line_number, t_service_date, t_hcpcs_code, t_modifiers, t_units, t_npi,
        t_taxonomy, t_cohort, t_pos, t_payer, t_state, ok,
        coalesce(_malformed, nullif(concat_ws('; ',
@@ -272,15 +304,19 @@ SELECT claim_id, line_number, service_date, hcpcs_code, modifiers, units, render
 FROM judged
 
 -- name: claims_insert
+-- The rows that are not ok are not inserted: DuckDB evaluates the OR per batch of rows
+-- and calls ingest_set_aside only for the rows whose `ok` is false, with their values as
+-- read. It keeps them for the rejects file and returns false.
 INSERT INTO claim_lines (claim_id, line_number, service_date, hcpcs_code, modifiers, units,
                          rendering_npi, rendering_taxonomy, cohort, place_of_service, payer,
                          state, procedures, source_id)
 SELECT c_claim_id, t_line_number, t_service_date, t_hcpcs_code, t_modifiers, t_units, t_npi,
        t_taxonomy, t_cohort, t_pos, t_payer, t_state, 1, $source_id
 FROM (__VALIDATED__)
-WHERE ok
+WHERE ok OR ingest_set_aside(ok, __ROW__)
 
 -- name: claims_rejects_insert
+-- __SOURCE__ here is source_set_aside: the same validation gives each row its reason.
 INSERT INTO ingest_rejects
 SELECT $file, NULL, reason, claim_id, line_number, service_date, hcpcs_code, modifiers, units,
        rendering_npi, rendering_taxonomy, place_of_service, payer_type, state, _raw_line
@@ -341,7 +377,7 @@ checked AS (
     FROM typed
 )
 SELECT rndrng_npi, rndrng_prvdr_type, rndrng_prvdr_state_abrvtn, hcpcs_cd, hcpcs_desc,
-       place_of_srvc, tot_srvcs, _raw_line,
+       place_of_srvc, tot_srvcs, _malformed, _raw_line,
        c_npi, t_hcpcs_code, c_place, t_cohort, t_state, t_procedures, ok,
        coalesce(_malformed, nullif(concat_ws('; ',
            CASE WHEN c_npi IS NULL THEN 'missing Rndrng_NPI'
@@ -359,13 +395,16 @@ SELECT rndrng_npi, rndrng_prvdr_type, rndrng_prvdr_state_abrvtn, hcpcs_cd, hcpcs
 FROM checked
 
 -- name: puf_insert
+-- The rows that are not ok are not inserted: DuckDB evaluates the OR per batch of rows
+-- and calls ingest_set_aside only for the rows whose `ok` is false, with their values as
+-- read. It keeps them for the rejects file and returns false.
 INSERT INTO claim_lines (claim_id, line_number, service_date, hcpcs_code, modifiers, units,
                          rendering_npi, rendering_taxonomy, cohort, place_of_service, payer,
                          state, procedures, source_id)
 SELECT NULL, NULL, make_date($year, 1, 1), t_hcpcs_code, NULL, NULL, c_npi, NULL, t_cohort,
        c_place, 'medicare', t_state, t_procedures, $source_id
 FROM (__VALIDATED__)
-WHERE ok
+WHERE ok OR ingest_set_aside(ok, __ROW__)
 
 -- name: puf_rejects_insert
 INSERT INTO ingest_rejects

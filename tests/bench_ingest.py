@@ -7,12 +7,12 @@ N gives the same bytes), then for each format times
   - DuckDB's bare read: `SELECT count(*) FROM read_csv(f)` (parse only) and
     `CREATE TABLE t AS SELECT * FROM read_csv(f)` into a fresh database file (a full
     materialisation), likewise read_parquet;
-  - toprank's end-to-end ingest (fingerprint and line count, validation, insert, the
-    rejects pass, sources row, rollups, commit) into a fresh database file;
+  - toprank's end-to-end ingest (fingerprint and line count, validation, insert, rows
+    set aside and their reasons, sources row, rollups, commit) into a fresh database file;
 and prints rows/s and the ratio ingest / bare read. Target: ingest >= 50% of the bare
 read's speed (the full materialisation: both end with the rows in a database file).
-About 1 line in 1,000 is made invalid so the rejects pass is part of what is timed
-(--clean: none, so a file without rejects is read once).
+About 1 line in 1,000 is made invalid so the rejected rows (set aside during the load,
+then given their reasons) are part of what is timed (--clean: none).
 """
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--progress", action="store_true")
     parser.add_argument("--repeat", type=int, default=1, help="runs per step; the fastest counts")
     parser.add_argument(
-        "--clean", action="store_true", help="no invalid lines (no rejects pass to time)"
+        "--clean", action="store_true", help="no invalid lines (no rejected rows to set aside)"
     )
     args = parser.parse_args(argv)
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]

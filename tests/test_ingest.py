@@ -21,10 +21,14 @@ import pytest
 
 from data import db
 from data.ingest import (
+    _CLAIMS,
     CLAIM_COLUMNS,
     AlreadyIngested,
     IngestError,
+    _Ingest,
     _LineCounter,
+    _run_block,
+    _SetAside,
     ingest_claims,
     ingest_cms_puf,
 )
@@ -287,6 +291,49 @@ def test_bad_rows_are_rejected_with_reasons_and_nothing_vanishes(tmp_path: Path)
     ]
     top = dict(report.files[0].reasons)
     assert top["bad service_date (expected YYYY-MM-DD)"] == 2
+    # the rows set aside during the load were read back and their file removed
+    assert not list(tmp_path.glob(".toprank-rejected-*"))
+
+
+def test_many_rejects_spill_to_disk_and_every_one_keeps_its_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Rejected rows are set aside as the load pass meets them, a batch at a time, and
+    # written out every FLUSH_ROWS rows; a small threshold makes this file spill often.
+    monkeypatch.setattr(_SetAside, "FLUSH_ROWS", 7)
+    good = [line(f"G{i:04d}") for i in range(3000)]
+    bad = [line(f"B{i:04d}", units=str(-1 - i)) for i in range(250)]
+    mixed = [row for pair in zip(good, bad, strict=False) for row in pair] + good[len(bad) :]
+    dbf = tmp_path / "claims.duckdb"
+    report = ingest(dbf, write(tmp_path / "claims.csv", mixed))
+    assert (report.read, report.loaded, report.rejected) == (3250, 3000, 250)
+    rejects = read_rejects(report.rejects_path)
+    assert sorted((r["claim_id"], r["units"], r["reason"]) for r in rejects) == [
+        (f"B{i:04d}", str(-1 - i), "negative units") for i in range(250)
+    ]
+    assert not list(tmp_path.glob(".toprank-rejected-*"))
+
+
+def test_parquet_rejects_keep_the_values_as_read(tmp_path: Path) -> None:
+    src = tmp_path / "claims.parquet"
+    con = duckdb.connect()
+    con.execute(
+        "COPY (SELECT 'P' || i AS claim_id, i AS line_number, "
+        "DATE '2022-01-01' + CAST(i AS INTEGER) AS service_date, "
+        "CASE WHEN i % 10 = 0 THEN '971' ELSE '97530' END AS hcpcs_code, "
+        "'GO' AS modifiers, CASE WHEN i % 25 = 0 THEN -2 ELSE 2 END AS units, "
+        "1234567890 AS rendering_npi, '225X00000X' AS rendering_taxonomy, "
+        "11 AS place_of_service, 'medicaid' AS payer_type, 'WA' AS state "
+        f"FROM range(1, 101) t(i)) TO '{src}' (FORMAT parquet)"
+    )
+    con.close()
+    report = ingest(tmp_path / "claims.duckdb", src)
+    assert (report.read, report.loaded, report.rejected) == (100, 88, 12)
+    by_claim = {r["claim_id"]: r for r in read_rejects(report.rejects_path)}
+    assert by_claim["P10"]["reason"] == "unknown code format"
+    assert by_claim["P25"]["reason"] == "negative units"
+    assert by_claim["P50"]["reason"] == "unknown code format; negative units"
+    assert (by_claim["P50"]["units"], by_claim["P50"]["service_date"]) == ("-2", "2022-02-20")
 
 
 def test_unterminated_quote_costs_only_its_own_line(tmp_path: Path) -> None:
@@ -472,12 +519,14 @@ def test_failure_midway_leaves_the_database_as_it_was(tmp_path: Path) -> None:
     dbf = tmp_path / "claims.duckdb"
     ingest(dbf, write(tmp_path / "base.csv", [line("BASE")]))
     before = snapshot(dbf)
-    first = write(tmp_path / "first.csv", [line(f"F{i}") for i in range(50)])
+    bad = [line("R1", state="QQ"), line("R2", units="-4")]
+    first = write(tmp_path / "first.csv", [line(f"F{i}") for i in range(50)] + bad)
     corrupt = tmp_path / "corrupt.csv.gz"
     corrupt.write_bytes(gzip.compress(first.read_bytes().replace(b"F", b"X"))[:-20])
     with pytest.raises(IngestError):
         ingest(dbf, first, corrupt)  # first.csv is fully loaded before corrupt.csv.gz fails
     assert snapshot(dbf) == before
+    assert not list(tmp_path.glob(".toprank-rejected-*")) + list(tmp_path.glob("*.partial"))
     # and nothing of the failed run is remembered: first.csv can be loaded now
     report = ingest(dbf, first)
     assert report.loaded == 50
@@ -853,3 +902,33 @@ def test_db_path_default_is_used_when_no_path_given(tmp_path: Path, monkeypatch)
     )
     assert report.db_path == dbf == db.db_path()
     assert rows(dbf, "SELECT count(*) FROM claim_lines") == [(1,)]
+
+
+def test_canonical_lookups_only_hold_values_the_checks_accept() -> None:
+    # ingest_known_codes / ingest_known_modifiers let most rows skip a regexp; that is a
+    # speed-up only if everything in them would pass the regexp check unchanged.
+    con = duckdb.connect()
+    try:
+        params = _Ingest(
+            kind=_CLAIMS,
+            db_path=Path("unused.duckdb"),
+            files=[],
+            column_map={},
+            rejects_path=None,
+            progress=False,
+            today=TODAY,
+            year=None,
+        )._lookup_params()
+        _run_block(con, "lookups", params)
+        codes = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE ingest_code(spelling) = spelling) "
+            "FROM ingest_known_codes"
+        ).fetchone()
+        modifiers = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE ingest_modifiers(spelling) = spelling) "
+            "FROM ingest_known_modifiers"
+        ).fetchone()
+    finally:
+        con.close()
+    assert codes[0] >= 50 and codes[0] == codes[1]
+    assert modifiers[0] > 36 * 36 and modifiers[0] == modifiers[1]
