@@ -16,9 +16,9 @@ parser skipped would show up as a mismatch instead of disappearing. Rejected row
 to a rejects CSV with their original values and the reason.
 
 Each file is read once. The insert keeps the rows that pass validation, and DuckDB hands
-the others, a batch at a time and only those, to a Python function (`_SetAside`) that
-keeps them in a temporary Parquet file; they are then validated again, in SQL, to get
-their reasons. Valid rows never leave DuckDB.
+the others, and only those, to a Python function (`_SetAside`) that keeps them in a
+temporary Parquet file; they are then validated again, in SQL, to get their reasons.
+Valid rows never leave DuckDB.
 
 CSV files take one of two readers:
 - DuckDB's quote-aware reader (fast) when every record is exactly one line, which the
@@ -112,6 +112,14 @@ class IngestError(Exception):
 
 class AlreadyIngested(IngestError):
     """The same file (same sha256) was loaded before: refused, never double counted."""
+
+
+class _SetAsideInBatches(Exception):
+    """File #index rejected too many rows to set them aside one by one."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(f"over {_SetAside.ROW_BY_ROW_LIMIT:,} rows rejected")
+        self.index = index
 
 
 class _FastReaderFailed(Exception):
@@ -543,38 +551,54 @@ def _set_aside_source(file: _File, kind: _Kind, path: Path) -> tuple[str, dict[s
 class _SetAside:
     """The rows the load pass did not insert, kept as DuckDB hands them over.
 
-    The insert filters on `ok OR ingest_set_aside(ok, row)`. DuckDB evaluates the OR a
-    batch (vector) at a time and calls the function only for the rows whose `ok` is
-    false, so the function sees the rejected rows and nothing else (it checks `ok`
-    itself, so it would stay right if some engine passed more). It returns false, so
-    those rows are not inserted. They are written to a Parquet file beside the database
-    (so memory stays small however many rows a file rejects) and read back in SQL.
-    DuckDB may call it from several threads at once: a lock keeps the writes in order.
+    The insert filters on `ok OR ingest_set_aside(ok, row)`, so DuckDB calls the function
+    only where `ok` is false and the function sees the rejected rows and nothing else (it
+    checks `ok` itself, so it would stay right if an engine passed more). It returns
+    false, so those rows are not inserted. They are written to a Parquet file beside the
+    database (memory stays small however many rows a file rejects) and read back in SQL.
+
+    Two ways to be called, because each is cheap in a different case:
+    - one row at a time (`take_row`, a native function): the cost follows the number of
+      rejected rows, nothing at all for a clean file; the usual choice;
+    - a batch at a time (`take_batch`, an Arrow function): DuckDB calls it for every
+      batch of about 2,048 rows, rejected rows or not, which costs about a second per
+      10M rows but no more when many rows are rejected.
+    Past ROW_BY_ROW_LIMIT rows set aside one by one, the file is loaded again in batches.
+    DuckDB may call from several threads at once: a lock keeps the writes in order.
     """
 
     FLUSH_ROWS = 65_536  # rows buffered before a Parquet row group is written
+    ROW_BY_ROW_LIMIT = 100_000
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.path: Path | None = None
         self.rows = 0
-        self._buffer: list[pa.Array] = []
+        self.too_many = False  # set when row-by-row calls passed ROW_BY_ROW_LIMIT
+        self._lists: list[list[str | None]] = []  # rows from take_row, not yet written
+        self._arrays: list[pa.Array] = []  # batches from take_batch, not yet written
         self._buffered = 0
         self._writer: pq.ParquetWriter | None = None
         self._lock = threading.Lock()
 
-    def __call__(self, ok: pa.ChunkedArray, row: pa.ChunkedArray) -> pa.Array:
-        # Called once per batch of about 2,048 rows that holds a rejected row, so it is
-        # kept cheap: no compute kernel in the usual case, a cached result.
+    def take_row(self, ok: bool, row: list[str | None]) -> bool:
+        if ok is not True:
+            with self._lock:
+                if self.rows >= self.ROW_BY_ROW_LIMIT:
+                    self.too_many = True
+                    raise _TooManyRejects(f"over {self.ROW_BY_ROW_LIMIT:,} rows rejected")
+                self._lists.append(row)
+                self._keep(1)
+        return False
+
+    def take_batch(self, ok: pa.ChunkedArray, row: pa.ChunkedArray) -> pa.Array:
+        # No compute kernel in the usual case (every row passed is rejected).
         if ok.null_count or any(chunk.true_count for chunk in ok.chunks):
             row = row.filter(pc.invert(pc.fill_null(ok, False)))
         if len(row):
             with self._lock:
-                self._buffer.extend(row.chunks)
-                self._buffered += len(row)
-                self.rows += len(row)
-                if self._buffered >= self.FLUSH_ROWS:
-                    self._flush()
+                self._arrays.extend(row.chunks)
+                self._keep(len(row))
         return self._none_inserted(len(ok))
 
     @staticmethod
@@ -582,10 +606,20 @@ class _SetAside:
     def _none_inserted(n: int) -> pa.Array:
         return pa.array([False] * n, type=pa.bool_())
 
+    def _keep(self, n: int) -> None:
+        self.rows += n
+        self._buffered += n
+        if self._buffered >= self.FLUSH_ROWS:
+            self._flush()
+
     def _flush(self) -> None:
-        if not self._buffer:
+        row_type = pa.list_(pa.string())
+        arrays = [*self._arrays]
+        if self._lists:
+            arrays.append(pa.array(self._lists, type=row_type))
+        if not arrays:
             return
-        table = pa.table({"row": pa.chunked_array(self._buffer, type=self._buffer[0].type)})
+        table = pa.table({"row": pa.chunked_array(arrays, type=arrays[0].type)})
         if self._writer is None:
             fd, name = tempfile.mkstemp(
                 prefix=".toprank-rejected-", suffix=".parquet", dir=self.directory
@@ -594,7 +628,7 @@ class _SetAside:
             self.path = Path(name)
             self._writer = pq.ParquetWriter(name, table.schema)
         self._writer.write_table(table)
-        self._buffer, self._buffered = [], 0
+        self._lists, self._arrays, self._buffered = [], [], 0
 
     def finish(self) -> Path | None:
         """Writes what is buffered; the file to read back, or None when no row was set aside."""
@@ -613,6 +647,10 @@ class _SetAside:
                 self._writer = None
         if self.path is not None:
             _remove(self.path)
+
+
+class _TooManyRejects(Exception):
+    """Raised inside DuckDB's call to take_row: load this file again in batches."""
 
 
 # ---------------------------------------------------------------------------- progress
@@ -745,19 +783,19 @@ class _Ingest:
             con.execute("SET enable_progress_bar = true")
             con.execute("SET enable_progress_bar_print = false")
             con.execute("SET preserve_insertion_order = false")
-            con.create_function(
-                "ingest_set_aside",
-                self._set_aside_rows,
-                [duckdb.type("BOOLEAN"), duckdb.type("VARCHAR[]")],
-                duckdb.type("BOOLEAN"),
-                type="arrow",
-                null_handling="special",
-                side_effects=True,  # never folded away or cached: each call keeps rows
-            )
+            batched = False
             while True:
+                self._register_set_aside(con, batched)
                 try:
                     result = self._transaction(con, inspected, readers)
                     break
+                except _SetAsideInBatches as retry:
+                    # Rolled back already; every file of this run, in batches this time.
+                    batched = True
+                    notes.append(
+                        f"{inspected[retry.index].path.name}: {retry} - read again setting "
+                        "rejected rows aside in batches"
+                    )
                 except _FastReaderFailed as retry:
                     # Rolled back already; read that file line by line this time.
                     readers[retry.index] = "csv-lines"
@@ -792,10 +830,30 @@ class _Ingest:
             timings=tuple(self.timings.items()),
         )
 
-    def _set_aside_rows(self, ok: pa.Array, row: pa.Array) -> pa.Array:
+    def _register_set_aside(self, con: duckdb.DuckDBPyConnection, batched: bool) -> None:
+        """(Re)defines ingest_set_aside, the function the insert calls for rejected rows."""
+        with contextlib.suppress(duckdb.Error):  # not defined yet
+            con.remove_function("ingest_set_aside")
+        con.create_function(
+            "ingest_set_aside",
+            self._set_aside_batch if batched else self._set_aside_row,
+            [duckdb.type("BOOLEAN"), duckdb.type("VARCHAR[]")],
+            duckdb.type("BOOLEAN"),
+            type="arrow" if batched else "native",
+            null_handling="special",
+            side_effects=True,  # never folded away or cached: each call keeps rows
+        )
+
+    def _current_set_aside(self) -> _SetAside:
         if self._set_aside is None:
             raise RuntimeError("ingest_set_aside called outside a file's load")
-        return self._set_aside(ok, row)
+        return self._set_aside
+
+    def _set_aside_row(self, ok: bool, row: list[str | None]) -> bool:
+        return self._current_set_aside().take_row(ok, row)
+
+    def _set_aside_batch(self, ok: pa.ChunkedArray, row: pa.ChunkedArray) -> pa.Array:
+        return self._current_set_aside().take_batch(ok, row)
 
     # One transaction for the whole run; returns (file reports, rejects path, demo lines).
     def _transaction(
@@ -911,6 +969,8 @@ class _Ingest:
         except duckdb.InterruptException:
             raise KeyboardInterrupt from None  # Ctrl-C: stop, never retry another way
         except duckdb.Error as exc:
+            if set_aside.too_many:
+                raise _SetAsideInBatches(index) from exc
             scan.join()
             if scan.error is not None:
                 raise _scan_error(file, scan.error) from exc

@@ -295,12 +295,15 @@ def test_bad_rows_are_rejected_with_reasons_and_nothing_vanishes(tmp_path: Path)
     assert not list(tmp_path.glob(".toprank-rejected-*"))
 
 
+@pytest.mark.parametrize("row_by_row_limit", [100_000, 50])
 def test_many_rejects_spill_to_disk_and_every_one_keeps_its_values(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, row_by_row_limit: int
 ) -> None:
-    # Rejected rows are set aside as the load pass meets them, a batch at a time, and
-    # written out every FLUSH_ROWS rows; a small threshold makes this file spill often.
+    # Rejected rows are set aside as the load pass meets them and written out every
+    # FLUSH_ROWS rows; a small threshold makes this file spill often. Past the row-by-row
+    # limit the file is loaded again, setting rows aside in batches: same result.
     monkeypatch.setattr(_SetAside, "FLUSH_ROWS", 7)
+    monkeypatch.setattr(_SetAside, "ROW_BY_ROW_LIMIT", row_by_row_limit)
     good = [line(f"G{i:04d}") for i in range(3000)]
     bad = [line(f"B{i:04d}", units=str(-1 - i)) for i in range(250)]
     mixed = [row for pair in zip(good, bad, strict=False) for row in pair] + good[len(bad) :]
@@ -312,6 +315,9 @@ def test_many_rejects_spill_to_disk_and_every_one_keeps_its_values(
         (f"B{i:04d}", str(-1 - i), "negative units") for i in range(250)
     ]
     assert not list(tmp_path.glob(".toprank-rejected-*"))
+    in_batches = [n for n in report.notes if "in batches" in n]
+    assert len(in_batches) == (1 if row_by_row_limit < 250 else 0)
+    assert rows(dbf, "SELECT count(*), count(DISTINCT claim_id) FROM claim_lines") == [(3000, 3000)]
 
 
 def test_parquet_rejects_keep_the_values_as_read(tmp_path: Path) -> None:
