@@ -43,7 +43,7 @@ import tempfile
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -936,92 +936,75 @@ class _Ingest:
         )
         insert_sql = _compose(self.kind.insert, self.kind, source_sql)
         _run_block(con, "drop_reject_tables")
-        self._set_aside = set_aside = _SetAside(self.db_path.parent)
-        try:
-            return self._load_and_account(
-                con, index, file, reader, source_id, seen, scan, insert_sql, params, set_aside
-            )
-        finally:
-            self._set_aside = None
-            set_aside.remove()
-
-    def _load_and_account(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        index: int,
-        file: _File,
-        reader: Reader,
-        source_id: int,
-        seen: dict[str, str],
-        scan: _Scan,
-        insert_sql: str,
-        params: dict[str, object],
-        set_aside: _SetAside,
-    ) -> FileReport:
-        try:
-            loaded = int(
-                self._step(
-                    con,
-                    f"load {file.path.name}",
-                    lambda: _run(con, insert_sql, params).fetchone()[0],
+        with self._setting_aside() as set_aside:
+            try:
+                loaded = int(
+                    self._step(
+                        con,
+                        f"load {file.path.name}",
+                        lambda: _run(con, insert_sql, params).fetchone()[0],
+                    )
                 )
-            )
-        except duckdb.InterruptException:
-            raise KeyboardInterrupt from None  # Ctrl-C: stop, never retry another way
-        except duckdb.Error as exc:
-            if set_aside.too_many:
-                raise _SetAsideInBatches(index) from exc
+            except duckdb.InterruptException:
+                raise KeyboardInterrupt from None  # Ctrl-C: stop, never retry another way
+            except duckdb.Error as exc:
+                if set_aside.too_many:
+                    raise _SetAsideInBatches(index) from exc
+                scan.join()
+                if scan.error is not None:
+                    raise _scan_error(file, scan.error) from exc
+                if reader == "csv":
+                    raise _FastReaderFailed(
+                        index, f"CSV reader stopped ({_first_line(exc)})"
+                    ) from exc
+                raise IngestError(f"cannot read {file.given}: {_first_line(exc)}") from exc
             scan.join()
             if scan.error is not None:
-                raise _scan_error(file, scan.error) from exc
-            if reader == "csv":
-                raise _FastReaderFailed(index, f"CSV reader stopped ({_first_line(exc)})") from exc
-            raise IngestError(f"cannot read {file.given}: {_first_line(exc)}") from exc
-        scan.join()
-        if scan.error is not None:
-            raise _scan_error(file, scan.error)
-        fingerprint = scan.fingerprint
-        self._refuse_duplicate(con, file, fingerprint, seen)
+                raise _scan_error(file, scan.error)
+            fingerprint = scan.fingerprint
+            self._refuse_duplicate(con, file, fingerprint, seen)
 
-        # Account for every line (CSV) or row (Parquet) of the file.
-        expected = file.parquet_rows if reader == "parquet" else scan.data_lines
-        structural = 0
-        if reader != "parquet":
-            records, spanning = con.execute(_BLOCKS["csv_rejected_lines"]).fetchone()
-            if reader == "csv" and spanning:
-                raise _FastReaderFailed(index, "a quoted value runs across lines")
-            structural = int(records)
-            if structural:
-                _run(con, _BLOCKS["csv_rejects_insert"], params)
-        invalid = expected - loaded - structural
-        if invalid < 0 and reader == "csv":
-            raise _FastReaderFailed(index, "the CSV reader saw more rows than the file has lines")
-        set_aside_path = set_aside.finish()
-        found = set_aside.rows
-        if found != invalid:
-            if reader == "csv":
+            # Account for every line (CSV) or row (Parquet) of the file.
+            expected = file.parquet_rows if reader == "parquet" else scan.data_lines
+            structural = 0
+            if reader != "parquet":
+                records, spanning = con.execute(_BLOCKS["csv_rejected_lines"]).fetchone()
+                if reader == "csv" and spanning:
+                    raise _FastReaderFailed(index, "a quoted value runs across lines")
+                structural = int(records)
+                if structural:
+                    _run(con, _BLOCKS["csv_rejects_insert"], params)
+            invalid = expected - loaded - structural
+            if invalid < 0 and reader == "csv":
                 raise _FastReaderFailed(
-                    index, f"{expected - loaded - structural - found:,} line(s) unaccounted for"
+                    index, "the CSV reader saw more rows than the file has lines"
                 )
-            raise IngestError(
-                f"{file.given}: {expected:,} rows in the file but {loaded + structural + found:,} "
-                "accounted for; nothing was loaded"
-            )
-        if set_aside_path is not None:
-            # The same validation over the rows set aside gives each its reason.
-            aside_sql, aside_params = _set_aside_source(file, self.kind, set_aside_path)
-            rejects_sql = _compose(self.kind.rejects_insert, self.kind, aside_sql)
-            written = int(
-                self._step(
-                    con,
-                    f"rejects {file.path.name}",
-                    lambda: _run(con, rejects_sql, {**params, **aside_params}).fetchone()[0],
+            set_aside_path = set_aside.finish()
+            found = set_aside.rows
+            if found != invalid:
+                if reader == "csv":
+                    raise _FastReaderFailed(
+                        index, f"{expected - loaded - structural - found:,} line(s) unaccounted for"
+                    )
+                raise IngestError(
+                    f"{file.given}: {expected:,} rows in the file but {loaded + structural + found:,} "
+                    "accounted for; nothing was loaded"
                 )
-            )
-            if written != found:
-                raise RuntimeError(
-                    f"{file.given}: {found:,} rows set aside but {written:,} fail validation"
+            if set_aside_path is not None:
+                # The same validation over the rows set aside gives each its reason.
+                aside_sql, aside_params = _set_aside_source(file, self.kind, set_aside_path)
+                rejects_sql = _compose(self.kind.rejects_insert, self.kind, aside_sql)
+                written = int(
+                    self._step(
+                        con,
+                        f"rejects {file.path.name}",
+                        lambda: _run(con, rejects_sql, {**params, **aside_params}).fetchone()[0],
+                    )
                 )
+                if written != found:
+                    raise RuntimeError(
+                        f"{file.given}: {found:,} rows set aside but {written:,} fail validation"
+                    )
         rejected = structural + found
         if expected == 0:
             raise IngestError(f"{file.given} has no data rows; nothing was loaded")
@@ -1064,6 +1047,16 @@ class _Ingest:
             last_date=last,
             reasons=reasons,
         )
+
+    @contextlib.contextmanager
+    def _setting_aside(self) -> Iterator[_SetAside]:
+        """Where ingest_set_aside puts the rejected rows of the file being loaded."""
+        self._set_aside = set_aside = _SetAside(self.db_path.parent)
+        try:
+            yield set_aside
+        finally:
+            self._set_aside = None
+            set_aside.remove()
 
     def _remove_demo(self, con: duckdb.DuckDBPyConnection) -> int:
         """Demo and real data never mix: the demo rows go (in this transaction) first."""

@@ -185,18 +185,24 @@ def test_good_rows_load_with_cohorts_payers_states_and_modifiers(tmp_path: Path)
     ]
 
 
-def test_parquet_with_typed_columns_loads(tmp_path: Path) -> None:
-    src = tmp_path / "claims.parquet"
+def typed_parquet(path: Path, hcpcs_code: str = "'97530'", units: str = "2") -> Path:
+    """100 claim lines P1..P100 in Parquet with typed columns (DATE, integers); the code
+    and units are SQL expressions of i, to make some rows bad."""
     con = duckdb.connect()
     con.execute(
         "COPY (SELECT 'P' || i AS claim_id, i AS line_number, "
-        "DATE '2022-01-01' + CAST(i AS INTEGER) AS service_date, '97530' AS hcpcs_code, "
-        "'GO' AS modifiers, 2 AS units, 1234567890 AS rendering_npi, "
-        "'225X00000X' AS rendering_taxonomy, 11 AS place_of_service, "
-        "'medicaid' AS payer_type, 'WA' AS state FROM range(1, 101) t(i)) "
-        f"TO '{src}' (FORMAT parquet)"
+        "DATE '2022-01-01' + CAST(i AS INTEGER) AS service_date, "
+        f"{hcpcs_code} AS hcpcs_code, 'GO' AS modifiers, {units} AS units, "
+        "1234567890 AS rendering_npi, '225X00000X' AS rendering_taxonomy, "
+        "11 AS place_of_service, 'medicaid' AS payer_type, 'WA' AS state "
+        f"FROM range(1, 101) t(i)) TO '{path}' (FORMAT parquet)"
     )
     con.close()
+    return path
+
+
+def test_parquet_with_typed_columns_loads(tmp_path: Path) -> None:
+    src = typed_parquet(tmp_path / "claims.parquet")
     dbf = tmp_path / "claims.duckdb"
     report = ingest(dbf, src)
     assert (report.read, report.loaded, report.rejected) == (100, 100, 0)
@@ -321,18 +327,11 @@ def test_many_rejects_spill_to_disk_and_every_one_keeps_its_values(
 
 
 def test_parquet_rejects_keep_the_values_as_read(tmp_path: Path) -> None:
-    src = tmp_path / "claims.parquet"
-    con = duckdb.connect()
-    con.execute(
-        "COPY (SELECT 'P' || i AS claim_id, i AS line_number, "
-        "DATE '2022-01-01' + CAST(i AS INTEGER) AS service_date, "
-        "CASE WHEN i % 10 = 0 THEN '971' ELSE '97530' END AS hcpcs_code, "
-        "'GO' AS modifiers, CASE WHEN i % 25 = 0 THEN -2 ELSE 2 END AS units, "
-        "1234567890 AS rendering_npi, '225X00000X' AS rendering_taxonomy, "
-        "11 AS place_of_service, 'medicaid' AS payer_type, 'WA' AS state "
-        f"FROM range(1, 101) t(i)) TO '{src}' (FORMAT parquet)"
+    src = typed_parquet(
+        tmp_path / "claims.parquet",
+        hcpcs_code="CASE WHEN i % 10 = 0 THEN '971' ELSE '97530' END",
+        units="CASE WHEN i % 25 = 0 THEN -2 ELSE 2 END",
     )
-    con.close()
     report = ingest(tmp_path / "claims.duckdb", src)
     assert (report.read, report.loaded, report.rejected) == (100, 88, 12)
     by_claim = {r["claim_id"]: r for r in read_rejects(report.rejects_path)}
