@@ -591,13 +591,16 @@ class _SetAside:
                 self._keep(1)
         return False
 
-    def take_batch(self, ok: pa.ChunkedArray, row: pa.ChunkedArray) -> pa.Array:
-        # No compute kernel in the usual case (every row passed is rejected).
-        if ok.null_count or any(chunk.true_count for chunk in ok.chunks):
+    def take_batch(
+        self, ok: pa.ChunkedArray | pa.Array, row: pa.ChunkedArray | pa.Array
+    ) -> pa.Array:
+        # No compute kernel in the usual case (every row passed is rejected). DuckDB 2
+        # passes chunked arrays; plain arrays are taken too.
+        if ok.null_count or any(chunk.true_count for chunk in _chunks(ok)):
             row = row.filter(pc.invert(pc.fill_null(ok, False)))
         if len(row):
             with self._lock:
-                self._arrays.extend(row.chunks)
+                self._arrays.extend(_chunks(row))
                 self._keep(len(row))
         return self._none_inserted(len(ok))
 
@@ -647,6 +650,10 @@ class _SetAside:
                 self._writer = None
         if self.path is not None:
             _remove(self.path)
+
+
+def _chunks(values: pa.ChunkedArray | pa.Array) -> list[pa.Array]:
+    return values.chunks if isinstance(values, pa.ChunkedArray) else [values]
 
 
 class _TooManyRejects(Exception):
@@ -852,7 +859,9 @@ class _Ingest:
     def _set_aside_row(self, ok: bool, row: list[str | None]) -> bool:
         return self._current_set_aside().take_row(ok, row)
 
-    def _set_aside_batch(self, ok: pa.ChunkedArray, row: pa.ChunkedArray) -> pa.Array:
+    def _set_aside_batch(
+        self, ok: pa.ChunkedArray | pa.Array, row: pa.ChunkedArray | pa.Array
+    ) -> pa.Array:
         return self._current_set_aside().take_batch(ok, row)
 
     # One transaction for the whole run; returns (file reports, rejects path, demo lines).

@@ -937,3 +937,31 @@ def test_canonical_lookups_only_hold_values_the_checks_accept() -> None:
         con.close()
     assert codes[0] >= 50 and codes[0] == codes[1]
     assert modifiers[0] > 36 * 36 and modifiers[0] == modifiers[1]
+
+
+def test_set_aside_keeps_only_the_rows_whose_ok_is_not_true(tmp_path: Path) -> None:
+    # DuckDB passes only rejected rows; if an engine passed more, `ok` still decides.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    aside = _SetAside(tmp_path)
+    rows_in = pa.array([["a"], ["b"], ["c"], ["d"]], type=pa.list_(pa.string()))
+    ok = pa.array([False, True, None, True])
+    assert aside.take_batch(ok, rows_in).to_pylist() == [False] * 4
+    assert (
+        aside.take_batch(pa.chunked_array([ok]), pa.chunked_array([rows_in])).to_pylist()
+        == [False] * 4
+    )
+    assert aside.take_row(True, ["e"]) is False
+    assert aside.take_row(False, ["f", None]) is False
+    path = aside.finish()
+    assert aside.rows == 5
+    assert [r["row"] for r in pq.read_table(path).to_pylist()] == [
+        ["a"],
+        ["c"],
+        ["a"],
+        ["c"],
+        ["f", None],
+    ]
+    aside.remove()
+    assert not path.exists()
