@@ -446,6 +446,7 @@ class _Scan(threading.Thread):
         self.file = file
         self.fingerprint = ""
         self.data_lines = 0
+        self.bytes_read = 0  # of the file as stored (compressed for .csv.gz)
         self.error: BaseException | None = None
 
     def run(self) -> None:
@@ -461,6 +462,7 @@ class _Scan(threading.Thread):
             gunzip = _Gunzip(take) if self.file.compression == "gzip" else None
             with self.file.path.open("rb") as f:
                 while chunk := f.read(_CHUNK):
+                    self.bytes_read += len(chunk)
                     if gunzip is not None:
                         gunzip.feed(chunk)
                     else:
@@ -663,13 +665,49 @@ class _TooManyRejects(Exception):
 # ---------------------------------------------------------------------------- progress
 
 
+def _bytes_read_by_process() -> int | None:
+    """Bytes this process has read so far (Linux), or None where that is not known."""
+    try:
+        with open("/proc/self/io", "rb") as f:
+            for line in f:
+                if line.startswith(b"rchar:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+class _FileReadProgress:
+    """Percent of a file read by DuckDB, for the load step's bar.
+
+    DuckDB's own query progress does not move on the ingest insert (it sits near 50%
+    from the start: the lookups' pipelines count as much as the file's), so the bar
+    follows the bytes the process reads instead, less what the fingerprint thread reads
+    of the same file. None (DuckDB's progress is used) where /proc/self/io is missing.
+    """
+
+    def __init__(self, size: int, scan: _Scan) -> None:
+        self.size = max(size, 1)
+        self.scan = scan
+        self.start = _bytes_read_by_process()
+
+    def __call__(self) -> float | None:
+        now = _bytes_read_by_process()
+        if now is None or self.start is None:
+            return None
+        read_by_duckdb = now - self.start - self.scan.bytes_read
+        return max(0.0, min(99.0, 100.0 * read_by_duckdb / self.size))
+
+
 def _with_progress(
     con: duckdb.DuckDBPyConnection,
     desc: str,
     enabled: bool,
     work: Callable[[], object],
+    percent: Callable[[], float | None] | None = None,
 ) -> object:
-    """Run `work` (DuckDB statements) with a tqdm bar fed by DuckDB's query progress."""
+    """Run `work` (DuckDB statements) with a tqdm bar fed by `percent` when it knows,
+    else by DuckDB's query progress."""
     if not enabled:
         return work()
     bar = tqdm(
@@ -684,8 +722,10 @@ def _with_progress(
 
     def poll() -> None:
         while not done.wait(0.25):
+            pct = percent() if percent is not None else None
             try:
-                pct = con.query_progress()
+                if pct is None:
+                    pct = con.query_progress()
             except duckdb.Error:  # the statement ended between two polls
                 return
             if pct >= 0:
@@ -952,6 +992,7 @@ class _Ingest:
                         con,
                         f"load {file.path.name}",
                         lambda: _run(con, insert_sql, params).fetchone()[0],
+                        _FileReadProgress(file.path.stat().st_size, scan),
                     )
                 )
             except duckdb.InterruptException:
@@ -1084,12 +1125,16 @@ class _Ingest:
         return int(demo_lines)
 
     def _step(
-        self, con: duckdb.DuckDBPyConnection, desc: str, work: Callable[[], object]
+        self,
+        con: duckdb.DuckDBPyConnection,
+        desc: str,
+        work: Callable[[], object],
+        percent: Callable[[], float | None] | None = None,
     ) -> object:
         """One timed step, with a progress bar when enabled."""
         started = time.perf_counter()
         try:
-            return _with_progress(con, desc, self.progress, work)
+            return _with_progress(con, desc, self.progress, work, percent)
         except RuntimeError as exc:
             raise _interrupt_or(exc) from None
         finally:

@@ -965,3 +965,26 @@ def test_set_aside_keeps_only_the_rows_whose_ok_is_not_true(tmp_path: Path) -> N
     ]
     aside.remove()
     assert not path.exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="needs Linux /proc/self/io")
+def test_load_progress_follows_the_bytes_read_of_the_file(tmp_path: Path) -> None:
+    # DuckDB's query progress stalls on the ingest's insert, so the load bar counts the
+    # bytes the process reads, less what the fingerprint thread read of the same file.
+    from types import SimpleNamespace
+
+    from data.ingest import _FileReadProgress
+
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(4 << 20))
+    fingerprint_thread = SimpleNamespace(bytes_read=0)
+    progress = _FileReadProgress(big.stat().st_size, fingerprint_thread)  # type: ignore[arg-type]
+    assert progress() == pytest.approx(0, abs=2)
+    with big.open("rb") as f:
+        f.read(2 << 20)
+        assert progress() == pytest.approx(50, abs=5)
+        fingerprint_thread.bytes_read = 1 << 20  # a quarter was the other thread's
+        assert progress() == pytest.approx(25, abs=5)
+        f.read()
+        fingerprint_thread.bytes_read = 0
+        assert progress() == 99.0  # never 100 before DuckDB says it is done
