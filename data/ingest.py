@@ -680,10 +680,10 @@ def _bytes_read_by_process() -> int | None:
 class _FileReadProgress:
     """Percent of a file read by DuckDB, for the load step's bar.
 
-    DuckDB's own query progress does not move on the ingest insert (it sits near 50%
-    from the start: the lookups' pipelines count as much as the file's), so the bar
-    follows the bytes the process reads instead, less what the fingerprint thread reads
-    of the same file. None (DuckDB's progress is used) where /proc/self/io is missing.
+    DuckDB's own query progress hardly moves on the ingest insert (measured: 49% to 50%
+    over a 14 s load, where a bare read_csv goes from 20% to 89%), so the bar follows
+    the bytes the process reads instead, less what the fingerprint thread reads of the
+    same file. None (DuckDB's progress is used) where /proc/self/io is missing.
     """
 
     def __init__(self, size: int, scan: _Scan) -> None:
