@@ -98,6 +98,7 @@ PUF_REQUIRED = frozenset(
 FIRST_PUF_YEAR = 2013  # the first year CMS published this file
 
 _CHUNK = 8 << 20
+_CSV_BYTES_PER_LINE_GUESS = 80  # a claim line is 60-100 bytes of text
 _GZIP_MAGIC = b"\x1f\x8b"
 _PARQUET_MAGIC = b"PAR1"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -117,8 +118,8 @@ class AlreadyIngested(IngestError):
 class _SetAsideInBatches(Exception):
     """File #index rejected too many rows to set them aside one by one."""
 
-    def __init__(self, index: int) -> None:
-        super().__init__(f"over {_SetAside.ROW_BY_ROW_LIMIT:,} rows rejected")
+    def __init__(self, index: int, limit: int) -> None:
+        super().__init__(f"over {limit:,} rows rejected")
         self.index = index
 
 
@@ -565,18 +566,21 @@ class _SetAside:
     - a batch at a time (`take_batch`, an Arrow function): DuckDB calls it for every
       batch of about 2,048 rows, rejected rows or not, which costs about a second per
       10M rows but no more when many rows are rejected.
-    Past ROW_BY_ROW_LIMIT rows set aside one by one, the file is loaded again in batches.
+    One call per row costs about 8 us and one per batch about 0.15 ms, so they break even
+    near 1 rejected row in 100: past that many (and at least ROW_BY_ROW_MIN) rows set
+    aside one by one, the file is loaded again in batches.
     DuckDB may call from several threads at once: a lock keeps the writes in order.
     """
 
     FLUSH_ROWS = 65_536  # rows buffered before a Parquet row group is written
-    ROW_BY_ROW_LIMIT = 100_000
+    ROW_BY_ROW_MIN = 100_000
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, rows_expected: int) -> None:
         self.directory = directory
+        self.row_by_row_limit = max(self.ROW_BY_ROW_MIN, rows_expected // 100)
         self.path: Path | None = None
         self.rows = 0
-        self.too_many = False  # set when row-by-row calls passed ROW_BY_ROW_LIMIT
+        self.too_many = False  # set when row-by-row calls passed row_by_row_limit
         self._lists: list[list[str | None]] = []  # rows from take_row, not yet written
         self._arrays: list[pa.Array] = []  # batches from take_batch, not yet written
         self._buffered = 0
@@ -586,9 +590,9 @@ class _SetAside:
     def take_row(self, ok: bool, row: list[str | None]) -> bool:
         if ok is not True:
             with self._lock:
-                if self.rows >= self.ROW_BY_ROW_LIMIT:
+                if self.rows >= self.row_by_row_limit:
                     self.too_many = True
-                    raise _TooManyRejects(f"over {self.ROW_BY_ROW_LIMIT:,} rows rejected")
+                    raise _TooManyRejects(f"over {self.row_by_row_limit:,} rows rejected")
                 self._lists.append(row)
                 self._keep(1)
         return False
@@ -652,6 +656,14 @@ class _SetAside:
                 self._writer = None
         if self.path is not None:
             _remove(self.path)
+
+
+def _rows_expected(file: _File) -> int:
+    """Rows in the file: exact for Parquet, a guess from the size for CSV (the line count
+    comes later, beside the load)."""
+    if file.parquet_rows is not None:
+        return file.parquet_rows
+    return file.path.stat().st_size // _CSV_BYTES_PER_LINE_GUESS
 
 
 def _chunks(values: pa.ChunkedArray | pa.Array) -> list[pa.Array]:
@@ -985,7 +997,7 @@ class _Ingest:
         )
         insert_sql = _compose(self.kind.insert, self.kind, source_sql)
         _run_block(con, "drop_reject_tables")
-        with self._setting_aside() as set_aside:
+        with self._setting_aside(_rows_expected(file)) as set_aside:
             try:
                 loaded = int(
                     self._step(
@@ -999,7 +1011,7 @@ class _Ingest:
                 raise KeyboardInterrupt from None  # Ctrl-C: stop, never retry another way
             except duckdb.Error as exc:
                 if set_aside.too_many:
-                    raise _SetAsideInBatches(index) from exc
+                    raise _SetAsideInBatches(index, set_aside.row_by_row_limit) from exc
                 scan.join()
                 if scan.error is not None:
                     raise _scan_error(file, scan.error) from exc
@@ -1099,9 +1111,9 @@ class _Ingest:
         )
 
     @contextlib.contextmanager
-    def _setting_aside(self) -> Iterator[_SetAside]:
+    def _setting_aside(self, rows_expected: int) -> Iterator[_SetAside]:
         """Where ingest_set_aside puts the rejected rows of the file being loaded."""
-        self._set_aside = set_aside = _SetAside(self.db_path.parent)
+        self._set_aside = set_aside = _SetAside(self.db_path.parent, rows_expected)
         try:
             yield set_aside
         finally:
