@@ -61,7 +61,7 @@ from data.catalog import Catalog, load_catalog
 SourceKind = Literal["claims", "cms-puf"]
 Reader = Literal["csv", "csv-lines", "parquet"]
 # How the rows set aside by the load pass are read back (see _SetAside).
-SET_ASIDE_READER = "set-aside"
+SET_ASIDE_READER: Literal["set-aside"] = "set-aside"
 
 SQL_PATH = Path(__file__).resolve().parent / "ingest.sql"
 
@@ -502,7 +502,7 @@ class _Gunzip:
 # ------------------------------------------------------------------------- SQL sources
 
 
-def _projection(file: _File, kind: _Kind, reader: str) -> str:
+def _projection(file: _File, kind: _Kind, reader: Reader | Literal["set-aside"]) -> str:
     """`<expr> AS <canonical>` for every column of the kind, from positions only."""
     parts = []
     for i, name in enumerate(kind.columns):
