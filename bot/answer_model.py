@@ -21,7 +21,8 @@ class Provenance:
 class Answer:
     question: str
     intent: str
-    # The contract's params: cohort, cohorts, start, end, n, code, state, payer.
+    # The contract's params: cohort, cohorts, start, end, n, code, state, payer, and what
+    # else was understood (measure, codes, include/exclude, grouping, periods...).
     params: dict[str, Any]
     rows: tuple[dict[str, Any], ...]
     text: str  # plain-text summary (first line is the headline)
@@ -34,6 +35,11 @@ class Answer:
     suggestions: tuple[str, ...] = ()
     # Footnotes under a table (cohort total, clipped period...); also at the end of `text`.
     notes: tuple[str, ...] = ()
+    # Other readings of the question, as questions to ask ("... combined").
+    alternatives: tuple[str, ...] = ()
+    # The answer in sentences ("97530 was 19.8% of rehab procedures: ranked 2nd, ..."),
+    # apart from the rows, so renderers need not pick them out of `text`.
+    summary: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The JSON answer contract in ../shared/DESIGN.md."""
@@ -45,4 +51,6 @@ class Answer:
             "text": self.text,
             "sql": self.sql,
             "error": self.error,
+            "alternatives": list(self.alternatives),
+            "notes": list(self.notes),
         }

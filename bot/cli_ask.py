@@ -4,7 +4,10 @@
     toprank ask "top rehab codes 2023" --json   the DESIGN.md contract, one object
     toprank ask --json -                        one question per stdin line -> one JSON
                                                 object per line, in order, one process
-    toprank chat                                an interactive local chat
+    toprank ask --json --conversation -         one turn per line, each continuing the
+                                                last; a blank line starts a new one
+    toprank chat                                an interactive local chat (follow-ups
+                                                continue the last question)
 
 stdout carries answers only; progress (building the demo data) and logs go to stderr.
 Exit codes: 0 when answered (an answer-level error is still an answer), 2 bad usage
@@ -26,6 +29,8 @@ EXIT_OK = 0
 EXIT_USAGE = 2
 PROMPT = "toprank> "
 QUIT_WORDS = frozenset({"quit", "exit", "bye", ":q", "q"})
+# Typed alone in the chat: forget the conversation so far.
+NEW_WORDS = frozenset({"new", "reset", "start over", "/new"})
 BANNER_EXAMPLES = (
     "top rehab codes 2023",
     "what share of OT procedures was 97530 in 2022",
@@ -44,6 +49,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     ask.add_argument("--json", action="store_true", help="print the JSON answer contract")
     ask.add_argument("--sql", action="store_true", help="show the SQL that ran (text mode)")
     ask.add_argument("--db", metavar="PATH", help="DuckDB file (default: $TOPRANK_DB or data/)")
+    ask.add_argument(
+        "--conversation",
+        action="store_true",
+        help="with '-': each line continues the last question; a blank line starts afresh",
+    )
     ask.set_defaults(func=run_ask)
 
     chat = subparsers.add_parser("chat", help="interactive local chat on the data")
@@ -89,6 +99,9 @@ def run_ask(args: argparse.Namespace) -> int:
     if not from_stdin and "-" in words:
         print("toprank ask: use '-' alone to read questions from stdin", file=sys.stderr)
         return EXIT_USAGE
+    if args.conversation and not from_stdin:
+        print("toprank ask: --conversation reads turns from stdin ('-')", file=sys.stderr)
+        return EXIT_USAGE
     toprank = _open(args.db)
     if toprank is None:
         return EXIT_USAGE
@@ -98,13 +111,22 @@ def run_ask(args: argparse.Namespace) -> int:
             _emit(toprank.ask(" ".join(words)), as_json=args.json, show_sql=args.sql, out=out)
             return EXIT_OK
         first = True
+        context = None
         for raw in sys.stdin:
-            # One answer per line, blank and garbage lines included: batch callers
-            # match answers to questions by position.
             question = raw.rstrip("\r\n")
+            if args.conversation:
+                # A blank line ends a conversation and prints nothing.
+                if not question.strip():
+                    context = None
+                    continue
+                answer, context = toprank.converse(question, context)
+            else:
+                # One answer per line, blank and garbage lines included: batch callers
+                # match answers to questions by position.
+                answer = toprank.ask(question)
             if not args.json and not first:
                 out.write("\n")
-            _emit(toprank.ask(question), as_json=args.json, show_sql=args.sql, out=out)
+            _emit(answer, as_json=args.json, show_sql=args.sql, out=out)
             first = False
         return EXIT_OK
     finally:
@@ -119,7 +141,8 @@ def banner(toprank) -> str:
         f"Data: {cov.start.isoformat()} through {cov.end.isoformat()}, "
         f"{cov.claim_lines:,} claim lines ({', '.join(cov.sources) or 'no sources'}).\n"
         f"Try:\n{examples}\n"
-        "Type 'help' for more, 'quit' to leave."
+        "Follow-ups continue the last question ('and for PT?', 'in Texas', 'top 20');\n"
+        "type 'new' to start afresh, 'help' for more, 'quit' to leave."
     )
 
 
@@ -130,6 +153,7 @@ def run_chat(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     interactive = sys.stdin.isatty()
     out = sys.stdout
+    context = None
     try:
         out.write(banner(toprank) + "\n")
         while True:
@@ -152,8 +176,12 @@ def run_chat(args: argparse.Namespace) -> int:
                 break
             if not interactive:
                 out.write(question + "\n")  # echo piped questions so the log reads well
+            if question.lower() in NEW_WORDS:
+                context = None
+                out.write("(new conversation)\n")
+                continue
             try:
-                answer = toprank.ask(question)
+                answer, context = toprank.converse(question, context)
             except KeyboardInterrupt:
                 out.write("\n(interrupted)\n")
                 continue

@@ -1,4 +1,8 @@
-"""The whole flow behind every surface: text -> Intent -> Period -> Query -> frame -> Answer.
+"""The whole flow behind every surface:
+
+    text (+ the conversation so far) -> intents.understand / follow_up -> Spec
+         -> intents.resolve (coverage) -> Resolved -> sql.compile -> Plan
+         -> engine -> rows -> bot.answer -> Answer
 
 `Toprank.open()` does the I/O once (database file, catalog, knowledge, coverage);
 `ask(text)` never raises: anything unexpected becomes an Answer with error "internal"
@@ -8,29 +12,61 @@ The CLI and the Slack app both call exactly `Toprank.open(...)` and `.ask(text)`
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
-import intents
-from bot.answer import DEFAULT_MIN_CELL, build, error_answer, internal_error_answer
+from bot.answer import (
+    DEFAULT_MIN_CELL,
+    build_data,
+    build_other,
+    error_answer,
+    internal_error_answer,
+)
 from bot.answer_model import Answer
 from bot.knowledge import Knowledge, load_knowledge
 from data.catalog import Catalog, load_catalog
 from data.db import db_path as resolve_db_path
-from intents.model import MAX_QUESTION_CHARS, Coverage, Intent, Period
-from intents.periods import describe_period, resolve_period, resolve_periods
+from data.vocab import Vocabulary, load_vocab
+from intents.conversation import Context, follow_up
+from intents.model import MAX_QUESTION_CHARS, Coverage, Period
+from intents.resolve import default_period, resolve
+from intents.spec import Spec
+from intents.understand import understand
+from sql.compile import Unsupported, compile_plan
 from sql.engine import DatabaseMissing, DuckDBEngine, validated
-from sql.plan import load_template, plan, template_names
+from sql.plan import (
+    coverage_query,
+    knowledge_query,
+    load_template,
+    lookup_query,
+    template_names,
+)
+from sql.query import Query
 
 log = logging.getLogger("toprank")
 
 MIN_CELL_ENV = "TOPRANK_MIN_CELL"
 # Far past MAX_QUESTION_CHARS: the parser never sees a megabyte pasted by mistake.
 HARD_INPUT_LIMIT = 20 * MAX_QUESTION_CHARS
+# Questions run once at start so no user pays for the first use of each SQL shape.
+WARM_QUESTIONS = (
+    "top ot codes 2022",
+    "top pt codes in texas for medicare 2022",
+    "what share of rehab was 97530",
+    "compare ot and pt 2021",
+    "ot 2021 vs 2022",
+    "trend of 97110 for ot",
+    "monthly pt volume 2022",
+    "payer mix for pt",
+    "how many ot evaluations in 2022",
+    "fastest growing rehab codes",
+    "top pt codes at home",
+    "how many ot visits in 2022",
+)
 
 
 def min_cell_from_env(environ: Mapping[str, str] = os.environ) -> int:
@@ -45,20 +81,6 @@ def min_cell_from_env(environ: Mapping[str, str] = os.environ) -> int:
         return DEFAULT_MIN_CELL
 
 
-def _unique_labels(periods: tuple[Period, ...], coverage: Coverage) -> tuple[Period, ...]:
-    """Compare-by-period groups rows by label, so each label must be distinct. Periods
-    the data does not cover were dropped before; the rest are named as clipped."""
-    out: list[Period] = []
-    seen: set[str] = set()
-    for p in periods:
-        label = describe_period(p, coverage) or p.label
-        if label in seen:
-            label = f"{label} ({p.start.isoformat()} to {p.end.isoformat()})"
-        seen.add(label)
-        out.append(dataclasses.replace(p, label=label))
-    return tuple(out)
-
-
 class Toprank:
     """One open database plus the reference data; answers questions."""
 
@@ -69,6 +91,7 @@ class Toprank:
         catalog: Catalog,
         knowledge: Knowledge,
         coverage: Coverage,
+        vocab: Vocabulary | None = None,
         today: date | None = None,
         min_cell: int = DEFAULT_MIN_CELL,
     ) -> None:
@@ -76,6 +99,7 @@ class Toprank:
         self._catalog = catalog
         self._knowledge = knowledge
         self._coverage = coverage
+        self._vocab = vocab if vocab is not None else load_vocab()
         self._today = today
         self.min_cell = min_cell
 
@@ -109,6 +133,7 @@ class Toprank:
             catalog=load_catalog(),
             knowledge=load_knowledge(),
             coverage=coverage,
+            vocab=load_vocab(),
             today=today,
             min_cell=min_cell_from_env(),
         )
@@ -117,12 +142,13 @@ class Toprank:
         return toprank
 
     def warm_up(self) -> None:
-        """Load and validate every SQL template and build the parser's tables, so no
-        user's question pays for them (a long-running bot calls this once at start;
-        a one-shot CLI question would only pay for what it needs)."""
+        """Check every SQL template, build the parser's tables and run one question of
+        each common shape, so no user's question pays for them (a long-running bot
+        calls this once at start; a one-shot CLI question pays only for what it needs)."""
         for name in template_names():
             validated(load_template(name)[0])
-        self.parse("help")
+        for question in WARM_QUESTIONS:
+            self.ask(question)
 
     @property
     def coverage(self) -> Coverage:
@@ -150,64 +176,89 @@ class Toprank:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def parse(self, text: str) -> Intent:
-        if len(text) > HARD_INPUT_LIMIT:
-            return Intent(kind="unknown", text=text[:MAX_QUESTION_CHARS], error="too_long")
-        return intents.parse(text, self.today, self._catalog)
+    # --- understanding -------------------------------------------------------------
 
-    def ask(self, text: str) -> Answer:
-        """Answer one question. Never raises."""
+    def understand(self, text: str, context: Context | None = None) -> Spec:
+        """The spec of a question (a follow-up of `context` when it continues it)."""
+        if len(text) > HARD_INPUT_LIMIT:
+            return Spec("unknown", text=text[:MAX_QUESTION_CHARS], error="too_long")
+        if context is not None:
+            return follow_up(context, text, self.today, self._catalog, self._vocab)
+        return understand(text, self.today, self._catalog, self._vocab)
+
+    def ask(self, text: str, context: Context | None = None) -> Answer:
+        """Answer one question (continuing `context` if given). Never raises."""
+        return self.converse(text, context)[0]
+
+    def converse(self, text: str, context: Context | None = None) -> tuple[Answer, Context | None]:
+        """Answer one turn of a conversation: the answer, and the context the next turn
+        continues (None after a turn that is not about the data)."""
         question = text if isinstance(text, str) else str(text or "")
-        intent: Intent | None = None
+        spec: Spec | None = None
         try:
-            intent = self.parse(question)
-            return self.answer_intent(intent, question=question)
+            spec = self.understand(question, context)
+            answer = self.answer_spec(spec, question=question)
         except Exception:
             log.exception("internal error answering %r", question[:MAX_QUESTION_CHARS])
-            return internal_error_answer(question, intent.kind if intent else "unknown")
+            kind = "unknown" if spec is None else spec.kind
+            return internal_error_answer(question[:MAX_QUESTION_CHARS], kind), context
+        if spec.kind == "data" and not answer.error:
+            codes = tuple(str(r["code"]) for r in answer.rows if r.get("code"))
+            return answer, Context(spec, tuple(dict.fromkeys(codes)))
+        if spec.kind in ("lookup",) and not answer.error:
+            return answer, Context(spec, tuple(spec.lookup_codes))
+        return answer, context if spec.kind == "data" else None
 
-    def answer_intent(self, intent: Intent, *, question: str | None = None) -> Answer:
-        """Resolve the period, plan, run and build (may raise; `ask` catches)."""
+    # --- answering -----------------------------------------------------------------
+
+    def answer_spec(self, spec: Spec, *, question: str | None = None) -> Answer:
+        """Resolve, compile, run and build (may raise; `ask` catches)."""
         common = {
             "catalog": self._catalog,
             "coverage": self._coverage,
             "knowledge": self._knowledge,
             "question": question,
         }
-        if intent.error is not None or intent.kind in ("help", "unknown", "code_range"):
-            return build(intent, None, None, query=None, min_cell=self.min_cell, **common)
-        if intent.kind == "code_lookup" and (
-            not intent.code or intent.code not in self._catalog.codes
-        ):
-            known = [c for c in intent.codes if c in self._catalog.codes]
-            if not known:
-                error = "unknown_code" if intent.code or intent.codes else "ambiguous"
-                return error_answer(intent, error, **common)
-            intent = dataclasses.replace(intent, code=known[0])
+        if spec.error is not None:
+            return error_answer(spec, spec.error, **common)
+        if spec.kind != "data":
+            return self._answer_other(spec, question)
+        resolved = resolve(spec, self._coverage)
+        if resolved.error is not None:
+            return error_answer(spec, resolved.error, resolved=resolved,
+                                suggestions=resolved.suggestions, **common)
+        try:
+            plan = compile_plan(resolved)
+        except Unsupported as exc:
+            unsupported = replace(spec, notes=(str(exc),))
+            return error_answer(unsupported, "unsupported", resolved=resolved, **common)
+        rows = self.engine.records(plan.query)
+        return build_data(resolved, plan, rows, min_cell=self.min_cell, **common)
+
+    def _answer_other(self, spec: Spec, question: str | None) -> Answer:
+        query: Query | None = None
         period: Period | None = None
-        periods: tuple[Period, ...] = ()
-        if intent.kind == "compare" and intent.compare_by == "period":
-            covered = tuple(p for p in resolve_periods(intent, self._coverage) if p is not None)
-            periods = _unique_labels(covered, self._coverage)
-            if not periods:
-                return error_answer(intent, "no_data", **common)
-        elif intent.kind != "coverage":
-            period = resolve_period(intent, self._coverage)
-            if period is None:
-                return error_answer(intent, "no_data", **common)
-        query = plan(intent, period, periods=periods)
-        # Plain rows, not engine.run's DataFrame: building a frame for a ten-row result
-        # and unpacking it again cost about 2 ms (answer p50 4.9 ms with frames, 3.0 ms
-        # with rows, 10M demo).
+        if spec.kind == "coverage":
+            query = coverage_query()
+        elif spec.kind in ("lookup", "knowledge"):
+            period = default_period(spec, self._coverage)
+            from intents.periods import clip_to_coverage
+
+            period = clip_to_coverage(period, self._coverage)
+            known = [c for c in spec.lookup_codes if c in self._catalog.codes]
+            if spec.kind == "lookup" and known and period is not None:
+                query = lookup_query(known[0], period)
+            elif spec.kind == "knowledge" and spec.topic != "codes" and period is not None:
+                query = knowledge_query(spec.topic, period)
         rows = self.engine.records(query) if query is not None else None
-        label = describe_period(period, self._coverage) if period is not None else None
-        return build(
-            intent,
-            period,
+        return build_other(
+            spec,
             rows,
+            catalog=self._catalog,
+            coverage=self._coverage,
+            knowledge=self._knowledge,
             query=query,
-            period_label=label,
-            periods=periods,
+            period=period if query is not None else None,
+            question=question,
             min_cell=self.min_cell,
-            **common,
         )

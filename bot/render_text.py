@@ -17,23 +17,6 @@ WIDTH = 88
 MAX_DESCRIPTION = 44
 
 # (row key, column header, align) per tabular intent; group keys are added in front.
-_RANKED = (
-    ("rank", "Rank", ">"),
-    ("code", "Code", "<"),
-    ("description", "Description", "<"),
-    ("share_pct", "Share", ">"),
-    ("procedures", "Procedures", ">"),
-)
-_TREND = (
-    ("period", "Year", "<"),
-    ("share_pct", "Share", ">"),
-    ("rank", "Rank", ">"),
-    ("procedures", "Procedures", ">"),
-)
-_VOLUME = (
-    ("period", "Year", "<"),
-    ("procedures", "Procedures", ">"),
-)
 _OT_VS_PT = (
     ("code", "Code", "<"),
     ("description", "Description", "<"),
@@ -59,18 +42,47 @@ _SOURCES = (
     ("rows_loaded", "Rows", ">"),
     ("rows_rejected", "Rejected", ">"),
 )
-_GROUP_HEADERS = {"cohort": "Cohort", "period": "Period", "state": "State", "payer": "Payer"}
+# Data answers: the columns their rows may carry, in display order, with headers.
+_DATA = (
+    ("cohort", "Cohort", "<"),
+    ("period", "Period", "<"),
+    ("state", "State", "<"),
+    ("payer", "Payer", "<"),
+    ("place_of_service", "Place", "<"),
+    ("name", "Name", "<"),
+    ("part", "Part", "<"),
+    ("codes", "Codes", "<"),
+    ("direction", "Direction", "<"),
+    ("rank", "Rank", ">"),
+    ("code", "Code", "<"),
+    ("share_before_pct", "Share before", ">"),
+    ("share_pct", "Share", ">"),
+    ("change_pts", "Change (pts)", ">"),
+    ("procedures_before", "Procedures before", ">"),
+    ("procedures", "Procedures", ">"),
+    ("units_before", "Units before", ">"),
+    ("units", "Units", ">"),
+    ("claims_before", "Visits before", ">"),
+    ("claims", "Visits", ">"),
+    ("description", "Description", "<"),
+)
+_DATA_INTENTS = frozenset({"top_codes", "code_share", "compare", "trend", "total", "breakdown",
+                           "movers"})
 
 
 def _cell(key: str, value: Any) -> str:
     if value is None:
         return "-"
-    if key.endswith("share_pct"):
+    if key.endswith("_pct"):
         return f"{float(value):.1f}%"
+    if key == "change_pts":
+        return f"{float(value):+.2f}"
     if key == "ratio":
         return f"{float(value):.1f}x"
-    if key in ("procedures", "rows_loaded", "rows_rejected", "codes") and isinstance(value, int):
+    if isinstance(value, int) and not isinstance(value, bool) and key not in ("rank", "year"):
         return f"{value:,}"
+    if key == "cohort":
+        return str(value).upper() if len(str(value)) <= 5 else str(value)
     if key == "description":
         text = str(value)
         return text if len(text) <= MAX_DESCRIPTION else text[: MAX_DESCRIPTION - 1] + "…"
@@ -107,18 +119,25 @@ def table(
     return "\n".join(out)
 
 
+def data_columns(rows: tuple[dict[str, Any], ...]) -> tuple[tuple[str, str, str], ...]:
+    """The columns of a data answer: those its rows carry with a value, in one order."""
+    present = {k for row in rows for k, v in row.items() if v is not None}
+    if "period" in present:
+        present -= {"year", "quarter", "month"}
+    columns = tuple(c for c in _DATA if c[0] in present)
+    for key in ("year", "quarter", "month"):
+        if key in present:
+            columns = ((key, key.capitalize(), "<"), *columns)
+    return columns
+
+
 def _columns(answer: Answer) -> tuple[tuple[str, str, str], ...] | None:
     rows = answer.rows
     if not rows:
         return None
     first = rows[0]
-    if answer.intent in ("top_codes", "code_share"):
-        return _RANKED
-    if answer.intent == "compare":
-        group = next((k for k in _GROUP_HEADERS if k in first), "cohort")
-        return ((group, _GROUP_HEADERS[group], "<"), *_RANKED)
-    if answer.intent == "trend":
-        return _TREND if first.get("code") else _VOLUME
+    if answer.intent in _DATA_INTENTS:
+        return data_columns(rows)
     if answer.intent == "ot_vs_pt":
         return _OT_VS_PT
     if answer.intent == "code_range":
@@ -194,8 +213,14 @@ def render_text(answer: Answer, *, show_sql: bool = False) -> str:
             kept = [ln for ln in answer.text.split("\n") if not ln.startswith("  ")]
             parts.append(_wrap("\n".join(kept)))
         else:
-            parts.append(_wrap(answer.text.split("\n")[0]))
-        parts.append(table(_prepared_rows(answer), columns, grouped=answer.intent == "compare"))
+            parts.append(_wrap("\n".join([answer.title or answer.text.split("\n")[0],
+                                            *answer.summary])))
+        first_key = columns[0][0] if columns else ""
+        keys = [r.get(first_key) for r in answer.rows]
+        grouped = first_key in ("cohort", "period", "state", "payer", "year") and (
+            1 < len(set(keys)) < len(keys)
+        )
+        parts.append(table(_prepared_rows(answer), columns, grouped=grouped))
         if answer.notes and answer.intent not in ("code_range", "coverage"):
             parts.append(_wrap("\n".join(answer.notes)))
     context = context_line(answer) if answer.rows else ""

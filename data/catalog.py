@@ -57,6 +57,22 @@ class CohortInfo:
 
 
 @dataclass(frozen=True)
+class Place:
+    """A CMS place-of-service code and the words staff use for it."""
+
+    code: str
+    name: str
+    synonyms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Modifier:
+    code: str
+    name: str
+    synonyms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Catalog:
     codes: Mapping[str, CodeInfo]
     subgroups: tuple[Subgroup, ...]
@@ -67,6 +83,14 @@ class Catalog:
     payer_names: Mapping[str, str]
     taxonomy: Mapping[str, str]  # NUCC taxonomy code -> cohort
     provider_types: Mapping[str, str]  # CMS Rndrng_Prvdr_Type (lower case) -> cohort
+    places: Mapping[str, Place]  # place-of-service code -> Place
+    modifiers: Mapping[str, Modifier]
+    cities: Mapping[str, str]  # city name (lower case) -> USPS state code
+
+    @property
+    def provider_cohorts(self) -> tuple[str, ...]:
+        """Cohorts decided by the rendering provider (they do not overlap)."""
+        return tuple(k for k, c in self.cohorts.items() if c.kind == "provider")
 
     def describe(self, code: str) -> str:
         info = self.codes.get(code)
@@ -145,5 +169,20 @@ def load_catalog(data_dir: Path = DATA_DIR) -> Catalog:
                 r["provider_type"].lower(): r["cohort"]
                 for r in _read_csv(data_dir / "provider_types.csv")
             }
+        ),
+        places=MappingProxyType(
+            {
+                r["code"]: Place(r["code"], r["name"], _split_aliases(r["synonyms"]))
+                for r in _read_csv(data_dir / "places.csv")
+            }
+        ),
+        modifiers=MappingProxyType(
+            {
+                r["modifier"]: Modifier(r["modifier"], r["name"], _split_aliases(r["synonyms"]))
+                for r in _read_csv(data_dir / "modifiers.csv")
+            }
+        ),
+        cities=MappingProxyType(
+            {r["city"].lower(): r["state"] for r in _read_csv(data_dir / "cities.csv")}
         ),
     )

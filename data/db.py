@@ -14,7 +14,9 @@ DATA_DIR = Path(__file__).resolve().parent
 DEFAULT_DB = DATA_DIR / "claims.duckdb"
 
 # Tables a question may read. sql/ validation refuses any other table name.
-QUESTION_TABLES = frozenset({"rollup_month", "rollup_national", "claim_lines", "sources"})
+QUESTION_TABLES = frozenset(
+    {"rollup_month", "rollup_national", "rollup_detail", "rollup_claims", "claim_lines", "sources"}
+)
 
 
 def db_path(override: str | os.PathLike | None = None) -> Path:

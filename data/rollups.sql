@@ -1,39 +1,123 @@
 -- Rollups rebuilt after every load (data.db.rebuild_rollups). Questions read these,
--- never claim_lines, so an answer scans thousands of rows, not millions.
+-- never claim_lines, so an answer scans thousands of rows, not millions. The compiler
+-- (sql/compile.py) picks the smallest rollup that has every column a question needs;
+-- sql/rollups.py describes them and must stay in step with this file.
 --
--- `cohort` here holds the provider cohorts (ot, pt, slp, pmr, chiro, other) and two
--- derived ones materialised at build time so every question is one equality filter:
+-- `cohort` holds the provider cohorts (ot, pt, slp, pmr, chiro, other) and, in every
+-- table but rollup_detail, two more materialised at build time so a question about
+-- them is one equality filter:
 --   'rehab' = every procedure with a code in 97010-97799, whoever billed it
 --   'all'   = every procedure
--- Rows are ordered by (cohort, month) so DuckDB's zone maps skip what a filter excludes.
+--
+-- Measures: procedures (lines, or Tot_Srvcs for a CMS file row), units, and claims
+-- (distinct claim_id). Claims do not add up over codes (a claim bills several), so the
+-- code rollups count the claims that hold each code, and rollup_claims counts the
+-- claims of a scope with no code split. A claim counts once in each month, state,
+-- payer, place of service and provider cohort it has lines in; rows without a
+-- claim_id (CMS files) count no claims. Distinct claims are counted on a 64-bit hash
+-- of the id: cheaper than the strings, and a collision among a billion ids has odds
+-- of about 1 in 30 million.
 
+-- Every dimension a question can filter on, provider cohorts only (the compiler turns
+-- 'rehab' and 'all' into a code range or no filter here). Ordered by month: a period
+-- filter skips the rest through DuckDB's zone maps.
+CREATE OR REPLACE TABLE rollup_detail AS
+SELECT cohort,
+       CAST(date_trunc('month', service_date) AS DATE) AS month,
+       state,
+       payer,
+       coalesce(place_of_service, '') AS place_of_service,
+       coalesce(modifiers, '') AS modifiers,
+       hcpcs_code,
+       CAST(SUM(procedures) AS BIGINT) AS procedures,
+       CAST(coalesce(SUM(units), 0) AS BIGINT) AS units
+FROM claim_lines
+GROUP BY ALL
+ORDER BY month, cohort, hcpcs_code;
+
+-- cohort x month x state x payer x code, derived cohorts included. Procedures and units
+-- come from rollup_detail; claims per code need the lines.
 CREATE OR REPLACE TABLE rollup_month AS
-WITH base AS (
+WITH measures AS (
+    SELECT cohort, month, state, payer, hcpcs_code,
+           CAST(SUM(procedures) AS BIGINT) AS procedures,
+           CAST(SUM(units) AS BIGINT) AS units
+    FROM rollup_detail
+    GROUP BY ALL
+),
+claims AS (
     SELECT cohort,
            CAST(date_trunc('month', service_date) AS DATE) AS month,
            state,
            payer,
            hcpcs_code,
-           CAST(SUM(procedures) AS BIGINT) AS procedures
+           CAST(COUNT(DISTINCT hash(claim_id)) AS BIGINT) AS claims
     FROM claim_lines
+    WHERE claim_id IS NOT NULL
     GROUP BY ALL
+),
+base AS (
+    SELECT m.*, CAST(coalesce(c.claims, 0) AS BIGINT) AS claims
+    FROM measures AS m
+    LEFT JOIN claims AS c USING (cohort, month, state, payer, hcpcs_code)
 )
-SELECT cohort, month, state, payer, hcpcs_code, procedures FROM base
+SELECT cohort, month, state, payer, hcpcs_code, procedures, units, claims FROM base
 UNION ALL
-SELECT 'rehab', month, state, payer, hcpcs_code, CAST(SUM(procedures) AS BIGINT)
+SELECT 'rehab', month, state, payer, hcpcs_code,
+       CAST(SUM(procedures) AS BIGINT), CAST(SUM(units) AS BIGINT), CAST(SUM(claims) AS BIGINT)
 FROM base
 WHERE length(hcpcs_code) = 5 AND hcpcs_code BETWEEN '97010' AND '97799'
   AND regexp_full_match(hcpcs_code, '[0-9]{5}')
 GROUP BY ALL
 UNION ALL
-SELECT 'all', month, state, payer, hcpcs_code, CAST(SUM(procedures) AS BIGINT)
+SELECT 'all', month, state, payer, hcpcs_code,
+       CAST(SUM(procedures) AS BIGINT), CAST(SUM(units) AS BIGINT), CAST(SUM(claims) AS BIGINT)
 FROM base
 GROUP BY ALL
 ORDER BY cohort, month, hcpcs_code, state, payer;
 
--- The same without state and payer: what most questions need, about 1/200th the rows.
+-- The same without state and payer: what most questions need, about 1/100th the rows.
 CREATE OR REPLACE TABLE rollup_national AS
-SELECT cohort, month, hcpcs_code, CAST(SUM(procedures) AS BIGINT) AS procedures
+SELECT cohort, month, hcpcs_code,
+       CAST(SUM(procedures) AS BIGINT) AS procedures,
+       CAST(SUM(units) AS BIGINT) AS units,
+       CAST(SUM(claims) AS BIGINT) AS claims
 FROM rollup_month
 GROUP BY ALL
 ORDER BY cohort, month, hcpcs_code;
+
+-- Claims of a scope with no code split: the denominator of a claims share and claim
+-- totals, by every dimension but the code. 'rehab' counts the claims with at least one rehab line; 'all' every claim
+-- (once per provider cohort on it).
+CREATE OR REPLACE TABLE rollup_claims AS
+WITH per_claim AS (
+    SELECT hash(claim_id) AS claim,
+           cohort,
+           CAST(date_trunc('month', service_date) AS DATE) AS month,
+           state,
+           payer,
+           coalesce(place_of_service, '') AS place_of_service,
+           bool_or(length(hcpcs_code) = 5 AND hcpcs_code BETWEEN '97010' AND '97799'
+                   AND regexp_full_match(hcpcs_code, '[0-9]{5}')) AS rehab,
+           -- every modifier on any line of the claim, "59 GP": "claims with modifier 59"
+           -- are the claims whose set holds it, and each claim has one set
+           array_to_string(list_sort(list_distinct(flatten(
+               list(string_split(coalesce(modifiers, ''), ' '))))), ' ') AS modifiers
+    FROM claim_lines
+    WHERE claim_id IS NOT NULL
+    GROUP BY ALL
+)
+SELECT cohort, month, state, payer, place_of_service, trim(modifiers) AS modifiers,
+       CAST(COUNT(*) AS BIGINT) AS claims
+FROM per_claim
+GROUP BY ALL
+UNION ALL
+SELECT 'rehab', month, state, payer, place_of_service, trim(modifiers), CAST(COUNT(*) AS BIGINT)
+FROM per_claim
+WHERE rehab
+GROUP BY ALL
+UNION ALL
+SELECT 'all', month, state, payer, place_of_service, trim(modifiers), CAST(COUNT(*) AS BIGINT)
+FROM per_claim
+GROUP BY ALL
+ORDER BY cohort, month, state, payer, place_of_service;

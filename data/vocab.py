@@ -54,6 +54,17 @@ class Vocabulary:
     provider_level: tuple[str, ...]
     privacy_exempt: tuple[str, ...]
     examples: tuple[str, ...]
+    # understanding v2
+    negation: tuple[str, ...]
+    negation_glue: frozenset[str]
+    measures: Mapping[str, tuple[str, ...]]
+    dimensions: Mapping[str, tuple[str, ...]]
+    group_leads: frozenset[str]
+    group_tails: frozenset[str]
+    group_alone: frozenset[str]
+    modifier_words: frozenset[str]
+    bare_modifiers: frozenset[str]
+    unsupported_filters: Mapping[str, tuple[str, ...]]
 
 
 def _words(items: object) -> tuple[str, ...]:
@@ -102,4 +113,14 @@ def load_vocab(path: Path = DATA_DIR / "vocabulary.yaml") -> Vocabulary:
         provider_level=_words(unsafe.get("provider_level")),
         privacy_exempt=_words(unsafe.get("privacy_exempt")),
         examples=_words(d.get("examples")),
+        negation=_words(d.get("negation")),
+        negation_glue=frozenset(_words(d.get("negation_glue"))),
+        measures=_mapping(d.get("measures"), _words),
+        dimensions=_mapping(d.get("dimensions"), _words),
+        group_leads=frozenset(_words(d.get("group_leads"))),
+        group_tails=frozenset(_words(d.get("group_tails"))),
+        group_alone=frozenset(_words(d.get("group_alone"))),
+        modifier_words=frozenset(_words(d.get("modifier_words"))),
+        bare_modifiers=frozenset(_words(d.get("bare_modifiers"))),
+        unsupported_filters=_mapping(d.get("unsupported_filters"), _words),
     )

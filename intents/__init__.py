@@ -1,21 +1,19 @@
-"""Question text -> Intent. Pure: no I/O, no SQL. The catalog is passed in."""
+"""Question text -> query spec. Pure: no I/O, no SQL. The catalog is passed in."""
 
-from intents.model import Coverage, Intent, Period
-from intents.parse import parse
-from intents.periods import (
-    clip_to_coverage,
-    describe_period,
-    resolve_period,
-    resolve_periods,
-)
+from intents.conversation import Context, follow_up
+from intents.model import Coverage, Period
+from intents.resolve import Resolved, resolve
+from intents.spec import Spec, intent_name
+from intents.understand import understand
 
 __all__ = [
+    "Context",
     "Coverage",
-    "Intent",
     "Period",
-    "clip_to_coverage",
-    "describe_period",
-    "parse",
-    "resolve_period",
-    "resolve_periods",
+    "Resolved",
+    "Spec",
+    "follow_up",
+    "intent_name",
+    "resolve",
+    "understand",
 ]

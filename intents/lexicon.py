@@ -23,7 +23,8 @@ _OPTIONAL_END = re.compile(r"([a-z]+)(\?)?")
 @dataclass(frozen=True)
 class Entry:
     """What a phrase names. kind: cohort, cohort_weak, payer, state, code, code_weak,
-    code_family, subgroup, unsupported, noise."""
+    code_family, subgroup, unsupported (a specialty), noise, negation, measure,
+    dimension, place, modifier, city, unsupported_filter."""
 
     kind: str
     value: Any
@@ -98,9 +99,12 @@ class Lexicon:
             for syn in (info.key, *info.synonyms):
                 kind = "cohort_weak" if phrase_key(syn) in weak_cohort else "cohort"
                 add(syn, Entry(kind, key))
+        # A bare "other" is the provider cohort or a word ("other than", "any other"):
+        # intents.tagger decides; the payer is "other payers", the sub-group "unlisted".
         for payer, syns in catalog.payers.items():
             for syn in (payer, *syns):
-                add(syn, Entry("payer", payer))
+                if syn != "other":
+                    add(syn, Entry("payer", payer))
         for code, name in catalog.states.items():
             add(name, Entry("state", code))
         for alias, code in vocab.state_aliases.items():
@@ -113,7 +117,8 @@ class Lexicon:
         for name, codes in vocab.code_families.items():
             add(name, Entry("code_family", tuple(codes)))
         for sg in catalog.subgroups:
-            add(sg.name, Entry("subgroup", (sg.key,)))
+            if sg.name.lower() != "other":
+                add(sg.name, Entry("subgroup", (sg.key,)))
             add(sg.key.replace("_", " "), Entry("subgroup", (sg.key,)))
         for key, syns in vocab.subgroup_synonyms.items():
             for syn in syns:
@@ -124,6 +129,31 @@ class Lexicon:
             add(word, Entry("unsupported", word))
         for phrase in vocab.noise_phrases:
             add(phrase, Entry("noise", None), target=False)
+        for phrase in vocab.negation:
+            add(phrase, Entry("negation", None))
+        for measure, words in vocab.measures.items():
+            for word in words:
+                add(word, Entry("measure", measure))
+        for dimension, words in vocab.dimensions.items():
+            for word in words:
+                add(word, Entry("dimension", dimension))
+        place_codes: dict[str, list[str]] = {}
+        for place in catalog.places.values():
+            for syn in place.synonyms:
+                place_codes.setdefault(syn, []).append(place.code)
+        for syn, codes in place_codes.items():
+            add(syn, Entry("place", tuple(codes)))
+        # Only the longer names of modifiers are phrases ("modifier 59", "gp modifier"): a
+        # bare "go" or "59" is a modifier only next to "modifier" (see intents.tagger).
+        for mod in catalog.modifiers.values():
+            for syn in mod.synonyms:
+                if len(phrase_key(syn)) > 1:
+                    add(syn, Entry("modifier", mod.code), target=False)
+        for city, state in catalog.cities.items():
+            add(city, Entry("city", state))
+        for label, words in vocab.unsupported_filters.items():
+            for word in words:
+                add(word, Entry("unsupported_filter", label))
         # phrase lengths by first word, longest first: the scan tries only these
         sizes: dict[str, set[int]] = {}
         for k in self.phrases:
@@ -139,6 +169,10 @@ class Lexicon:
         for phrase in vocab.relative_periods:
             targets.update(phrase.split())
         self.cue_words = frozenset(cue_words)
+        # the words of the "top" cue that ask for a ranking, not a code's rank
+        self.top_words = frozenset(
+            w for f in vocab.cues.get("top", ()) for w in _cue_words(f)
+        ) - {"rank", "ranks", "ranked", "ranking", "rankings", "most", "volume"}
         # words of the question's shape ("most", "share", "what"), never part of a code name
         topical = {"mental", "fine_motor", "gross_motor", "focus", "singular_noun", "plural_noun"}
         self.shape_words = frozenset(

@@ -6,20 +6,19 @@ read from them; the patterns are data (data/vocabulary.yaml, section `unsafe`).
 
 from __future__ import annotations
 
-from intents.entities import Found
 from intents.lexicon import Lexicon
+from intents.tagger import Tagged
 
 
-def is_unsafe(found: Found, lex: Lexicon) -> bool:
+def is_unsafe(found: Tagged, lex: Lexicon) -> bool:
     lowered = found.tokens.lowered
     if any(t in lowered for t in lex.unsafe_sql_triggers) and lex.unsafe_sql.search(lowered):
         return True
     words = list(found.low)
     # "physical therapists" names a cohort, not people: hide cohort phrases first
-    for m in found.mentions:
-        if any(e.kind in ("cohort", "cohort_weak") for e in m.entries):
-            for k in range(m.i, m.j):
-                words[k] = "cohort"
+    for t in found.of("cohort", "cohort_weak"):
+        for k in range(t.i, t.j):
+            words[k] = "cohort"
     text = " ".join(words)
     starts = {w[:3] for w in words}
     if (lex.privacy_keys is None or not lex.privacy_keys.isdisjoint(starts)) and (

@@ -1,0 +1,991 @@
+"""understand(text, today, catalog) -> Spec: one question, read into the query spec.
+
+The tagger (intents.tagger) finds every entity and cue with its position; a short list
+of named rules then decides what kind of question it is. Questions about the data are
+not told apart by shape: `compose` reads each part of the spec off the tags on its own
+(what a negation excludes, which cohorts, codes, filters and periods, the measure, the
+grouping, what is compared or joined, the list length), so a new combination of known
+parts needs no new rule.
+
+Nothing is quietly dropped: a word no part used is said in a note, a filter the data
+cannot apply (a city without its state's data, a patient's age) is refused with the
+question without it offered instead, and where two readings are plausible the likelier
+is answered and the other offered in `alternatives`.
+
+Pure and deterministic. A bug raises: callers at the edge (the pipeline) log it and
+answer with an error, so tests see the exception instead of a quiet "unknown".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any
+
+from data.catalog import Catalog, in_rehab_range
+from data.vocab import Vocabulary, load_vocab
+from intents.lexicon import Lexicon, get_lexicon, singular
+from intents.model import MAX_QUESTION_CHARS, MAX_TOP_N
+from intents.safety import is_unsafe
+from intents.spec import CodeSet, PeriodRef, Selection, Spec
+from intents.tagger import Tag, Tagged, tag
+
+FALLBACK_EXAMPLES = (
+    "top OT codes 2022",
+    "what share of rehab procedures was 97530 in 2023",
+    "what is 97110",
+    "help",
+)
+_DATA_CUES = ("top", "share", "rank", "trend", "volume", "code_noun", "compare")
+_MOVERS = ("movers_up", "movers_down", "movers_both")
+# Entity kinds a negation can govern, and the list each belongs to.
+_FILTER_GROUP = {
+    "cohort": "cohort",
+    "code_weak": "code",
+    "payer": "payer",
+    "state": "state",
+    "code": "code",
+    "code_range": "code",
+    "code_family": "code",
+    "subgroup": "code",
+    "place": "place",
+    "modifier": "modifier",
+}
+# Negations that mean nothing when nothing follows them ("no thanks", "why not").
+_WEAK_NEGATIONS = frozenset({"no", "not", "less", "drop", "remove", "ignore", "omit"})
+_LIST_GLUE = ("and", "or", "nor", "&", "-", "plus")
+# Leads that make a dimension a series of rankings ("top code in each state").
+_PER_GROUP_LEADS = frozenset(
+    {"each", "every", "per", "by", "in each", "for each", "in every", "for every", "across"}
+)
+# Words after "which" that ask for one group ("which state"), not several.
+_TOP_WORDS = ("top", "first", "leading", "highest", "biggest", "largest", "most", "best")
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def understand(
+    text: str, today: date, catalog: Catalog, vocab: Vocabulary | None = None
+) -> Spec:
+    """Read one question into a Spec."""
+    if not isinstance(text, str):
+        text = "" if text is None else str(text)
+    if len(text.strip()) > MAX_QUESTION_CHARS:
+        return Spec("unknown", text=text[:MAX_QUESTION_CHARS], error="too_long")
+    lex = get_lexicon(catalog, vocab if vocab is not None else load_vocab())
+    f = tag(text, today, lex)
+    if is_unsafe(f, lex):
+        return Spec("unknown", text=text, error="unsafe", suggestions=examples(lex))
+    ctx = _Ctx(text, f, lex)
+    for rule in RULES:
+        spec = rule(ctx)
+        if spec is not None:
+            return spec
+    raise AssertionError("the last rule always answers")  # pragma: no cover
+
+
+def examples(lex: Lexicon, first: tuple[str, ...] = ()) -> tuple[str, ...]:
+    out = list(first)
+    for e in lex.vocab.examples:
+        if e not in out:
+            out.append(e)
+    return tuple(out[:5])
+
+
+# --------------------------------------------------------------------------- context
+
+
+@dataclass
+class _Ctx:
+    """The tagged question and the views of it the rules share (negation applied)."""
+
+    text: str
+    f: Tagged
+    lex: Lexicon
+    excluded: set[int] = field(default_factory=set)  # positions of tags a negation governs
+    dangling: list[str] = field(default_factory=list)  # strong negations governing nothing
+
+    def __post_init__(self) -> None:
+        self.excluded, self.dangling = _negations(self.f, self.lex.vocab)
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.lex.catalog
+
+    def has(self, *cues: str) -> bool:
+        return self.f.has(*cues)
+
+    def included(self, *kinds: str) -> list[Tag]:
+        return [t for t in self.f.of(*kinds) if id(t) not in self.excluded]
+
+    def excluded_tags(self, *kinds: str) -> list[Tag]:
+        return [t for t in self.f.of(*kinds) if id(t) in self.excluded]
+
+    def values(self, *kinds: str) -> list[Any]:
+        return list(dict.fromkeys(t.value for t in self.included(*kinds)))
+
+    @property
+    def cohorts(self) -> list[str]:
+        return self.values("cohort")
+
+    @property
+    def codes(self) -> list[str]:
+        return self.values("code")
+
+    @property
+    def periods(self) -> list[PeriodRef]:
+        return [t.value for t in self.f.of("period")]
+
+    @property
+    def terse(self) -> bool:
+        return not self.f.unexplained
+
+    def data_entities(self) -> bool:
+        f = self.f
+        return bool(
+            self.cohorts
+            or f.of("code", "code_range", "code_family", "subgroup", "code_weak", "payer",
+                    "state", "place", "modifier", "unsupported", "measure", "period")
+            or f.periods.error
+        )
+
+
+def _negations(f: Tagged, vocab: Vocabulary) -> tuple[set[int], list[str]]:
+    """The tags each negation governs: the next run of entities of one kind, past glue
+    ("not in Texas"), joined by and/or ("excluding medicare and medicaid")."""
+    starts: dict[int, list[Tag]] = {}
+    for t in f.tags:
+        if t.kind in _FILTER_GROUP:
+            starts.setdefault(t.i, []).append(t)
+    excluded: set[int] = set()
+    dangling: list[str] = []
+    n = len(f.low)
+    for neg in f.of("negation"):
+        p = neg.j
+        while p < n and p not in starts and f.low[p] in vocab.negation_glue:
+            p += 1
+        if p not in starts:
+            word = " ".join(f.low[neg.i : neg.j])
+            if word not in _WEAK_NEGATIONS:
+                dangling.append(word)
+            continue
+        group = _FILTER_GROUP[starts[p][0].kind]
+        while p in starts:
+            excluded.update(id(t) for t in starts[p])
+            q = max(t.j for t in starts[p])
+            if q < n and f.low[q] in _LIST_GLUE:
+                q += 1
+            if q in starts and _FILTER_GROUP[starts[q][0].kind] == group:
+                p = q
+                continue
+            break
+    return excluded, dangling
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def rule_coverage(c: _Ctx) -> Spec | None:
+    has = c.has
+    if has("coverage_strong") and not c.codes and not has("top", "share", "trend", "code_for"):
+        return Spec("coverage", text=c.text)
+    data_cue = has(*_DATA_CUES)
+    if has("data_word") and has("coverage_weak") and not (c.cohorts or c.codes or data_cue):
+        return Spec("coverage", text=c.text)
+    return None
+
+
+def rule_help(c: _Ctx) -> Spec | None:
+    f, has = c.f, c.has
+    entities = c.data_entities() or bool(f.of("code_name"))
+    data_cue = has(*_DATA_CUES, *_MOVERS)
+    asks_something = has(
+        "coverage_strong", "lookup", "code_for", "range", "mental", "fine_motor",
+        "gross_motor", "difference", "versus",
+    )
+    nothing = not f.low or (
+        c.terse and not entities and not data_cue and f.n is None and not asks_something
+        and not f.bare_numbers and not f.of("dimension")
+    )
+    if nothing or (
+        has("help")
+        and not entities
+        and not has("top", "share", "trend", "compare", "coverage_strong", "code_for")
+    ):
+        return Spec("help", text=c.text, suggestions=examples(c.lex))
+    return None
+
+
+def rule_codes_difference(c: _Ctx) -> Spec | None:
+    """ "difference between therapeutic activities and therapeutic exercises"."""
+    codes = c.codes
+    if (
+        c.has("difference", "versus", "compare")
+        and len(codes) >= 2
+        and not c.cohorts
+        and not c.periods
+        and not c.has("share", "volume", "top", "trend", "rank")
+        and not c.f.of("state", "payer", "place", "measure")
+    ):
+        return Spec("knowledge", text=c.text, lookup_codes=tuple(codes), topic="codes")
+    return None
+
+
+def rule_knowledge(c: _Ctx) -> Spec | None:
+    """OT vs PT explained: what each focuses on, how they differ, mental health."""
+    f, has = c.f, c.has
+    cohorts, codes = c.cohorts, c.codes
+    if has(*_DATA_CUES, *_MOVERS) or codes or c.periods or f.periods.error:
+        return None
+    if f.of("state", "payer", "place", "modifier", "measure", "code_family", "subgroup",
+            "code_range") or f.n is not None:
+        return None
+    if not set(cohorts) <= {"ot", "pt"}:
+        return None
+    topic = None
+    fine, gross = has("fine_motor"), has("gross_motor")
+    if has("mental"):
+        topic = "mental_health"
+    elif fine and gross:
+        topic = "difference"
+    elif fine and not cohorts:
+        topic = "ot_focus"
+    elif gross and not cohorts and has("focus", "difference", "lookup"):
+        topic = "pt_focus"
+    elif set(cohorts) == {"ot", "pt"} and has("difference", "versus", "focus", "lookup"):
+        topic = "difference"
+    elif len(cohorts) == 1 and has("difference"):
+        topic = "difference"
+    elif len(cohorts) == 1 and (has("focus", "lookup") or fine or gross):
+        topic = "ot_focus" if cohorts[0] == "ot" else "pt_focus"
+    if topic is None:
+        return None
+    return Spec("knowledge", text=c.text, cohorts=tuple(cohorts), topic=topic)
+
+
+def rule_code_range(c: _Ctx) -> Spec | None:
+    """ "which CPT codes are rehab codes", "list the evaluation codes", "/toprank range"."""
+    f, has = c.f, c.has
+    cohorts = c.cohorts
+    subgroups = c.values("subgroup")
+    subgroup_keys = [k for keys in subgroups for k in keys]
+    ranges = c.values("code_range")
+    if has("top", "share", "trend", "compare", "volume", *_MOVERS) or c.periods:
+        return None
+    if f.of("state", "payer", "place", "modifier", "measure", "dimension") or c.excluded:
+        return None
+    if c.codes or f.n is not None or not set(cohorts) <= {"rehab"}:
+        return None
+    families = f.of("code_family")
+    listing = False
+    if families and not subgroup_keys and not ranges:
+        return None  # "what are the PT evaluation codes": those codes, not the range
+    if ranges:
+        listing = True
+    elif has("range") and (cohorts or subgroup_keys or has("code_noun")):
+        listing = True
+    elif cohorts == ["rehab"] and has("lookup") and not has("code_noun", "volume"):
+        listing = True  # "what is rehab": the code range is its definition
+    elif "range" in f.low and c.terse and not cohorts:
+        listing = True  # "/toprank range"
+    elif subgroup_keys and c.terse and not cohorts:
+        listing = True  # "/toprank evaluations", "modalities?": the sub-group's codes
+    elif subgroup_keys and has("code_noun", "lookup", "range"):
+        listing = True
+    if not listing:
+        return None
+    keys = list(subgroup_keys)
+    for first, last in ranges:
+        for sg in c.catalog.subgroups:
+            if (sg.first, sg.last) == (first, last):
+                keys = [sg.key]
+    return Spec("code_range", text=c.text, subgroups=tuple(dict.fromkeys(keys)))
+
+
+def rule_lookup(c: _Ctx) -> Spec | None:
+    """What a code is: "what is 97110", "/toprank 97140", "code for gait training", "PT
+    evaluation codes". Only where nothing asks for a figure."""
+    f, has, lex = c.f, c.has, c.lex
+    cohorts = c.cohorts
+    written = [t.value for t in f.of("code") if t.j - t.i == 1 and t.value.lower() == f.low[t.i]]
+    named = [t.value for t in c.included("code") if t.value not in written]
+    weak = c.values("code_weak")
+    families = c.values("code_family")
+    figure_asked = (
+        has("top", "trend", "compare", "share", "volume", *_MOVERS)
+        or f.of("state", "payer", "place", "modifier", "measure", "period")
+        or c.excluded
+        or (f.of("dimension") and has("rank"))
+    )
+    if written and not figure_asked and not cohorts:
+        code = written[0]
+        error = None if code in c.catalog.codes else "unknown_code"
+        return Spec("lookup", text=c.text, lookup_codes=tuple(c.codes), error=error)
+    if figure_asked:
+        return None
+    code_for = has("code_for")
+    lookup = has("lookup") and not cohorts
+    # a code's name on its own ("gait training", "/toprank manual therapy")
+    named_alone = bool(named) and c.terse and not cohorts and not has(*_DATA_CUES)
+    family_listed = bool(families) and not cohorts and c.terse
+    if not (code_for or lookup or named_alone or family_listed):
+        return None
+    if named:
+        extra = [w for w in weak if w not in named]
+        return Spec("lookup", text=c.text, lookup_codes=tuple(named + extra))
+    if families and not has("top"):
+        return Spec("lookup", text=c.text, lookup_codes=tuple(families[0]))
+    if cohorts or has("top", "trend", "share"):
+        return None  # "which codes do PTs bill the most" asks for a ranking
+    if weak:
+        return Spec("lookup", text=c.text, lookup_codes=tuple(weak))
+    best, specific = lex.match_codes(_content_words(f, lex))
+    if best and specific:
+        return Spec("lookup", text=c.text, lookup_codes=tuple(best))
+    if not code_for:
+        return None
+    if best:
+        return Spec(
+            "lookup",
+            text=c.text,
+            lookup_codes=tuple(best),
+            error="ambiguous",
+            suggestions=tuple(f"what is {code}" for code in best),
+        )
+    if has(*_DATA_CUES) and not has("code_noun"):
+        return None
+    return Spec(
+        "lookup",
+        text=c.text,
+        error="unknown_code",
+        suggestions=examples(lex, ("code for manual therapy", "what is 97530")),
+    )
+
+
+def rule_data(c: _Ctx) -> Spec | None:
+    """A figure from the data: composed part by part (see `compose`)."""
+    if not _asks_for_data(c):
+        return None
+    return compose(c)
+
+
+def rule_unknown(c: _Ctx) -> Spec:
+    f = c.f
+    first: list[str] = []
+    cohorts = c.cohorts
+    if cohorts:
+        first += [f"top {cohorts[0]} codes", f"{cohorts[0]} volume by year"]
+    for code in c.codes[:1]:
+        first += [f"what is {code}", f"what share of procedures was {code}"]
+    if f.of("unsupported"):
+        return Spec("unknown", text=c.text, error="unknown_cohort",
+                    suggestions=_cohort_hints(c.lex))
+    return Spec("unknown", text=c.text, error=f.periods.error,
+                suggestions=examples(c.lex, tuple(first)))
+
+
+RULES: tuple[Callable[[_Ctx], Spec | None], ...] = (
+    rule_coverage,
+    rule_help,
+    rule_codes_difference,
+    rule_knowledge,
+    rule_code_range,
+    rule_lookup,
+    rule_data,
+    rule_unknown,  # type: ignore[tuple-item]
+)
+
+
+# --------------------------------------------------------------------------- data questions
+
+
+def _asks_for_data(c: _Ctx) -> bool:
+    f, has = c.f, c.has
+    cohorts = c.cohorts or f.of("cohort_weak")
+    cue = has(*_DATA_CUES, *_MOVERS, "versus", "union_cue")
+    filters = bool(f.of("state", "payer", "place", "modifier", "period", "measure"))
+    codes = bool(f.of("code", "code_family", "subgroup", "code_range"))
+    grouped = bool(_groupings(c))
+    if f.of("unsupported") and (cue or filters or cohorts):
+        return True
+    if cohorts and (cue or filters or codes or f.n or grouped or c.terse):
+        return True
+    if codes and (cue or filters or grouped or f.n):
+        return True
+    if cue and (filters or grouped or f.n or (has("top") and has("code_noun"))):
+        return True
+    if grouped and (cue or filters or has("code_noun")):
+        return True
+    if f.tokens.slash and c.terse and (filters or f.n):
+        return True
+    if has("top") and c.terse and (filters or f.n):
+        return True  # "top 5", "top 2022": every word used, a ranking asked for
+    n = _bare_n(c)
+    return bool(cohorts and n)
+
+
+def _bare_n(c: _Ctx) -> int | None:
+    f = c.f
+    if f.n is None and f.bare_numbers and (f.tokens.slash or c.terse):
+        small = [v for v in f.bare_numbers if v > 0]
+        return min(small[0], MAX_TOP_N) if small else None
+    return f.n
+
+
+def _cohort_hints(lex: Lexicon) -> tuple[str, ...]:
+    return tuple(f"top {k} codes" for k in lex.catalog.cohorts)
+
+
+@dataclass
+class _Grouping:
+    tag: Tag
+    dimension: str
+    lead: str  # the word that made it a grouping ("by", "which", "mix", ...)
+    plural: bool
+
+
+def _groupings(c: _Ctx) -> list[_Grouping]:
+    """Dimensions the question groups by: "by state", "which payer", "payer mix",
+    "quarterly", "top 5 states", "in each state"."""
+    f, vocab = c.f, c.lex.vocab
+    low, n = f.low, len(f.low)
+    out: list[_Grouping] = []
+    for t in f.of("dimension"):
+        word = " ".join(low[t.i : t.j])
+        plural = word.endswith("s") and not word.endswith("ss")
+        prev1 = low[t.i - 1] if t.i >= 1 else ""
+        prev2 = " ".join(low[t.i - 2 : t.i]) if t.i >= 2 else ""
+        nxt = low[t.j] if t.j < n else ""
+        lead = ""
+        if word in vocab.group_alone:
+            lead = word
+        elif prev2 in vocab.group_leads:
+            lead = prev2
+        elif prev1 in vocab.group_leads:
+            lead = prev1
+        elif f.n_at is not None and f.n_at == t.i - 1 and t.i >= 2 and low[t.i - 2] in _TOP_WORDS:
+            lead = low[t.i - 2]  # "top 5 states"
+        elif nxt in vocab.group_tails:
+            lead = nxt
+        elif t.value in ("year", "quarter", "month") and c.has("volume", "trend") and any(
+            u.i == t.j and u.kind in ("cohort", "code", "code_family", "measure")
+            for u in f.tags
+        ):
+            lead = word  # "monthly chiro volume" (typed "month chiro volume")
+        if lead:
+            out.append(_Grouping(t, str(t.value), lead, plural))
+    return out
+
+
+def _code_sets(c: _Ctx, tags: list[Tag]) -> list[CodeSet]:
+    """Code entities as CodeSets, in the order asked."""
+    out: list[CodeSet] = []
+    catalog = c.catalog
+    for t in tags:
+        if t.kind == "code":
+            out.append(CodeSet(label=t.value, codes=(t.value,), kind="code"))
+        elif t.kind == "code_weak":
+            out.append(CodeSet(label=t.value, codes=(t.value,), kind="code"))
+        elif t.kind == "code_family":
+            label = " ".join(c.f.tokens.orig[t.i : t.j]) if len(c.f.tokens.orig) == len(
+                c.f.low) else " ".join(c.f.low[t.i : t.j])
+            out.append(CodeSet(label=label, codes=tuple(t.value), kind="family"))
+        elif t.kind == "subgroup":
+            keys = set(t.value)
+            codes = tuple(sorted(k.code for k in catalog.codes.values() if k.category in keys))
+            names = [s.name for s in catalog.subgroups if s.key in keys]
+            out.append(CodeSet(label=" and ".join(names), codes=codes, kind="subgroup"))
+        elif t.kind == "code_range":
+            first, last = t.value
+            out.append(CodeSet(label=f"{first}-{last}", kind="range", first=first, last=last))
+    unique: dict[tuple[Any, ...], CodeSet] = {}
+    for s in out:
+        unique.setdefault((s.codes, s.first, s.last), s)
+    return list(unique.values())
+
+
+def _between(c: _Ctx, a: Tag, b: Tag) -> tuple[str, ...]:
+    return tuple(c.f.low[a.j : b.i])
+
+
+def _joined_by_or(c: _Ctx, tags: list[Tag]) -> bool:
+    return any("or" in _between(c, a, b) for a, b in zip(tags, tags[1:], strict=False))
+
+
+def _several(c: _Ctx, tags: list[Tag], *, plain_and: str = "compared") -> tuple[str, str | None]:
+    """How several values of one kind go together: ("union" | "compared", the other
+    reading as a hint for alternatives, or None when the words leave no doubt)."""
+    has = c.has
+    if has("union_cue"):
+        return "union", None
+    if has("compare", "versus") and not _joined_by_or(c, tags):
+        return "compared", None
+    if _joined_by_or(c, tags):
+        if has("comparative", "compare", "difference"):
+            return "compared", None
+        return "union", "compared"
+    return plain_and, ("union" if plain_and == "compared" else "compared")
+
+
+def compose(c: _Ctx) -> Spec:
+    """The spec of a data question, part by part."""
+    f, has, lex, catalog = c.f, c.has, c.lex, c.catalog
+    notes: list[str] = list(f.notes)
+    alternatives: list[str] = []
+    error: str | None = f.periods.error
+
+    # --- refusals: what the data cannot answer at all
+    if f.of("unsupported") and not c.cohorts:
+        return Spec("data", text=c.text, error="unknown_cohort",
+                    suggestions=_cohort_hints(lex), n=_bare_n(c))
+    unsupported = list(dict.fromkeys(t.value for t in f.of("unsupported_filter")))
+    if unsupported:
+        return Spec("data", text=c.text, error="unsupported_filter",
+                    notes=tuple(f"The data has no {u}." for u in unsupported))
+    if f.unknown_places:
+        names = ", ".join(f"'{p}'" for p in f.unknown_places)
+        return Spec("data", text=c.text, error="unknown_place",
+                    notes=(f"{names} is not a US state I know, and the data is by state.",))
+    if c.dangling:
+        return Spec("data", text=c.text, error="ambiguous",
+                    notes=(f"I could not tell what '{c.dangling[0]}' leaves out.",))
+
+    # --- scope: cohorts
+    cohort_tags = c.included("cohort")
+    cohorts = list(dict.fromkeys(t.value for t in cohort_tags))
+    excluded_cohorts = list(dict.fromkeys(t.value for t in c.excluded_tags("cohort")))
+    if not cohorts and f.of("cohort_weak"):
+        cohorts = ["all"]
+    cohort_mode = "single"
+    if len(cohorts) >= 2:
+        mode, other = _several(c, cohort_tags)
+        cohort_mode = mode
+        if mode == "union" and any(k not in catalog.provider_cohorts for k in cohorts):
+            if "all" in cohorts:
+                cohorts, cohort_mode = ["all"], "single"
+            else:
+                return Spec("data", text=c.text, error="ambiguous", notes=(
+                    "Rehab codes overlap the provider cohorts, so they cannot be added "
+                    "together; compare them instead.",),
+                    alternatives=(c.text.replace("combined", "") + " compared",))
+        if other:
+            alternatives.append(_reword(c, cohort_mode, other, "cohorts"))
+    exclude_codes: list[CodeSet] = []
+    if excluded_cohorts:
+        cohorts, mode_note, range_out = _cohorts_without(c, cohorts, excluded_cohorts)
+        if range_out is not None:
+            exclude_codes.append(range_out)
+        if mode_note:
+            notes.append(mode_note)
+        if len(cohorts) > 1:
+            cohort_mode = "union"
+
+    # --- codes
+    code_tags = c.included("code", "code_family", "subgroup", "code_range")
+    codes = _code_sets(c, code_tags)
+    exclude_codes += _code_sets(c, c.excluded_tags("code", "code_family", "subgroup",
+                                                    "code_range"))
+    weak = c.included("code_weak")
+    if not codes and weak and (has("share", "trend", "volume") or len(weak) > 1):
+        codes = _code_sets(c, weak[:1] if not has("versus", "compare") else weak)
+    exclude_codes += _code_sets(c, c.excluded_tags("code_weak"))  # "leaving out self-care"
+    code_mode = "each"
+    if len(codes) >= 2:
+        if has("union_cue"):
+            code_mode = "combined"
+        elif has("compare", "versus") or _joined_by_or(c, code_tags):
+            code_mode = "compared"
+
+    # --- filters
+    states, state_mode = _selection(c, "state", alternatives)
+    payers, payer_mode = _selection(c, "payer", alternatives)
+    places = Selection(
+        tuple(dict.fromkeys(p for t in c.included("place") for p in t.value)),
+        tuple(dict.fromkeys(p for t in c.excluded_tags("place") for p in t.value)),
+    )
+    modifiers = Selection(
+        tuple(dict.fromkeys(t.value for t in c.included("modifier"))),
+        tuple(dict.fromkeys(t.value for t in c.excluded_tags("modifier"))),
+    )
+
+    # --- periods
+    periods = c.periods
+    period_mode = "single"
+    if len(periods) >= 2:
+        ptags = f.of("period")
+        if has("union_cue"):
+            period_mode = "combined"
+        elif has("compare", "versus") or _joined_by_or(c, ptags) or has(*_MOVERS):
+            period_mode = "compared"
+        else:
+            period_mode = "compared"
+            alternatives.append(_reword(c, "compared", "combined", "periods"))
+
+    # --- measure
+    measures = list(dict.fromkeys(c.values("measure")))
+    measure = measures[0] if measures else "procedures"
+    if len(measures) > 1:
+        notes.append(f"One measure at a time: this counts {measure}.")
+
+    # --- what is asked, and the grouping
+    groupings = _groupings(c)
+    top = _top_cue(c)
+    ranks_codes = top and (has("code_noun") or bool(codes) or has("singular_noun"))
+    singular_code = has("singular_noun") and not has("plural_noun")
+    n = _bare_n(c)
+    group_by: str | None = "code"
+    per_group: str | None = None
+    time_groups = [g for g in groupings if g.dimension in ("year", "quarter", "month")]
+    other_groups = [g for g in groupings if g.dimension not in ("year", "quarter", "month")]
+    trend = _trend_cue(c, groupings) and not has(*_MOVERS)
+    if has(*_MOVERS):
+        ask = "movers"
+    elif other_groups:
+        g = other_groups[0]
+        if ranks_codes and g.lead in _PER_GROUP_LEADS and not _dimension_is_ranked(c, g):
+            per_group, group_by, ask = g.dimension, "code", "rank"
+        else:
+            group_by, ask = g.dimension, "breakdown"
+            if time_groups or (trend and not other_groups[1:]):
+                per_group = (time_groups[0].dimension if time_groups else "year")
+        if len(other_groups) > 1:
+            notes.append(
+                f"One grouping at a time: this is by {_dimension_word(g.dimension)}.")
+    elif time_groups:
+        g = time_groups[0]
+        if ranks_codes and g.lead in _PER_GROUP_LEADS and g.dimension == "year" and not trend:
+            per_group, group_by, ask = "year", "code", "rank"
+        else:
+            group_by, ask = g.dimension, "trend"
+    elif trend:
+        group_by, ask = "year", "trend"
+    elif has("share", "rank") and codes and not top or has("share") and codes:
+        ask = "share"
+    elif has("volume") and not ranks_codes:
+        ask, group_by = "total", None
+    elif top:
+        ask = "rank"
+    elif codes and (cohorts or periods or states or payers or places or modifiers):
+        ask = "share"  # "97530 rehab 2023": where that code stands
+    elif has("share"):
+        ask, group_by = "share", None
+    else:
+        ask = "rank"
+
+    subset = _subset(c) if ask in ("share", "total") and has("share") else ()
+    if subset and subset != ("codes",):
+        ask, group_by = "total", None
+    elif subset == ("codes",) and ask == "total":
+        ask, group_by = "share", "code"
+    compared_series = len(periods) > 1 or len(cohorts) > 1 or len(states.include) > 1 or len(
+        payers.include) > 1
+    if ask == "rank" and not top and not codes and not _names_codes(c) and (
+        f.of("measure") or _measure_noun(c)
+    ) and not groupings and compared_series:
+        ask, group_by = "total", None  # "OT procedures 2019 vs 2022": how many
+
+    # periods compared, with a plain total asked: each period's total side by side
+    if ask == "rank" and has("volume") and not codes and period_mode == "compared":
+        ask, group_by = "total", None
+    if ask == "share" and not codes:
+        ask, group_by = "total", None  # "what share of procedures were OT": a total and share
+    if ask == "share" and (code_mode == "combined" or _all_sets(codes)) and has("volume"):
+        ask, group_by = "total", None
+    if ask == "rank" and codes and code_mode == "compared":
+        ask = "share"
+    if ask == "total" and codes and code_mode == "compared":
+        group_by = "code"
+        ask = "share"
+    if ask == "trend" and len(codes) > 1 and code_mode == "each":
+        code_mode = "compared"
+
+    # --- list length
+    if n is None and group_by == "code" and per_group is None and ask == "rank" and singular_code:
+        n = 1
+    if n is None and per_group is not None and singular_code:
+        n = 1
+    if n is None and ask == "breakdown" and other_groups:
+        g = other_groups[0]
+        if not g.plural and g.lead in ("which", "what") or (
+            g.lead in _TOP_WORDS and not g.plural):
+            n = 1
+        elif g.lead in _TOP_WORDS or g.lead in ("which", "what"):
+            n = 10
+    if ask == "movers":
+        direction = ("up" if has("movers_up") and not has("movers_down", "movers_both")
+                     else "down" if has("movers_down") and not has("movers_up", "movers_both")
+                     else "both")
+    else:
+        direction = "both"
+
+    spec = Spec(
+        "data",
+        text=c.text,
+        ask=ask,  # type: ignore[arg-type]
+        measure=measure,  # type: ignore[arg-type]
+        cohorts=tuple(cohorts),
+        cohort_mode=cohort_mode,  # type: ignore[arg-type]
+        codes=tuple(codes),
+        code_mode=code_mode,  # type: ignore[arg-type]
+        exclude_codes=tuple(exclude_codes),
+        states=states,
+        payers=payers,
+        places=places,
+        modifiers=modifiers,
+        state_mode=state_mode,  # type: ignore[arg-type]
+        payer_mode=payer_mode,  # type: ignore[arg-type]
+        periods=tuple(periods),
+        period_mode=period_mode,  # type: ignore[arg-type]
+        group_by=group_by,  # type: ignore[arg-type]
+        per_group=per_group,  # type: ignore[arg-type]
+        n=n,
+        direction=direction,  # type: ignore[arg-type]
+        subset=subset if subset != ("codes",) else (),
+        error=error,
+    )
+    spec = _one_comparison(spec, notes)
+    notes += _unused_words(c)
+    alternatives += _family_alternative(c, spec)
+    return replace(
+        spec,
+        notes=tuple(dict.fromkeys(notes)),
+        alternatives=tuple(dict.fromkeys(a for a in alternatives if a)),
+    )
+
+
+_RANK_WORDS = frozenset({"rank", "ranks", "ranked", "ranking", "rankings"})
+# Verbs that lead from a share's whole to its part: "share of PT procedures [that] are
+# medicare", "what portion of 97110 is billed by PTs".
+_LINKS = frozenset({
+    "is", "are", "was", "were", "comes", "come", "came", "happen", "happens", "happened",
+    "occur", "occurs", "occurred", "carry", "carries", "carried", "had", "have", "has",
+    "billed", "done", "performed", "go", "goes", "went", "paid", "get", "gets", "got",
+    "made", "represent", "represents", "represented", "account", "accounts", "accounted",
+    "belong", "belongs", "fall", "falls", "delivered", "provided", "involve", "involved",
+})
+_SUBSET_KINDS = {
+    "code": "codes", "code_family": "codes", "subgroup": "codes", "code_range": "codes",
+    "code_weak": "codes", "payer": "payers", "state": "states", "place": "places",
+    "modifier": "modifiers", "cohort": "cohorts",
+}
+_SHARE_WORDS = frozenset({"share", "shares", "percent", "percents", "percentage",
+                          "percentages", "pct", "proportion", "proportions", "fraction",
+                          "portion", "much", "part", "slice", "piece"})
+_SCOPE_PREPS = frozenset({"in", "among", "within", "across", "for", "of"})
+
+
+def _subset(c: _Ctx) -> tuple[str, ...]:
+    """Which part of a share question is the part, not the whole: what follows the
+    linking verb ("share of PT procedures are medicare"), else what stands before the
+    share word ("97162 share of OT"), else what follows "of" up to "in"/"among"
+    ("share of 97032 in rehab"). Codes are the part when nothing says otherwise."""
+    f = c.f
+    low = f.low
+    cue = next((k for k, t in enumerate(low) if t in _SHARE_WORDS), None)
+    if cue is None:
+        return ("codes",)
+    tags = [t for t in f.tags if t.kind in _SUBSET_KINDS and id(t) not in c.excluded]
+    verb = next((k for k in range(cue + 1, len(low)) if low[k] in _LINKS
+                 and k not in f.used), None)
+    part: list[Tag] = []
+    if verb is not None:
+        part = [t for t in tags if t.i > verb]
+    if not part:
+        part = [t for t in tags if t.j <= cue]
+    if not part:
+        k = cue + 1
+        if k < len(low) and low[k] == "of":
+            k += 1
+        end = next((m for m in range(k, len(low)) if low[m] in _SCOPE_PREPS - {"of"}),
+                   len(low))
+        part = [t for t in tags if k <= t.i < end]
+        if part and not any(_SUBSET_KINDS[t.kind] == "codes" for t in part):
+            part = []  # "share of OT procedures in 2022": the whole, not a part
+    kinds = tuple(dict.fromkeys(_SUBSET_KINDS[t.kind] for t in part))
+    if not kinds or "codes" in kinds:
+        return ("codes",)
+    return kinds
+
+
+def _names_codes(c: _Ctx) -> bool:
+    """The question says "code(s)", "CPT", "HCPCS": it asks about codes."""
+    return any(t in ("code", "codes", "cpt", "cpts", "hcpcs") for t in c.f.low)
+
+
+def _measure_noun(c: _Ctx) -> bool:
+    return any(t in ("procedure", "procedures", "service", "services", "volume")
+               for t in c.f.low)
+
+
+def _top_cue(c: _Ctx) -> bool:
+    """A ranking is asked ("top", "most common"), not only a code's rank ("rank of
+    97116 in rehab": where that code stands)."""
+    if not c.has("top"):
+        return False
+    words = set(c.f.low)
+    return not words & _RANK_WORDS or bool(words & c.lex.top_words)
+
+
+def _all_sets(codes: list[CodeSet]) -> bool:
+    return bool(codes) and all(s.kind != "code" for s in codes)
+
+
+def _trend_cue(c: _Ctx, groupings: list[_Grouping]) -> bool:
+    """A trend is asked in words of its own ("trend", "over time", "grew"), not only
+    by the grouping ("each year" in "top code each year" ranks codes per year)."""
+    if not c.has("trend"):
+        return False
+    low = list(c.f.low)
+    for g in groupings:
+        width = len(g.lead.split()) if g.lead not in (low[g.tag.j] if g.tag.j < len(low)
+                                                       else "",) else 0
+        for k in range(max(0, g.tag.i - width), g.tag.j):
+            low[k] = "_"
+    return bool(c.lex.cues["trend"].search(" ".join(low)))
+
+
+def _dimension_is_ranked(c: _Ctx, g: _Grouping) -> bool:
+    """ "which state bills the most 97110": the dimension is what is ranked."""
+    return g.lead in ("which", "what", *_TOP_WORDS)
+
+
+def _dimension_word(dimension: str) -> str:
+    return {"place_of_service": "place of service", "cohort": "specialty"}.get(
+        dimension, dimension
+    )
+
+
+def _selection(c: _Ctx, kind: str, alternatives: list[str]) -> tuple[Selection, str]:
+    tags = c.included(kind)
+    include = tuple(dict.fromkeys(t.value for t in tags))
+    exclude = tuple(dict.fromkeys(t.value for t in c.excluded_tags(kind)))
+    mode = "single"
+    if len(include) >= 2:
+        unique = list({t.value: t for t in tags}.values())
+        mode, other = _several(c, unique, plain_and="compared")
+        if other:
+            alternatives.append(_reword(c, mode, other, kind + "s"))
+    return Selection(include, exclude), mode
+
+
+def _cohorts_without(
+    c: _Ctx, cohorts: list[str], excluded: list[str]
+) -> tuple[list[str], str, CodeSet | None]:
+    """The scope left when cohorts are excluded: "non-PT" is every other provider
+    cohort; "non-rehab" is every code outside 97010-97799."""
+    catalog = c.catalog
+    providers = list(catalog.provider_cohorts)
+    base = cohorts or ["all"]
+    range_out: CodeSet | None = None
+    if "rehab" in excluded:
+        range_out = CodeSet(label="rehab codes (97010-97799)", kind="range",
+                            first="97010", last="97799")
+        excluded = [k for k in excluded if k != "rehab"]
+    if not excluded:
+        return base, "", range_out
+    if base == ["all"] or base == ["rehab"]:
+        kept = [k for k in providers if k not in excluded]
+        note = ""
+        if base == ["rehab"]:
+            range_in = "rehab codes billed by "
+            note = f"This counts {range_in}{', '.join(kept)}."
+        return kept, note, range_out
+    return [k for k in base if k not in excluded], "", range_out
+
+
+def _one_comparison(spec: Spec, notes: list[str]) -> Spec:
+    """Side by side works along one dimension at a time; a second comparison in the same
+    question becomes a union, and the answer says so."""
+    compared = [
+        name
+        for name, on in (
+            ("cohort", spec.cohort_mode == "compared"),
+            ("period", spec.period_mode == "compared"),
+            ("state", spec.state_mode == "compared"),
+            ("payer", spec.payer_mode == "compared"),
+        )
+        if on
+    ]
+    if spec.ask == "movers" and "period" in compared:
+        compared.remove("period")
+    if len(compared) <= 1:
+        return spec
+    keep = compared[0]
+    changes: dict[str, Any] = {}
+    for name in compared[1:]:
+        if name == "period":
+            changes["period_mode"] = "combined"
+        else:
+            changes[f"{name}_mode"] = "union"
+        notes.append(
+            f"One comparison at a time: the {name}s are taken together, "
+            f"the {keep}s side by side."
+        )
+    return replace(spec, **changes)
+
+
+def _unused_words(c: _Ctx) -> list[str]:
+    """Content words no part of the spec used, said rather than dropped."""
+    f = c.f
+    skip = {"code", "cpt", "hcpc", "billing", "bill", "billed", "number", "called", *_LINKS}
+    words = [w for w in f.unexplained if singular(w) not in skip and len(w) > 1]
+    grouped = [g.tag for g in _groupings(c)]
+    nouns = {"state": ("state",), "payer": ("payer",), "place_of_service": ("place",),
+             "cohort": ("cohort", "unsupported")}
+    ends = {t.j: t.kind for t in f.tags}
+    for t in f.of("dimension"):
+        # "office settings", "the Texas state", "medicare payers": the noun of the entity
+        if t in grouped or ends.get(t.i) in nouns.get(str(t.value), ()):
+            continue
+        words.append(" ".join(f.low[t.i : t.j]))
+    if not words:
+        return []
+    shown = ", ".join(f"'{w}'" for w in dict.fromkeys(words))
+    return [f"Not used: {shown} (words I do not know how to apply to the data)."]
+
+
+def _family_alternative(c: _Ctx, spec: Spec) -> list[str]:
+    """ "OT evaluations" is a family of codes (97165-97167) and also "evaluations billed
+    by OTs": the first is answered, the second offered."""
+    out = []
+    for t in c.included("code_family"):
+        words = c.f.low[t.i : t.j]
+        if words and words[0] in ("ot", "pt") and not spec.cohorts:
+            cohort = words[0].upper()
+            rest = " ".join(words[1:])
+            text = c.text
+            phrase = " ".join(c.f.tokens.orig[t.i : t.j]) if len(c.f.tokens.orig) == len(
+                c.f.low) else " ".join(words)
+            if phrase in text:
+                out.append(text.replace(phrase, f"{rest} billed by {cohort}s", 1))
+    return out
+
+
+def _reword(c: _Ctx, chosen: str, other: str, what: str) -> str:
+    """The question asked the other way: "... combined" for a union, "... compared" for
+    a comparison (the parser reads both words)."""
+    text = c.text.rstrip(" ?.!")
+    if other in ("union", "combined"):
+        return f"{text} combined"
+    return f"{text} compared" if " vs " not in text.lower() else text
+
+
+def _content_words(f: Tagged, lex: Lexicon) -> list[str]:
+    """Words that may name a code: not used by an entity, not glue, not question words."""
+    words = []
+    for k, t in enumerate(f.low):
+        if k in f.used or not t.isalpha() or t in lex.vocab.filler or t in lex.shape_words:
+            continue
+        key = singular(t)
+        if key in ("code", "cpt", "hcpc", "billing", "bill", "billed", "number", "called"):
+            continue
+        words.append(key)
+    return words
+
+
+def default_cohort(codes: tuple[str, ...]) -> str:
+    """A question naming codes but no cohort: the rehab list when every code is in
+    97010-97799 (whoever billed it), else all procedures."""
+    return "rehab" if codes and all(in_rehab_range(c) for c in codes) else "all"

@@ -1,0 +1,68 @@
+"""The rollup tables a question can read (built by data/rollups.sql), as data.
+
+The compiler asks for the columns and measure a question needs and gets the smallest
+table that has them (aggregate awareness, as semantic layers call it): most questions
+read rollup_national (cohort x month x code), a state or payer filter rollup_month, a
+place of service or modifier rollup_detail, and the claims of a scope with no code
+split rollup_claims. Keep this file in step with data/rollups.sql.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Rollup:
+    table: str
+    columns: frozenset[str]
+    measures: frozenset[str]
+    # 'rehab' and 'all' are rows of their own (else they are predicates on the code)
+    derived_cohorts: bool
+
+
+_CODE_MEASURES = frozenset({"procedures", "units", "claims"})
+
+ROLLUP_NATIONAL = Rollup(
+    "rollup_national", frozenset({"cohort", "month", "hcpcs_code"}), _CODE_MEASURES, True
+)
+ROLLUP_MONTH = Rollup(
+    "rollup_month",
+    frozenset({"cohort", "month", "state", "payer", "hcpcs_code"}),
+    _CODE_MEASURES,
+    True,
+)
+ROLLUP_DETAIL = Rollup(
+    "rollup_detail",
+    frozenset(
+        {"cohort", "month", "state", "payer", "place_of_service", "modifiers", "hcpcs_code"}
+    ),
+    frozenset({"procedures", "units"}),
+    False,
+)
+ROLLUP_CLAIMS = Rollup(
+    "rollup_claims",
+    frozenset({"cohort", "month", "state", "payer", "place_of_service", "modifiers"}),
+    frozenset({"claims"}),
+    True,
+)
+
+# Smallest first: the first that has every column wins.
+CODE_ROLLUPS = (ROLLUP_NATIONAL, ROLLUP_MONTH, ROLLUP_DETAIL)
+ALL_ROLLUPS = (*CODE_ROLLUPS, ROLLUP_CLAIMS)
+TABLES = frozenset(r.table for r in ALL_ROLLUPS)
+
+
+def choose(columns: set[str], measure: str, *, codes: bool = True) -> Rollup | None:
+    """The smallest rollup with `columns` and `measure` (None when none has them).
+    `codes=False` asks for a table without the code split (claims of a scope)."""
+    if codes:
+        candidates: tuple[Rollup, ...] = CODE_ROLLUPS
+    elif measure == "claims":
+        candidates = (ROLLUP_CLAIMS,)  # per-code claims do not add up to a scope's claims
+    else:
+        candidates = (ROLLUP_CLAIMS, *CODE_ROLLUPS)
+    for rollup in candidates:
+        if columns <= rollup.columns and measure in rollup.measures:
+            return rollup
+    return None
