@@ -10,6 +10,7 @@ are not figures: a code lookup, the code range, OT vs PT, coverage, help, errors
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -367,6 +368,12 @@ def build_data(
         coverage=coverage,
         min_cell=min_cell,
     )
+    unknown = [c for c in spec.all_codes if c not in catalog.codes]
+    if unknown and not _billed(unknown, ctx.records):
+        # a code the dictionary does not know and the data never billed: a typo, said so
+        asked = replace(spec, lookup_codes=(unknown[0],))
+        return error_answer(asked, "unknown_code", catalog=catalog, coverage=coverage,
+                            knowledge=knowledge, resolved=r, plan=plan, question=question)
     built = BUILDERS[plan.family](ctx)
     if built.empty_text:
         return error_answer(spec, "no_data", catalog=catalog, coverage=coverage,
@@ -398,6 +405,17 @@ def build_data(
         notes=notes,
         alternatives=spec.alternatives,
     )
+
+
+def _billed(codes: Sequence[str], records: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether any of `codes` shows in the rows (a code row, or a non-zero total of
+    the codes asked about)."""
+    for rec in records:
+        if "code" in rec and rec["code"] in codes and rec.get("value"):
+            return True
+        if "code" not in rec and rec.get("value"):
+            return True
+    return False
 
 
 # ---------------------------------------------------------------- other questions

@@ -34,7 +34,7 @@ from data.vocab import Vocabulary, load_vocab
 from intents.conversation import Context, follow_up
 from intents.model import MAX_QUESTION_CHARS, Coverage, Period
 from intents.resolve import default_period, resolve
-from intents.spec import Spec
+from intents.spec import Spec, intent_name
 from intents.understand import understand
 from sql.compile import Unsupported, compile_plan
 from sql.engine import DatabaseMissing, DuckDBEngine, validated
@@ -200,7 +200,7 @@ class Toprank:
             answer = self.answer_spec(spec, question=question)
         except Exception:
             log.exception("internal error answering %r", question[:MAX_QUESTION_CHARS])
-            kind = "unknown" if spec is None else spec.kind
+            kind = "unknown" if spec is None else intent_name(spec)
             return internal_error_answer(question[:MAX_QUESTION_CHARS], kind), context
         if spec.kind == "data" and not answer.error:
             codes = tuple(str(r["code"]) for r in answer.rows if r.get("code"))

@@ -341,10 +341,12 @@ def resolved_line(answer: Answer, cohort_names: Mapping[str, str] | None = None)
     names = cohort_names or {}
     p = answer.params or {}
     parts = [f"*Asked:* {escape_mrkdwn(clip(answer.question.strip(), 300))}"]
-    if p.get("cohorts"):
-        parts.append("*Cohorts:* " + " vs ".join(_cohort_name(c, names) for c in p["cohorts"]))
-    elif p.get("cohort"):
-        parts.append(f"*Cohort:* {_cohort_name(p['cohort'], names)}")
+    cohorts = list(p.get("cohorts") or [])
+    if len(cohorts) > 1:
+        join = " + " if p.get("cohort_mode") == "union" else " vs "
+        parts.append("*Cohorts:* " + join.join(_cohort_name(c, names) for c in cohorts))
+    elif p.get("cohort") or cohorts:
+        parts.append(f"*Cohort:* {_cohort_name(p.get('cohort') or cohorts[0], names)}")
     period = answer.period_label or (
         f"{p['start']} to {p['end']}" if p.get("start") and p.get("end") else None
     )
@@ -353,6 +355,11 @@ def resolved_line(answer: Answer, cohort_names: Mapping[str, str] | None = None)
     for key, label in (("code", "Code"), ("state", "State"), ("payer", "Payer"), ("n", "Top")):
         if p.get(key) not in (None, "", ()):
             parts.append(f"*{label}:* {escape_mrkdwn(str(p[key]))}")
+    excluded = [v for values in (p.get("exclude") or {}).values() for v in values]
+    if excluded:
+        parts.append("*Excluding:* " + escape_mrkdwn(", ".join(map(str, excluded))))
+    if p.get("measure") not in (None, "procedures"):
+        parts.append(f"*Counting:* {'visits' if p['measure'] == 'claims' else p['measure']}")
     return "  ·  ".join(parts)
 
 

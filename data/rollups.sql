@@ -100,9 +100,15 @@ WITH per_claim AS (
            bool_or(length(hcpcs_code) = 5 AND hcpcs_code BETWEEN '97010' AND '97799'
                    AND regexp_full_match(hcpcs_code, '[0-9]{5}')) AS rehab,
            -- every modifier on any line of the claim, "59 GP": "claims with modifier 59"
-           -- are the claims whose set holds it, and each claim has one set
+           -- are the claims whose set holds it, and each claim has one set (for 'rehab',
+           -- the set of its rehab lines)
            array_to_string(list_sort(list_distinct(flatten(
-               list(string_split(coalesce(modifiers, ''), ' '))))), ' ') AS modifiers
+               list(string_split(coalesce(modifiers, ''), ' '))))), ' ') AS modifiers,
+           array_to_string(list_sort(list_distinct(flatten(
+               list(string_split(coalesce(modifiers, ''), ' '))
+                   FILTER (WHERE length(hcpcs_code) = 5 AND hcpcs_code BETWEEN '97010' AND '97799'
+                           AND regexp_full_match(hcpcs_code, '[0-9]{5}'))))), ' ')
+               AS rehab_modifiers
     FROM claim_lines
     WHERE claim_id IS NOT NULL
     GROUP BY ALL
@@ -112,7 +118,8 @@ SELECT cohort, month, state, payer, place_of_service, trim(modifiers) AS modifie
 FROM per_claim
 GROUP BY ALL
 UNION ALL
-SELECT 'rehab', month, state, payer, place_of_service, trim(modifiers), CAST(COUNT(*) AS BIGINT)
+SELECT 'rehab', month, state, payer, place_of_service, trim(rehab_modifiers),
+       CAST(COUNT(*) AS BIGINT)
 FROM per_claim
 WHERE rehab
 GROUP BY ALL

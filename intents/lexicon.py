@@ -192,6 +192,8 @@ class Lexicon:
         )
         self.speller = SpellIndex(targets)
         self.state_codes = frozenset(c.lower() for c in catalog.states)
+        # last words of negations: a state code after one is a state ("excluding AL")
+        self.negation_words = frozenset(p.split()[-1] for p in vocab.negation)
 
         self.unsafe_sql = re.compile("|".join(f"(?:{p})" for p in vocab.unsafe_sql))
         self.unsafe_sql_triggers = vocab.unsafe_sql_triggers

@@ -239,6 +239,8 @@ def rule_first_months(ctx: _Ctx, i: int) -> Atom | None:
         raise _BadPeriod(i, ctx.year_after(i + 3)[1])
     first, last = (1, months) if ctx.at(i) == "first" else (13 - months, 12)
     year, end = ctx.year_after(i + 3)
+    if year is None and ctx.at(i) != "first":
+        return None  # "the last 3 months" is relative to today (rule_last_n)
     return Atom(i, end, "months", year=year, part=first, last_part=last)
 
 
@@ -348,8 +350,8 @@ def rule_year(ctx: _Ctx, i: int) -> Atom | None:
 
 RULES: tuple[Callable[[_Ctx, int], Atom | None], ...] = (
     rule_relative,
-    rule_last_n,
     rule_first_months,
+    rule_last_n,
     rule_season,
     rule_fiscal_year,
     rule_quarter_half,

@@ -176,7 +176,7 @@ def _is_state_code(f: Tagged, lex: Lexicon, i: int) -> bool:
             return False
         prev = low[i - 1] if i else ""
         nxt = low[i + 1] if i + 1 < n else ""
-        if prev not in _STATE_LEADS and (
+        if prev not in _STATE_LEADS and prev not in lex.negation_words and (
             nxt.isdigit() or nxt in _DETERMINERS or nxt in lex.first_words
         ):
             return False

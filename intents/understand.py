@@ -272,9 +272,11 @@ def rule_code_range(c: _Ctx) -> Spec | None:
     subgroups = c.values("subgroup")
     subgroup_keys = [k for keys in subgroups for k in keys]
     ranges = c.values("code_range")
-    if has("top", "share", "trend", "compare", "volume", *_MOVERS) or c.periods:
+    if has("top", "share", "trend", "compare", *_MOVERS) or c.periods:
         return None
     if f.of("state", "payer", "place", "modifier", "measure", "dimension") or c.excluded:
+        return None
+    if has("volume") and not has("range"):
         return None
     if c.codes or f.n is not None or not set(cohorts) <= {"rehab"}:
         return None
@@ -317,9 +319,9 @@ def rule_lookup(c: _Ctx) -> Spec | None:
         has("top", "trend", "compare", "share", "volume", *_MOVERS)
         or f.of("state", "payer", "place", "modifier", "measure", "period")
         or c.excluded
-        or (f.of("dimension") and has("rank"))
+        or _groupings(c)
     )
-    if written and not figure_asked and not cohorts:
+    if written and not figure_asked and (not cohorts or has("lookup", "range")):
         code = written[0]
         error = None if code in c.catalog.codes else "unknown_code"
         return Spec("lookup", text=c.text, lookup_codes=tuple(c.codes), error=error)
@@ -404,6 +406,10 @@ RULES: tuple[Callable[[_Ctx], Spec | None], ...] = (
 def _asks_for_data(c: _Ctx) -> bool:
     f, has = c.f, c.has
     cohorts = c.cohorts or f.of("cohort_weak")
+    subject = bool(cohorts or f.of("code", "code_family", "subgroup", "code_range", "code_weak",
+                                   "unsupported") or has("code_noun") or f.of("measure"))
+    if not c.terse and not subject:
+        return False  # "top golf players 2022": a ranking, but of nothing in the data
     cue = has(*_DATA_CUES, *_MOVERS, "versus", "union_cue")
     filters = bool(f.of("state", "payer", "place", "modifier", "period", "measure"))
     codes = bool(f.of("code", "code_family", "subgroup", "code_range"))
@@ -610,6 +616,13 @@ def compose(c: _Ctx) -> Spec:
         tuple(dict.fromkeys(t.value for t in c.excluded_tags("modifier"))),
     )
 
+    both = [v for sel in (states, payers, places, modifiers) for v in sel.include
+            if v in sel.exclude]
+    both += [c_ for c_ in cohorts if c_ in excluded_cohorts]
+    if both:
+        return Spec("data", text=c.text, error="ambiguous", notes=(
+            f"'{both[0]}' is both asked for and excluded.",))
+
     # --- periods
     periods = c.periods
     period_mode = "single"
@@ -685,6 +698,11 @@ def compose(c: _Ctx) -> Spec:
         f.of("measure") or _measure_noun(c)
     ) and not groupings and compared_series:
         ask, group_by = "total", None  # "OT procedures 2019 vs 2022": how many
+
+    if ask == "total" and "volume" in f.low and len(periods) == 1 and not codes and (
+        _spans_years(periods[0])
+    ):
+        ask, group_by = "trend", "year"  # "PT volume 2019 to 2022": year by year
 
     # periods compared, with a plain total asked: each period's total side by side
     if ask == "rank" and has("volume") and not codes and period_mode == "compared":
@@ -807,6 +825,10 @@ def _subset(c: _Ctx) -> tuple[str, ...]:
     if not kinds or "codes" in kinds:
         return ("codes",)
     return kinds
+
+
+def _spans_years(ref: PeriodRef) -> bool:
+    return bool(ref.start and ref.end and ref.end.year > ref.start.year and ref.start.month == 1)
 
 
 def _names_codes(c: _Ctx) -> bool:

@@ -35,7 +35,9 @@ def test_ask_json_prints_the_contract(demo_db: Path) -> None:
     lines = proc.stdout.splitlines()
     assert len(lines) == 1
     answer = json.loads(lines[0])
-    assert set(answer) == {"question", "intent", "params", "rows", "text", "sql", "error"}
+    assert set(answer) == {
+        "question", "intent", "params", "rows", "text", "sql", "error", "alternatives", "notes"
+    }
     assert answer["question"] == "top OT codes 2022"
     assert answer["intent"] == "top_codes" and answer["params"]["cohort"] == "ot"
     assert [r["code"] for r in answer["rows"][:3]] == ["97110", "97140", "97530"]

@@ -203,26 +203,51 @@ def test_every_billed_code_is_in_the_code_dictionary(con, catalog) -> None:
 # ---------------------------------------------------------------- rollups
 
 
-def test_rollup_month_matches_claim_lines_exactly(con) -> None:
-    mismatches = con.execute(
-        """
-        WITH lines AS (
-            SELECT cohort, CAST(date_trunc('month', service_date) AS DATE) AS month, state,
-                   payer, hcpcs_code, sum(procedures) AS procedures
-            FROM claim_lines GROUP BY ALL),
-        expected AS (
-            SELECT * FROM lines
-            UNION ALL SELECT 'rehab', month, state, payer, hcpcs_code, sum(procedures)
-                      FROM lines WHERE hcpcs_code BETWEEN '97010' AND '97799' GROUP BY ALL
-            UNION ALL SELECT 'all', month, state, payer, hcpcs_code, sum(procedures)
-                      FROM lines GROUP BY ALL)
-        SELECT count(*) FROM (
-            (SELECT * FROM expected EXCEPT ALL SELECT * FROM rollup_month)
-            UNION ALL
-            (SELECT * FROM rollup_month EXCEPT ALL SELECT * FROM expected))
-        """
+_REHAB = "hcpcs_code BETWEEN '97010' AND '97799' AND length(hcpcs_code) = 5"
+
+
+def _mismatches(con, expected: str, table: str, columns: str) -> int:
+    """Rows in one and not the other, both ways (0 when the rollup is exact)."""
+    return con.execute(
+        f"WITH expected AS ({expected}), got AS (SELECT {columns} FROM {table}) "
+        "SELECT count(*) FROM ((SELECT * FROM expected EXCEPT ALL SELECT * FROM got) "
+        "UNION ALL (SELECT * FROM got EXCEPT ALL SELECT * FROM expected))"
     ).fetchone()[0]
-    assert mismatches == 0
+
+
+def test_rollup_month_matches_claim_lines_exactly(con) -> None:
+    # procedures, units and distinct claims per code, straight from the lines
+    grain = "date_trunc('month', service_date)::DATE AS month, state, payer, hcpcs_code"
+    measures = ("sum(procedures)::BIGINT, coalesce(sum(units), 0)::BIGINT, "
+                "count(DISTINCT claim_id)::BIGINT")
+    expected = (
+        f"SELECT cohort, {grain}, {measures} FROM claim_lines GROUP BY ALL "
+        f"UNION ALL SELECT 'rehab', {grain}, {measures} FROM claim_lines WHERE {_REHAB} "
+        "GROUP BY ALL "
+        f"UNION ALL SELECT 'all', {grain}, {measures} FROM claim_lines GROUP BY ALL"
+    )
+    columns = "cohort, month, state, payer, hcpcs_code, procedures, units, claims"
+    assert _mismatches(con, expected, "rollup_month", columns) == 0
+
+
+def test_rollup_detail_and_claims_match_claim_lines_exactly(con) -> None:
+    grain = ("cohort, date_trunc('month', service_date)::DATE AS month, state, payer, "
+             "coalesce(place_of_service, '') AS pos")
+    detail = (f"SELECT {grain}, coalesce(modifiers, ''), hcpcs_code, sum(procedures)::BIGINT, "
+              "coalesce(sum(units), 0)::BIGINT FROM claim_lines GROUP BY ALL")
+    assert _mismatches(con, detail, "rollup_detail", "cohort, month, state, payer, "
+                       "place_of_service, modifiers, hcpcs_code, procedures, units") == 0
+    # claims of a scope, no code split (a demo claim is one cohort, day, state, payer, place)
+    claims = (f"SELECT {grain}, count(DISTINCT claim_id)::BIGINT FROM claim_lines GROUP BY ALL "
+              f"UNION ALL SELECT 'rehab', date_trunc('month', service_date)::DATE, state, payer, "
+              f"coalesce(place_of_service, ''), count(DISTINCT claim_id)::BIGINT FROM claim_lines "
+              f"WHERE {_REHAB} GROUP BY ALL "
+              f"UNION ALL SELECT 'all', date_trunc('month', service_date)::DATE, state, payer, "
+              f"coalesce(place_of_service, ''), count(DISTINCT claim_id)::BIGINT FROM claim_lines "
+              "GROUP BY ALL")
+    summed = ("SELECT cohort, month, state, payer, place_of_service, sum(claims)::BIGINT "
+              "FROM rollup_claims GROUP BY ALL")
+    assert _mismatches(con, claims, f"({summed})", "*") == 0
 
 
 def test_rollup_totals(con) -> None:

@@ -1,5 +1,7 @@
-"""Property tests for the parser (hypothesis): total on any input, canonical values,
-slash forms and templates round-trip, noise does not change a parse."""
+"""Property tests for the understanding (hypothesis): total on any input (an exception
+fails the test: nothing is swallowed into "unknown"), canonical values, slash forms and
+templates round-trip, negations exclude, specs said in words read back the same, and
+noise does not change what is understood."""
 
 from __future__ import annotations
 
@@ -11,9 +13,19 @@ from hypothesis import strategies as st
 
 from data.catalog import Catalog, load_catalog
 from data.vocab import load_vocab
-from intents import parse
-from intents.model import COHORTS, INTENT_KINDS, MAX_QUESTION_CHARS, MAX_TOP_N, Intent
+from intents import resolve, understand
+from intents.model import MAX_QUESTION_CHARS, MAX_TOP_N, Coverage
+from intents.phrase import question_for
+from intents.spec import MEASURES, Spec, intent_name
 from tests.conftest import TODAY
+
+DEMO = Coverage(date(2019, 1, 1), date(2023, 9, 30))
+KINDS = ("data", "lookup", "code_range", "knowledge", "coverage", "help", "unknown")
+COHORTS = ("ot", "pt", "rehab", "slp", "pmr", "chiro", "other", "all")
+
+
+def parse(text: str, today: date, catalog: Catalog) -> Spec:
+    return understand(text, today, catalog)
 
 CATALOG = load_catalog()
 VOCAB = load_vocab()
@@ -33,18 +45,25 @@ STATES = sorted(CATALOG.states)
 REHAB_CODES = sorted(c for c in CATALOG.codes if c.startswith("97"))
 
 
-def _valid(intent: Intent, catalog: Catalog) -> None:
-    assert isinstance(intent, Intent)
-    assert intent.kind in INTENT_KINDS
-    assert intent.cohort is None or intent.cohort in COHORTS
-    assert all(c in COHORTS for c in intent.cohorts)
-    assert intent.n is None or 1 <= intent.n <= MAX_TOP_N
-    assert intent.state is None or intent.state in catalog.states
-    assert all(s in catalog.states for s in intent.states)
-    assert intent.payer is None or intent.payer in catalog.payers
-    for p in (intent.period, *intent.periods):
-        if p is not None:
-            assert p.start <= p.end
+def _valid(spec: Spec, catalog: Catalog) -> None:
+    assert isinstance(spec, Spec)
+    assert spec.kind in KINDS
+    assert all(c in COHORTS for c in spec.cohorts)
+    assert spec.n is None or 1 <= spec.n <= MAX_TOP_N
+    assert spec.measure in MEASURES
+    for sel in (spec.states,):
+        assert all(s in catalog.states for s in (*sel.include, *sel.exclude))
+    assert all(p in catalog.payers for p in (*spec.payers.include, *spec.payers.exclude))
+    assert not set(spec.states.include) & set(spec.states.exclude)
+    assert not set(spec.payers.include) & set(spec.payers.exclude)
+    for ref in spec.periods:
+        if ref.start and ref.end:
+            assert ref.start <= ref.end
+    if spec.kind == "data" and spec.error is None:
+        r = resolve(spec, DEMO)
+        for p in r.periods:
+            assert DEMO.start <= p.start <= p.end <= DEMO.end
+    intent_name(spec)
 
 
 any_text = st.one_of(
@@ -101,17 +120,17 @@ any_text = st.one_of(
 
 @PROPS
 @given(any_text)
-def test_any_text_gives_a_valid_intent(text: str) -> None:
-    intent = parse(text, TODAY, CATALOG)
-    _valid(intent, CATALOG)
-    assert parse(text, TODAY, CATALOG) == intent  # deterministic
+def test_any_text_gives_a_valid_spec(text: str) -> None:
+    spec = parse(text, TODAY, CATALOG)
+    _valid(spec, CATALOG)
+    assert parse(text, TODAY, CATALOG) == spec  # deterministic
 
 
 @PROPS
 @given(st.text(min_size=MAX_QUESTION_CHARS - 1), st.dates(date(1990, 1, 1), date(2100, 1, 1)))
 def test_over_length_is_too_long(body: str, today: date) -> None:
-    intent = parse(f"x{body}x", today, CATALOG)
-    assert (intent.kind, intent.error) == ("unknown", "too_long")
+    spec = parse(f"x{body}x", today, CATALOG)
+    assert (spec.kind, spec.error) == ("unknown", "too_long")
 
 
 @PROPS
@@ -140,13 +159,12 @@ def slash_forms(draw: st.DrawFn) -> tuple[str, str, int, int, str]:
 @given(slash_forms())
 def test_slash_forms_round_trip(form: tuple[str, str, int, int, str]) -> None:
     text, cohort, year, n, state = form
-    intent = parse(text, TODAY, CATALOG)
-    assert intent.kind == "top_codes", text
-    assert intent.cohort == cohort, text
-    assert intent.n == min(n, MAX_TOP_N), text
-    assert intent.state == state, text
-    assert intent.period is not None and intent.period.start == date(year, 1, 1), text
-    assert intent.period.end == date(year, 12, 31)
+    spec = parse(text, TODAY, CATALOG)
+    assert intent_name(spec) == "top_codes", text
+    assert spec.cohorts == (cohort,), text
+    assert spec.n == min(n, MAX_TOP_N), text
+    assert spec.states.include == (state,), text
+    assert [(p.start, p.end) for p in spec.periods] == [(date(year, 1, 1), date(year, 12, 31))]
 
 
 N_WORDS = {3: "three", 5: "five", 10: "ten", 12: "twelve", 20: "twenty", 25: "twenty-five"}
@@ -174,9 +192,9 @@ def test_top_templates_round_trip(
 ) -> None:
     word = data.draw(st.sampled_from(COHORT_WORDS[cohort]))
     text = template.format(n=N_WORDS[n] if as_word else n, c=word, y=year)
-    intent = parse(text, TODAY, CATALOG)
-    assert (intent.kind, intent.cohort, intent.n) == ("top_codes", cohort, n), text
-    assert intent.period is not None and intent.period.start.year == year
+    spec = parse(text, TODAY, CATALOG)
+    assert (intent_name(spec), spec.cohorts, spec.n) == ("top_codes", (cohort,), n), text
+    assert spec.periods[0].start is not None and spec.periods[0].start.year == year
 
 
 @PROPS
@@ -200,10 +218,10 @@ def test_share_templates_round_trip(
 ) -> None:
     word = data.draw(st.sampled_from(COHORT_WORDS[cohort]))
     text = template.format(code=code, c=word, y=year)
-    intent = parse(text, TODAY, CATALOG)
-    assert (intent.kind, intent.cohort, intent.code) == ("code_share", cohort, code), text
-    assert intent.n is None
-    assert intent.period is not None and intent.period.start.year == year
+    spec = parse(text, TODAY, CATALOG)
+    assert (intent_name(spec), spec.cohorts, spec.all_codes) == ("code_share", (cohort,), (code,))
+    assert spec.n is None
+    assert spec.periods[0].start is not None and spec.periods[0].start.year == year
 
 
 VALID = [
@@ -228,20 +246,10 @@ VALID = [
 NOISE = ["!", "?", ",", ".", "...", "🙏", "😀", "👍", "*", "~", "  ", "\u200b", "\t"]
 
 
-def _key(intent: Intent) -> tuple:
+def _key(spec: Spec) -> tuple:
     return (
-        intent.kind,
-        intent.cohort,
-        intent.cohorts,
-        intent.code,
-        intent.n,
-        intent.state,
-        intent.payer,
-        intent.period,
-        intent.periods,
-        intent.compare_by,
-        intent.topic,
-        intent.error,
+        intent_name(spec),
+        *(v for k, v in spec.__dict__.items() if k not in ("text", "notes", "alternatives")),
     )
 
 
@@ -268,3 +276,65 @@ def test_noise_does_not_change_the_parse(
 @pytest.mark.parametrize("question", VALID)
 def test_valid_questions_are_understood(question: str) -> None:
     assert parse(question, TODAY, CATALOG).kind != "unknown"
+
+
+# --- negations: a value after an exclusion word is excluded, never included ---------------
+
+PAYER_WORDS = {"medicare": "medicare", "medicaid": "medicaid", "commercial": "commercial"}
+NEGATIONS = ["excluding", "except", "without", "not", "other than", "besides", "minus",
+             "w/o", "non-", "apart from", "not counting", "outside"]
+
+
+@PROPS
+@given(
+    st.sampled_from(sorted(COHORT_WORDS)),
+    st.sampled_from(NEGATIONS),
+    st.sampled_from(sorted(PAYER_WORDS)),
+    st.sampled_from(STATES),
+    st.integers(2019, 2023),
+    st.booleans(),
+    st.sampled_from(["top {c} codes {neg}{x} {y}", "{neg}{x}, top {c} codes {y}",
+                     "top {c} codes in {y} {neg}{x}"]),
+)
+def test_negations_exclude(cohort, neg, payer, state, year, use_state, template) -> None:
+    word = COHORT_WORDS[cohort][0]
+    x = state if use_state else payer
+    text = template.format(c=word, neg=neg if neg.endswith("-") else neg + " ", x=x, y=year)
+    spec = parse(text, TODAY, CATALOG)
+    assert spec.error is None, text
+    sel = spec.states if use_state else spec.payers
+    assert sel.exclude == (x,) and sel.include == (), text
+
+
+# --- a spec said in words reads back as the same spec ---------------------------------------
+
+
+@st.composite
+def data_specs(draw: st.DrawFn) -> str:
+    cohort = draw(st.sampled_from(["OT", "PT", "SLP", "chiro", "rehab"]))
+    year = draw(st.integers(2019, 2023))
+    payer = draw(st.sampled_from(["", "for medicare", "excluding medicaid", "for commercial"]))
+    state = draw(st.sampled_from(["", "in TX", "excluding FL", "in new york"]))
+    shape = draw(st.sampled_from([
+        "top {n} {c} codes {p} {s} {y}",
+        "how many {c} procedures {p} {s} {y}",
+        "{c} procedures by state {p} {y}",
+        "{c} volume by quarter {p} {s} {y}",
+        "what share of {c} procedures was 97110 {p} {s} {y}",
+        "top {c} codes {p} {s} {y} vs {y2}",
+    ]))
+    n = draw(st.integers(2, 20))
+    return shape.format(n=n, c=cohort, p=payer, s=state, y=year, y2=year - 1 if year > 2019
+                        else year + 1)
+
+
+@PROPS
+@given(data_specs())
+def test_a_spec_said_in_words_reads_back_the_same(question: str) -> None:
+    spec = parse(question, TODAY, CATALOG)
+    assert spec.kind == "data" and spec.error is None, question
+    again = parse(question_for(spec), TODAY, CATALOG)
+    for part in ("ask", "measure", "cohorts", "cohort_mode", "codes", "code_mode", "states",
+                 "payers", "places", "modifiers", "group_by", "per_group", "n", "period_mode"):
+        assert getattr(again, part) == getattr(spec, part), (part, question, question_for(spec))
+    assert [(p.start, p.end) for p in again.periods] == [(p.start, p.end) for p in spec.periods]

@@ -6,18 +6,17 @@ from datetime import date
 
 import pytest
 
-from data.catalog import Catalog
+from data.catalog import load_catalog
 from data.vocab import load_vocab
-from intents import parse
-from intents.model import Coverage, Intent, Period
-from intents.periods import (
-    clip_to_coverage,
-    describe_period,
-    resolve_period,
-    resolve_periods,
-    scan_periods,
-)
+from intents import resolve, understand
+from intents.model import Coverage, Period
+from intents.period_rules import scan_periods
+from intents.periods import clip_to_coverage, describe_period, month_end
+from intents.resolve import yearless_year
+from intents.spec import PeriodRef, Spec
 from intents.text import tokenize
+
+CATALOG = load_catalog()
 
 DEMO = Coverage(date(2019, 1, 1), date(2023, 9, 30))
 TODAY = date(2023, 10, 15)
@@ -77,45 +76,72 @@ def test_clip_keeps_explicit_flag() -> None:
     assert got is not None and got.explicit is False
 
 
+def _resolved(spec: Spec, coverage: Coverage = DEMO) -> Period:
+    r = resolve(spec, coverage)
+    assert r.error is None
+    return r.period
+
+
 def test_default_period_is_latest_year_with_data() -> None:
-    got = resolve_period(Intent("top_codes", cohort="ot"), DEMO)
-    assert got is not None
-    assert (got.start, got.end, got.label, got.explicit) == (
+    got = _resolved(Spec("data", cohorts=("ot",)))
+    assert (got.start, got.end, describe_period(got, DEMO)) == (
         date(2023, 1, 1),
         date(2023, 9, 30),
         "2023 through September",
-        False,
     )
     whole_year = Coverage(date(2019, 1, 1), date(2022, 12, 31))
-    got = resolve_period(Intent("code_share", cohort="ot", code="97110"), whole_year)
-    assert got is not None and got.label == "2022"
+    got = _resolved(Spec("data", cohorts=("ot",)), whole_year)
+    assert describe_period(got, whole_year) == "2022"
 
 
 def test_default_trend_period_is_all_the_data() -> None:
-    got = resolve_period(Intent("trend", cohort="ot"), DEMO)
-    assert got is not None and (got.start, got.end) == (DEMO.start, DEMO.end)
-    assert got.label == "2019 through September 2023"
+    got = _resolved(Spec("data", ask="trend", group_by="year", cohorts=("ot",)))
+    assert (got.start, got.end) == (DEMO.start, DEMO.end)
+    assert describe_period(got, DEMO) == "2019 through September 2023"
 
 
-def test_resolve_period_outside_data_is_none() -> None:
-    intent = Intent("top_codes", cohort="ot", period=P("2050-01-01", "2050-12-31", "2050"))
-    assert resolve_period(intent, DEMO) is None
+def test_resolve_period_outside_data_is_no_data() -> None:
+    ref = PeriodRef("absolute", "2050", start=date(2050, 1, 1), end=date(2050, 12, 31))
+    assert resolve(Spec("data", cohorts=("ot",), periods=(ref,)), DEMO).error == "no_data"
 
 
-def test_compare_by_period() -> None:
-    periods = (P("2018-01-01", "2018-12-31", "2018"), P("2022-01-01", "2022-12-31", "2022"))
-    intent = Intent("compare", compare_by="period", cohort="ot", cohorts=("ot",), periods=periods)
-    got = resolve_periods(intent, DEMO)
-    assert got[0] is None
-    assert got[1] is not None and got[1].label == "2022"
-    span = resolve_period(intent, DEMO)
-    assert span is not None and (span.start, span.end) == (date(2019, 1, 1), date(2022, 12, 31))
+def test_compared_periods_outside_the_data_are_left_out_and_said() -> None:
+    refs = tuple(
+        PeriodRef("absolute", str(y), start=date(y, 1, 1), end=date(y, 12, 31))
+        for y in (2018, 2022)
+    )
+    r = resolve(Spec("data", cohorts=("ot",), periods=refs, period_mode="compared"), DEMO)
+    assert [describe_period(p, DEMO) for p in r.periods] == ["2022"]
+    assert any("No data for 2018" in n for n in r.notes)
+
+
+def test_yearless_parts_take_the_latest_year_the_data_covers() -> None:
+    assert yearless_year((4, 6), DEMO) == 2023
+    assert yearless_year((10, 12), DEMO) == 2022  # not covered in 2023
+    assert yearless_year((7, 12), DEMO) == 2022  # 2023 covers it only in part
+    only_part = Coverage(date(2023, 1, 1), date(2023, 9, 30))
+    assert yearless_year((7, 12), only_part) == 2023  # in part, when that is all there is
+    assert yearless_year((10, 12), only_part) is None
 
 
 def _scan(text: str, today: date = TODAY, compare: bool = False) -> list[tuple[str, str]]:
+    """The periods read, as dates: a part of a year without its year is placed in the
+    latest year the demo covers it in."""
     found = scan_periods(tokenize(text).low, today, load_vocab(), compare=compare)
     assert found.error is None, text
-    return [(p.start.isoformat(), p.end.isoformat()) for p in found.periods]
+    out = []
+    for ref in found.refs:
+        if ref.kind == "yearless":
+            assert ref.months is not None
+            y = yearless_year(ref.months, DEMO)
+            assert y is not None
+            first, last = ref.months
+            start, end = date(y if first <= last else y - 1, first, 1), month_end(y, last)
+        else:
+            assert ref.start and ref.end
+            start, end = ref.start, ref.end
+        out.append((start.isoformat(), end.isoformat()))
+    return out
 
 
 @pytest.mark.parametrize(
@@ -199,8 +225,17 @@ def test_relative_periods_move_with_today() -> None:
     assert _scan("last quarter", today) == [("2023-10-01", "2023-12-31")]
     assert _scan("this quarter", today) == [("2024-01-01", "2024-02-10")]
     assert _scan("ytd", today) == [("2024-01-01", "2024-02-10")]
-    assert _scan("in June", today) == [("2023-06-01", "2023-06-30")]
-    assert _scan("Q1", today) == [("2023-01-01", "2023-03-31")]
+    found = scan_periods(tokenize("last year").low, today, load_vocab())
+    assert found.refs[0].kind == "relative" and found.refs[0].relative == "year"
+
+
+def test_yearless_periods_are_kept_without_a_year() -> None:
+    found = scan_periods(tokenize("Q2").low, TODAY, load_vocab())
+    assert [(r.kind, r.months, r.label) for r in found.refs] == [("yearless", (4, 6), "Q2")]
+    found = scan_periods(tokenize("through June").low, TODAY, load_vocab())
+    assert [(r.kind, r.months) for r in found.refs] == [("yearless", (1, 6))]
+    found = scan_periods(tokenize("first 6 months of 2022").low, TODAY, load_vocab())
+    assert [(r.start, r.end) for r in found.refs] == [(date(2022, 1, 1), date(2022, 6, 30))]
 
 
 @pytest.mark.parametrize(
@@ -210,7 +245,7 @@ def test_relative_periods_move_with_today() -> None:
 def test_bad_periods(text: str) -> None:
     found = scan_periods(tokenize(text).low, TODAY, load_vocab())
     assert found.error == "bad_period"
-    assert found.periods == []
+    assert found.hits == []
 
 
 def test_end_before_start_is_bad() -> None:
@@ -233,6 +268,6 @@ def test_end_before_start_is_bad() -> None:
         ("how has OT volume changed since 2019", "2019 through September 2023"),
     ],
 )
-def test_parse_then_resolve_labels(question: str, label: str, catalog: Catalog) -> None:
-    got = resolve_period(parse(question, TODAY, catalog), DEMO)
-    assert got is not None and got.label == label
+def test_understand_then_resolve_labels(question: str, label: str) -> None:
+    r = resolve(understand(question, TODAY, CATALOG), DEMO)
+    assert r.error is None and describe_period(r.period, DEMO) == label

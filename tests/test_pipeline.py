@@ -80,15 +80,10 @@ def test_top_codes_among_a_set_rank_the_set_with_shares_of_the_cohort(bot: Topra
     assert f"were {together:.1f}% of OT procedures" in answer.text
 
 
-def test_an_unknown_place_is_said_not_silently_dropped(bot: Toprank, raw) -> None:
+def test_an_unknown_place_is_refused_not_silently_dropped(bot: Toprank) -> None:
     answer = bot.ask("top OT codes in Narnia 2022")
-    assert answer.error is None and answer.params["state"] is None
+    assert answer.error == "unknown_place" and answer.rows == ()
     assert "'Narnia' is not a US state I know" in answer.text
-    assert any("Narnia" in note for note in answer.notes)
-    national = raw_shares(
-        raw, "cohort = 'ot' AND service_date BETWEEN '2022-01-01' AND '2022-12-31'", []
-    )
-    assert answer.rows[0]["share_pct"] == pytest.approx(max(national.values()), abs=0.005)
 
 
 def test_the_all_cohort_reads_as_plain_procedures(bot: Toprank) -> None:
@@ -147,7 +142,7 @@ def test_trend_by_year(bot: Toprank) -> None:
     assert answer.intent == "trend" and answer.params["code"] == "97110"
     assert [r["year"] for r in answer.rows] == [2019, 2020, 2021, 2022, 2023]
     assert all(0 < r["share_pct"] < 100 for r in answer.rows)
-    assert answer.rows[-1]["months"] == 9  # 2023 ends in September
+    assert answer.rows[-1]["period"] == "2023 (Jan-Sep)"  # the data ends in September
 
 
 def test_code_lookup(bot: Toprank) -> None:
@@ -249,13 +244,14 @@ def test_internal_errors_become_a_friendly_answer(bot: Toprank, monkeypatch, cap
     assert "disk on fire" in caplog.text  # the traceback went to the log
 
 
-def test_warm_open_validates_every_template_before_the_first_question(demo_db: Path) -> None:
+def test_warm_open_checks_the_sql_before_the_first_question(demo_db: Path) -> None:
     validated.cache_clear()
     with Toprank.open(demo_db, today=TODAY, build_if_missing=False, warm=True) as warm:
-        assert validated.cache_info().currsize == len(template_names())
+        checked = validated.cache_info().currsize
+        assert checked >= len(template_names())
         answer = warm.ask("top OT codes 2022")
     assert answer.error is None and answer.rows
-    assert validated.cache_info().currsize == len(template_names())  # nothing new to check
+    assert validated.cache_info().currsize == checked  # nothing new to check
 
 
 def test_concurrent_questions_share_one_pipeline(bot: Toprank) -> None:

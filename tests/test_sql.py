@@ -9,13 +9,19 @@ import duckdb
 import pandas as pd
 import pytest
 import sqlglot
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from data.db import create_schema, rebuild_rollups
-from intents.model import MAX_TOP_N, Intent, Period
+from intents.model import Period
 from sql.engine import DatabaseMissing, DuckDBEngine, validated
-from sql.plan import PlanError, bind, clamp_n, load_template, plan, template_names
+from sql.plan import (
+    PlanError,
+    bind,
+    coverage_query,
+    knowledge_query,
+    load_template,
+    lookup_query,
+    template_names,
+)
 from sql.query import Query
 from sql.render import to_dialect
 from sql.validate import UnsafeQuery, validate
@@ -157,150 +163,37 @@ def test_validation_honours_the_allowed_set() -> None:
         validate("SELECT * FROM rollup_month", allowed_tables={"sources"})
 
 
-# ---------------------------------------------------------------- planning
+# ---------------------------------------------------------------- template queries
 
 
-def test_plan_picks_national_or_filtered_template() -> None:
-    national = plan(Intent("top_codes", cohort="ot", n=3), P2022)
-    filtered = plan(Intent("top_codes", cohort="pt", state="FL"), P2022)
-    assert national.template == "top_codes" and "rollup_national" in national.sql
-    assert filtered.template == "top_codes_filtered" and "rollup_month" in filtered.sql
-    assert national.param_dict == {
-        "cohort": "ot",
+def test_template_queries_bind_their_parameters() -> None:
+    assert lookup_query("97110", P2022).param_dict == {
+        "code": "97110",
+        "cohorts": ["rehab", "ot", "pt"],
         "start": date(2022, 1, 1),
         "end": date(2022, 12, 31),
-        "n": 3,
     }
-    assert filtered.param_dict["state"] == "FL" and filtered.param_dict["payer"] is None
-
-
-@pytest.mark.parametrize(("asked", "bound"), [(None, 10), (0, 1), (3, 3), (51, 50), (10**9, 50)])
-def test_n_defaults_and_is_capped(asked: int | None, bound: int) -> None:
-    assert clamp_n(asked) == bound
-    query = plan(Intent("top_codes", cohort="rehab", n=asked), P2023)
-    assert query.param_dict["n"] == bound <= MAX_TOP_N
-
-
-def test_plan_for_each_shape() -> None:
-    assert plan(Intent("code_share", cohort="ot", code="97530"), P2022).template == "code_share"
-    cmp = plan(Intent("compare", cohorts=("ot", "pt"), compare_by="cohort"), P2022)
-    assert cmp.template == "compare_cohorts" and cmp.param_dict["cohorts"] == ["ot", "pt"]
-    by_state = plan(Intent("compare", cohort="pt", states=("FL", "TX"), compare_by="state"), P2022)
-    assert by_state.template == "compare_states"
-    by_payer = plan(
-        Intent("compare", cohort="pt", payers=("medicare", "medicaid"), compare_by="payer"), P2022
-    )
-    assert by_payer.template == "compare_payers"
-    by_period = plan(
-        Intent("compare", cohort="ot", compare_by="period"), None, periods=(P2022, P2023)
-    )
-    assert by_period.template == "compare_periods"
-    assert by_period.param_dict["period_labels"] == ["2022", "2023"]
-    assert plan(Intent("trend", cohort="ot", code="97110"), SPAN).template == "trend"
-    assert plan(Intent("ot_vs_pt"), P2022).template == "over_represented"
-    assert plan(Intent("ot_vs_pt", topic="pt_focus"), P2022).param_dict["lead"] == "pt"
-    assert plan(Intent("code_lookup", code="97110"), P2022).template == "code_lookup"
-    assert plan(Intent("coverage"), None).template == "coverage"
-    for kind in ("help", "unknown", "code_range"):
-        assert plan(Intent(kind), None) is None
-    assert plan(Intent("top_codes", cohort="ot", error="too_long"), P2022) is None
-
-
-def test_plan_month_aligns_the_start() -> None:
-    mid = Period(date(2022, 6, 15), date(2022, 6, 30), "late June 2022")
-    assert plan(Intent("top_codes", cohort="ot"), mid).param_dict["start"] == date(2022, 6, 1)
+    assert knowledge_query("pt_focus", P2022).param_dict["lead"] == "pt"
+    assert knowledge_query(None, P2022).param_dict["lead"] == "ot"
+    assert coverage_query().params == ()
 
 
 def test_bind_refuses_missing_or_unknown_parameters() -> None:
     with pytest.raises(PlanError, match="missing"):
-        bind("top_codes", cohort="ot")
+        bind("code_lookup", code="97110")
     with pytest.raises(PlanError, match="unexpected"):
         bind("coverage", cohort="ot")
     with pytest.raises(PlanError, match="no SQL template"):
         bind("../data/schema")
 
 
-_SAFE_TEXT = st.text(min_size=4, max_size=40).filter(lambda s: s.strip() and "\x00" not in s)
-
-
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    cohort=_SAFE_TEXT,
-    code=_SAFE_TEXT,
-    state=_SAFE_TEXT,
-    payer=_SAFE_TEXT,
-    label=_SAFE_TEXT,
-    kind=st.sampled_from(["top_codes", "code_share", "compare", "trend", "ot_vs_pt"]),
-    by=st.sampled_from(["cohort", "state", "payer", "period"]),
-)
-def test_user_text_never_reaches_the_sql(cohort, code, state, payer, label, kind, by) -> None:
-    intent = Intent(
-        kind,  # type: ignore[arg-type]
-        cohort=cohort,  # type: ignore[arg-type]
-        cohorts=(cohort,),  # type: ignore[arg-type]
-        code=code,
-        state=state,
-        states=(state,),
-        payer=payer,  # type: ignore[arg-type]
-        payers=(payer,),  # type: ignore[arg-type]
-        compare_by=by,  # type: ignore[arg-type]
-        topic=label,
-    )
-    period = Period(date(2022, 1, 1), date(2022, 12, 31), label)
-    query = plan(intent, period, periods=(period,))
-    assert query is not None
-    sql_text, _ = load_template(query.template)
-    assert query.sql == sql_text  # the template verbatim: nothing was formatted in
-    for value in {cohort, code, state, payer, label}:
-        if value not in sql_text:
-            assert value not in query.sql
-    validate(query.sql)
-
-
 # ---------------------------------------------------------------- engine
-
-
-def test_engine_runs_top_codes_with_share_of_the_whole_cohort(engine: DuckDBEngine) -> None:
-    frame = engine.run(plan(Intent("top_codes", cohort="ot", n=2), P2022))
-    assert list(frame["code"]) == ["97110", "97140"]
-    assert list(frame["rank"]) == [1, 2]
-    # 50 of all 100 OT procedures in 2022 (not of the top 2's 80).
-    assert frame["share_pct"].iloc[0] == pytest.approx(50.0)
-    assert int(frame["cohort_procedures"].iloc[0]) == 100
-
-
-def test_engine_filters_state_and_payer(engine: DuckDBEngine) -> None:
-    frame = engine.run(plan(Intent("top_codes", cohort="ot", state="FL", payer="medicare"), P2022))
-    assert list(frame["code"]) == ["97110", "97530", "97165"]
-    assert int(frame["cohort_procedures"].iloc[0]) == 70
-
-
-def test_engine_code_share_keeps_the_asked_row_below_the_top_n(engine: DuckDBEngine) -> None:
-    frame = engine.run(plan(Intent("code_share", cohort="ot", code="97165", n=1), P2022))
-    assert list(frame["code"]) == ["97110", "97165"]
-    asked = frame[frame["is_asked"]].iloc[0]
-    assert int(asked["rank"]) == 4 and asked["share_pct"] == pytest.approx(5.0)
-
-
-def test_engine_compare_and_trend(engine: DuckDBEngine) -> None:
-    cmp = engine.run(plan(Intent("compare", cohorts=("pt", "ot"), compare_by="cohort", n=1), P2022))
-    assert list(zip(cmp["cohort"], cmp["code"], strict=True)) == [("pt", "97110"), ("ot", "97110")]
-    periods = (P2022, P2023)
-    by_period = engine.run(
-        plan(Intent("compare", cohort="ot", compare_by="period", n=1), None, periods=periods)
-    )
-    assert list(by_period["period"]) == ["2022", "2023"]
-    assert list(by_period["code"]) == ["97110", "97530"]
-    trend = engine.run(plan(Intent("trend", cohort="ot", code="97530"), SPAN))
-    assert list(trend["year"]) == [2022, 2023]
-    assert list(trend["rank"]) == [3, 1]
-    assert trend["share_pct"].iloc[1] == pytest.approx(100 * 25 / 45)
 
 
 def test_engine_over_represented_orders_by_the_gap_and_skips_shared_codes(
     engine: DuckDBEngine,
 ) -> None:
-    frame = engine.run(plan(Intent("ot_vs_pt"), P2022))
+    frame = engine.run(knowledge_query(None, P2022))
     assert set(frame["code"].iloc[:2]) == {"97530", "97165"}  # PT never billed these
     assert frame["ratio"].iloc[:2].isna().all()
     gaps = list(frame["lead_share_pct"] - frame["other_share_pct"])
@@ -323,11 +216,9 @@ def test_engine_records_hold_the_rows_of_the_frame(engine: DuckDBEngine) -> None
     # The pipeline answers from engine.records; it must carry what engine.run's
     # DataFrame carries (NULL as None where the frame has NaN).
     queries = [
-        plan(Intent("top_codes", cohort="ot"), P2022),
-        plan(Intent("code_share", cohort="ot", code="97165", n=1), P2022),
-        plan(Intent("trend", cohort="ot", code="97165"), SPAN),  # rank NULL in 2023
-        plan(Intent("ot_vs_pt"), P2022),  # ratio NULL
-        plan(Intent("coverage"), None),
+        lookup_query("97165", SPAN),
+        knowledge_query(None, P2022),  # ratio NULL
+        coverage_query(),
     ]
     for query in queries:
         frame = engine.run(query)
@@ -349,7 +240,7 @@ def test_engine_records_hold_the_rows_of_the_frame(engine: DuckDBEngine) -> None
 
 def test_validation_runs_once_per_sql_text_and_refusals_every_time(engine: DuckDBEngine) -> None:
     validated.cache_clear()
-    query = plan(Intent("top_codes", cohort="ot"), P2022)
+    query = lookup_query("97110", P2022)
     engine.records(query)
     engine.run(query)
     assert validated.cache_info().currsize == 1 and validated.cache_info().hits == 1
@@ -362,7 +253,7 @@ def test_validation_runs_once_per_sql_text_and_refusals_every_time(engine: DuckD
 def test_engine_missing_database(tmp_path: Path) -> None:
     eng = DuckDBEngine(tmp_path / "nope.duckdb")
     with pytest.raises(DatabaseMissing, match="toprank data demo"):
-        eng.run(plan(Intent("coverage"), None))
+        eng.run(coverage_query())
     assert not (tmp_path / "nope.duckdb").exists()  # a read must never create the file
 
 
@@ -370,7 +261,7 @@ def test_engine_missing_database(tmp_path: Path) -> None:
 
 
 def test_transpile_to_postgres() -> None:
-    query = plan(Intent("compare", cohorts=("ot", "pt"), compare_by="cohort"), P2022)
+    query = lookup_query("97110", P2022)
     pg = to_dialect(query, "postgres")
     assert "list_contains" not in pg.lower()
     assert "%(cohorts)s" in pg and "%(start)s" in pg
