@@ -235,6 +235,7 @@ def _answer(
         text=text,
         sql=query.sql if query is not None else None,
         sql_params=sql_params(query),
+        shape=query.template if query is not None else None,
         error=error,
         title=title,
         period_label=period_label,

@@ -28,6 +28,8 @@ class Answer:
     text: str  # plain-text summary (first line is the headline)
     sql: str | None = None
     sql_params: dict[str, Any] = field(default_factory=dict)
+    # Which reviewed SQL shape ran, and on which table ("ranked:rollup_month", "coverage").
+    shape: str | None = None
     error: str | None = None
     title: str = ""  # e.g. "Top 10 occupational therapy codes, 2022"
     period_label: str | None = None  # e.g. "2023 through September"

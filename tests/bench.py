@@ -6,11 +6,12 @@ what an analyst would otherwise run.
 
 For each scale it builds the calibrated demo database (data.demo.build_demo) and prints:
 build time (and the rollups' share of it), size on disk and the build's peak memory;
-per intent the p50 / p95 / max latency of a full answer (Toprank.ask: parse + plan + run
-+ answer) over the dev questions (tests/data/questions.jsonl) plus a few questions that
-reach the SQL templates the dev set does not (tests/data/bench_questions.txt), repeated
+per intent the p50 / p95 / max latency of a full answer (Toprank.ask: understand +
+resolve + compile + run + answer) over the dev questions (tests/data/questions.jsonl)
+plus questions of every other shape (tests/data/bench_questions.txt: exclusions,
+unions, totals, breakdowns, months and quarters, movers, visits and units...), repeated
 --repeat times after one untimed warm-up pass; the first question's cold latency after
-open; parse-only latency; the same per SQL template. Then the top_codes question
+open; understanding-only latency; the same per SQL shape and rollup. Then the question
 "top 10 rehab codes 2023" answered three ways (toprank, a bare DuckDB GROUP BY over
 claim_lines, pandas groupby over the same rows loaded into a DataFrame), with the ratios
 to toprank's time and a check that all three give the same top 10 (MISMATCH otherwise,
@@ -248,7 +249,6 @@ def phase_answers(job: dict[str, Any]) -> dict[str, Any]:
     """Open the bot, time the first (cold) question, warm up once over all questions,
     then time every question `repeat` times: full answers, then parse only."""
     from bot.pipeline import Toprank
-    from sql.plan import load_template, template_names
 
     questions: list[str] = job["questions"]
     repeat: int = job["repeat"]
@@ -261,7 +261,6 @@ def phase_answers(job: dict[str, Any]) -> dict[str, Any]:
         cold_seconds = time.perf_counter() - started
         for question in questions:  # warm-up pass, not timed
             bot.ask(question)
-        template_of = {load_template(name)[0]: name for name in template_names()}
         by_intent: dict[str, list[float]] = defaultdict(list)
         by_template: dict[str, list[float]] = defaultdict(list)
         internal: set[str] = set()
@@ -271,14 +270,14 @@ def phase_answers(job: dict[str, Any]) -> dict[str, Any]:
                 answer = bot.ask(question)
                 seconds = time.perf_counter() - started
                 by_intent[answer.intent].append(seconds)
-                by_template[template_of.get(answer.sql or "", "(no SQL)")].append(seconds)
+                by_template[answer.shape or "(no SQL)"].append(seconds)
                 if answer.error == "internal":
                     internal.add(question)
         parse_by_question: dict[str, list[float]] = defaultdict(list)
         for _ in range(repeat):
             for question in questions:
                 started = time.perf_counter()
-                bot.parse(question)
+                bot.understand(question)
                 parse_by_question[question].append(time.perf_counter() - started)
         compare_seconds = []
         answer = bot.ask(COMPARE_QUESTION)
@@ -603,6 +602,9 @@ INTENT_ORDER = (
     "code_share",
     "compare",
     "trend",
+    "total",
+    "breakdown",
+    "movers",
     "code_lookup",
     "ot_vs_pt",
     "coverage",
@@ -639,7 +641,7 @@ def format_scale(result: dict[str, Any]) -> list[str]:
     out.append(f"answering process peak RSS {human_bytes(a['peak_rss'])}")
     out.append("")
     out.append(
-        f"Full answer latency (parse + plan + run + answer), {a['questions']} questions"
+        f"Full answer latency (understand + compile + run + answer), {a['questions']} questions"
         f" x {a['repeat']} after a warm-up pass:"
     )
     intents = a["intents"]
@@ -676,10 +678,10 @@ def format_scale(result: dict[str, Any]) -> list[str]:
     if a["internal_errors"]:
         out.append(f"INTERNAL ERRORS on: {a['internal_errors']}")
     out.append("")
-    out.append("By SQL template:")
+    out.append("By SQL shape (shape:rollup read, or the template):")
     templates = a["templates"]
     out += _table(
-        ["template", "answers", "p50 ms", "p95 ms", "max ms"],
+        ["shape", "answers", "p50 ms", "p95 ms", "max ms"],
         [
             [name, str(t["n"]), _ms(t["p50_ms"]), _ms(t["p95_ms"]), _ms(t["max_ms"])]
             for name, t in sorted(templates.items())

@@ -21,6 +21,9 @@ INTENTS = (
     "code_share",
     "compare",
     "trend",
+    "total",
+    "breakdown",
+    "movers",
     "code_lookup",
     "code_range",
     "ot_vs_pt",
@@ -73,8 +76,12 @@ def test_the_table_has_every_intent_and_template(bench_run) -> None:
     assert set(INTENTS) <= set(intents)
     questions = len(bench.load_questions())
     assert intents["all"][:2] == [str(questions), str(questions)]  # questions, answers
-    templates = table_rows(text, "template")
-    assert set(template_names()) <= set(templates)
+    shapes = table_rows(text, "shape")
+    assert set(template_names()) <= set(shapes)
+    families = {name.split(":")[0] for name in shapes}
+    assert {"ranked", "total", "breakdown", "time", "movers"} <= families
+    tables = {name.split(":")[1] for name in shapes if ":" in name}
+    assert tables == {"rollup_national", "rollup_month", "rollup_detail", "rollup_claims"}
     assert "parse only: p50" in text
     # The figures printed are the ones saved.
     scale = report["scales"][0]
