@@ -99,11 +99,15 @@ def _clip_notes(r: Resolved, coverage: Coverage) -> list[str]:
         if asked is None or not asked.explicit:
             continue
         if got.end < asked.end and asked.end > coverage.end:
-            out.append(f"The data ends {coverage.end.isoformat()}, so this covers "
-                       f"{got.start.isoformat()} to {got.end.isoformat()}.")
+            out.append(
+                f"The data ends {coverage.end.isoformat()}, so this covers "
+                f"{got.start.isoformat()} to {got.end.isoformat()}."
+            )
         elif got.start > asked.start and asked.start.year > 1900:
-            out.append(f"The data starts {coverage.start.isoformat()}, so this covers "
-                       f"{got.start.isoformat()} to {got.end.isoformat()}.")
+            out.append(
+                f"The data starts {coverage.start.isoformat()}, so this covers "
+                f"{got.start.isoformat()} to {got.end.isoformat()}."
+            )
     return out
 
 
@@ -134,12 +138,20 @@ def annual_note(periods: Sequence[Period], coverage: Coverage | None) -> str:
 def _claims_note(spec: Spec, periods: Sequence[Period], coverage: Coverage | None) -> str:
     if spec.measure != "claims" or coverage is None or not coverage.annual_years:
         return ""
-    years = sorted({y for p in periods for y in range(p.start.year, p.end.year + 1)
-                    if y in coverage.annual_years})
+    years = sorted(
+        {
+            y
+            for p in periods
+            for y in range(p.start.year, p.end.year + 1)
+            if y in coverage.annual_years
+        }
+    )
     if not years:
         return ""
-    return (f"The CMS file for {', '.join(map(str, years))} has no claim identifiers, so its "
-            "procedures count no visits here.")
+    return (
+        f"The CMS file for {', '.join(map(str, years))} has no claim identifiers, so its "
+        "procedures count no visits here."
+    )
 
 
 def sql_params(query: Query | None) -> dict[str, Any]:
@@ -179,8 +191,12 @@ def contract_params(
         "measure": spec.measure,
         "codes": codes,
         "code_sets": [
-            {"label": s.label, "kind": s.kind, "codes": list(s.codes),
-             **({"first": s.first, "last": s.last} if s.is_range else {})}
+            {
+                "label": s.label,
+                "kind": s.kind,
+                "codes": list(s.codes),
+                **({"first": s.first, "last": s.last} if s.is_range else {}),
+            }
             for s in spec.codes
         ],
         "code_mode": spec.code_mode,
@@ -200,8 +216,9 @@ def contract_params(
         },
         "group_by": spec.group_by if spec.kind == "data" else None,
         "per_group": spec.per_group,
-        "compare_by": compared if compared else (
-            "code" if spec.code_mode == "compared" and spec.kind == "data" else None),
+        "compare_by": compared
+        if compared
+        else ("code" if spec.code_mode == "compared" and spec.kind == "data" else None),
         "periods": [
             {"start": p.start.isoformat(), "end": p.end.isoformat(), "label": p.label}
             for p in periods
@@ -270,8 +287,11 @@ def error_text(
         asked = f" for {asked}" if asked else ""
         return f"No data{asked}: the data covers {coverage_phrase(coverage)}.{try_}"
     if error == "unknown_code":
-        code = spec.lookup_codes[0] if spec.lookup_codes else (
-            spec.all_codes[0] if spec.all_codes else "That code")
+        code = (
+            spec.lookup_codes[0]
+            if spec.lookup_codes
+            else (spec.all_codes[0] if spec.all_codes else "That code")
+        )
         return f"{code} is not in the code dictionary.{hint}"
     if error == "unknown_cohort":
         return f"I do not know that cohort. {knowledge.help_cohorts}{hint}"
@@ -284,10 +304,14 @@ def error_text(
     if error == "bad_period":
         return f"That period does not exist on the calendar. {knowledge.help_filters}"
     if error == "ambiguous":
-        return f"{notes or 'I need a little more to answer that.'}{try_ or ' ' + knowledge.help_intro}"
+        return (
+            f"{notes or 'I need a little more to answer that.'}{try_ or ' ' + knowledge.help_intro}"
+        )
     if error == "unsupported_filter":
-        return (f"{notes} I cannot narrow the figures that way, and all of them would answer a "
-                f"different question.{try_}")
+        return (
+            f"{notes} I cannot narrow the figures that way, and all of them would answer a "
+            f"different question.{try_}"
+        )
     if error == "unknown_place":
         return f"{notes} Ask for a state instead.{try_}"
     if error == "unsupported":
@@ -373,13 +397,29 @@ def build_data(
     if unknown and not _billed(unknown, ctx.records):
         # a code the dictionary does not know and the data never billed: a typo, said so
         asked = replace(spec, lookup_codes=(unknown[0],))
-        return error_answer(asked, "unknown_code", catalog=catalog, coverage=coverage,
-                            knowledge=knowledge, resolved=r, plan=plan, question=question)
+        return error_answer(
+            asked,
+            "unknown_code",
+            catalog=catalog,
+            coverage=coverage,
+            knowledge=knowledge,
+            resolved=r,
+            plan=plan,
+            question=question,
+        )
     built = BUILDERS[plan.family](ctx)
     if built.empty_text:
-        return error_answer(spec, "no_data", catalog=catalog, coverage=coverage,
-                            knowledge=knowledge, resolved=r, plan=plan, question=question,
-                            text=built.empty_text)
+        return error_answer(
+            spec,
+            "no_data",
+            catalog=catalog,
+            coverage=coverage,
+            knowledge=knowledge,
+            resolved=r,
+            plan=plan,
+            question=question,
+            text=built.empty_text,
+        )
     notes = [
         *built.notes,
         *spec.notes,
@@ -435,9 +475,17 @@ def build_other(
     min_cell: int = DEFAULT_MIN_CELL,
 ) -> Answer:
     """Lookups, the code range, OT vs PT, coverage, help and unknown questions."""
-    ctx = _Other(spec, [{k: plain(v) for k, v in r.items()} for r in records or ()],
-                 catalog=catalog, coverage=coverage, knowledge=knowledge, query=query,
-                 period=period, question=question, min_cell=min_cell)
+    ctx = _Other(
+        spec,
+        [{k: plain(v) for k, v in r.items()} for r in records or ()],
+        catalog=catalog,
+        coverage=coverage,
+        knowledge=knowledge,
+        query=query,
+        period=period,
+        question=question,
+        min_cell=min_cell,
+    )
     builder = {
         "lookup": _code_lookup,
         "code_range": _code_range,
@@ -449,9 +497,19 @@ def build_other(
 
 
 class _Other:
-    def __init__(self, spec: Spec, records: list[dict[str, Any]], *, catalog: Catalog,
-                 coverage: Coverage | None, knowledge: Knowledge, query: Query | None,
-                 period: Period | None, question: str | None, min_cell: int) -> None:
+    def __init__(
+        self,
+        spec: Spec,
+        records: list[dict[str, Any]],
+        *,
+        catalog: Catalog,
+        coverage: Coverage | None,
+        knowledge: Knowledge,
+        query: Query | None,
+        period: Period | None,
+        question: str | None,
+        min_cell: int,
+    ) -> None:
         self.spec = spec
         self.records = records
         self.catalog = catalog
@@ -463,8 +521,15 @@ class _Other:
         self.min_cell = min_cell
         self.label = describe_period(period, coverage) if period is not None else ""
 
-    def answer(self, rows: Iterable[dict[str, Any]], lines: Sequence[str], title: str, *,
-               sep: str = "\n", suggestions: Sequence[str] = ()) -> Answer:
+    def answer(
+        self,
+        rows: Iterable[dict[str, Any]],
+        lines: Sequence[str],
+        title: str,
+        *,
+        sep: str = "\n",
+        suggestions: Sequence[str] = (),
+    ) -> Answer:
         params = contract_params(self.spec)
         if self.period is not None:
             params.update(start=self.period.start.isoformat(), end=self.period.end.isoformat())
@@ -505,8 +570,14 @@ def _ot_vs_pt(ctx: _Other) -> Answer:
             "over_represented_in": lead,
         }
         if is_small(procedures, ctx.min_cell):
-            row.update(procedures=f"<{ctx.min_cell}", share_pct=None, ot_share_pct=None,
-                       pt_share_pct=None, ratio=None, suppressed=True)
+            row.update(
+                procedures=f"<{ctx.min_cell}",
+                share_pct=None,
+                ot_share_pct=None,
+                pt_share_pct=None,
+                ratio=None,
+                suppressed=True,
+            )
         rows.append(row)
     lead_noun, other_noun = ("OT", "PT") if lead == "ot" else ("PT", "OT")
     titles = {
@@ -562,18 +633,27 @@ def _code_lookup(ctx: _Other) -> Answer:
     codes = list(dict.fromkeys(spec.lookup_codes))
     known = [c for c in codes if c in catalog.codes]
     if not known:
-        return error_answer(spec, "unknown_code" if codes else "ambiguous", catalog=catalog,
-                            coverage=ctx.coverage, knowledge=ctx.knowledge,
-                            question=ctx.question)
+        return error_answer(
+            spec,
+            "unknown_code" if codes else "ambiguous",
+            catalog=catalog,
+            coverage=ctx.coverage,
+            knowledge=ctx.knowledge,
+            question=ctx.question,
+        )
     context = []
     for r in ctx.records:
         procedures = int(r["procedures"])
-        context.append({
-            "cohort": r["cohort"],
-            "rank": int(r["rank"]),
-            "share_pct": None if is_small(procedures, ctx.min_cell) else _round(r["share_pct"]),
-            "procedures": f"<{ctx.min_cell}" if is_small(procedures, ctx.min_cell) else procedures,
-        })
+        context.append(
+            {
+                "cohort": r["cohort"],
+                "rank": int(r["rank"]),
+                "share_pct": None if is_small(procedures, ctx.min_cell) else _round(r["share_pct"]),
+                "procedures": f"<{ctx.min_cell}"
+                if is_small(procedures, ctx.min_cell)
+                else procedures,
+            }
+        )
     rows = []
     for i, code in enumerate(known):
         info = catalog.codes[code]
@@ -662,8 +742,14 @@ def _coverage(ctx: _Other) -> Answer:
     coverage = ctx.coverage
     rows = ctx.records
     if coverage is None:
-        return error_answer(ctx.spec, "no_data", catalog=ctx.catalog, coverage=None,
-                            knowledge=ctx.knowledge, question=ctx.question)
+        return error_answer(
+            ctx.spec,
+            "no_data",
+            catalog=ctx.catalog,
+            coverage=None,
+            knowledge=ctx.knowledge,
+            question=ctx.question,
+        )
     sources = ", ".join(coverage.sources) or "no sources"
     text = ctx.knowledge.coverage_text.format(
         start=coverage.start.isoformat(),
@@ -694,4 +780,3 @@ def _unknown(ctx: _Other) -> Answer:
     suggestions = ctx.spec.suggestions or ctx.knowledge.help_examples[:3]
     text += "\nTry: " + "; ".join(suggestions)
     return ctx.answer((), [text], "Not sure what you meant", suggestions=suggestions)
-

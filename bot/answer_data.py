@@ -160,8 +160,12 @@ class DataContext:
                 word = "without modifier " if name == "modifiers" else "excluding "
                 out.append(word + " or ".join(names[name](v) for v in sel.exclude))
         if spec.exclude_codes:
-            out.append("excluding " + " and ".join(
-                s.codes[0] if s.kind == "code" else s.label for s in spec.exclude_codes))
+            out.append(
+                "excluding "
+                + " and ".join(
+                    s.codes[0] if s.kind == "code" else s.label for s in spec.exclude_codes
+                )
+            )
         return out
 
     def period_label(self, period: Period | None = None) -> str:
@@ -222,11 +226,15 @@ class DataContext:
         if self.spec.codes:
             what = f"{self.codes_label()} in {what}"
         note = annual_note(self.r.periods, self.coverage)
-        return Built([], "", empty_text=(
-            f"No {what}{where} in {self.period_label()}. The data covers "
-            f"{self.coverage.start.isoformat()} through {self.coverage.end.isoformat()}."
-            + (f" {note}" if note else "")
-        ))
+        return Built(
+            [],
+            "",
+            empty_text=(
+                f"No {what}{where} in {self.period_label()}. The data covers "
+                f"{self.coverage.start.isoformat()} through {self.coverage.end.isoformat()}."
+                + (f" {note}" if note else "")
+            ),
+        )
 
 
 def _code_list(codes: Sequence[str]) -> str:
@@ -286,8 +294,11 @@ def time_fields(ctx: DataContext, year: int, part: int, by: str) -> dict[str, An
     annual = year in ctx.coverage.annual_years  # an annual file covers its whole year
     if (lo, hi) != (start, end) and lo <= hi and not annual and by != "month":
         short = calendar.month_abbr
-        label += (f" ({short[lo.month]}-{short[hi.month]})" if lo.month != hi.month
-                  else f" ({short[lo.month]})")
+        label += (
+            f" ({short[lo.month]}-{short[hi.month]})"
+            if lo.month != hi.month
+            else f" ({short[lo.month]})"
+        )
     fields["period"] = label
     return fields
 
@@ -366,8 +377,13 @@ def build_ranked(ctx: DataContext) -> Built:
         row.update(_series=rec["series"], _total=total, _selected=int(rec["selected"] or 0))
         rows.append(row)
     totals = {row["_series"]: row["_total"] for row in rows}
-    suppress(rows, (measure,), ("share_pct",), ctx.min_cell,
-             _series_groups(rows, measure, listed_all=False))
+    suppress(
+        rows,
+        (measure,),
+        ("share_pct",),
+        ctx.min_cell,
+        _series_groups(rows, measure, listed_all=False),
+    )
     by_series = _split_series(rows)
     if spec.ask == "share" or spec.code_mode == "compared":
         built = _standings(ctx, by_series, totals)
@@ -378,17 +394,25 @@ def build_ranked(ctx: DataContext) -> Built:
     return built
 
 
-def _top_list(ctx: DataContext, by_series: dict[Any, list[dict[str, Any]]],
-              totals: dict[Any, int], among: bool) -> Built:
-    spec, n = ctx.spec, ctx.r.n
+def _top_list(
+    ctx: DataContext,
+    by_series: dict[Any, list[dict[str, Any]]],
+    totals: dict[Any, int],
+    among: bool,
+) -> Built:
+    n = ctx.r.n
     lines: list[str] = []
     notes: list[str] = []
     for key, srows in by_series.items():
         label = ctx.series_label(key)
         if label:
-            lines.append(f"{label}: " + "; ".join(
-                f"{r['rank']}. {r['code']} {fmt_pct(r['share_pct'])}"
-                for r in srows[:SERIES_TEXT_ROWS]))
+            lines.append(
+                f"{label}: "
+                + "; ".join(
+                    f"{r['rank']}. {r['code']} {fmt_pct(r['share_pct'])}"
+                    for r in srows[:SERIES_TEXT_ROWS]
+                )
+            )
         else:
             lines.extend(_ranked_lines(srows, ctx.measure))
     if among:
@@ -429,8 +453,10 @@ def _ranked_lines(rows: Sequence[dict[str, Any]], measure: str) -> list[str]:
     out = []
     for row in rows[:TEXT_ROWS]:
         rank = f"{row['rank']}." if row.get("rank") is not None else "-"
-        out.append(f"{rank} {row['code']} {row['description']}: {fmt_pct(row['share_pct'])} "
-                   f"({fmt_count(row[measure])})")
+        out.append(
+            f"{rank} {row['code']} {row['description']}: {fmt_pct(row['share_pct'])} "
+            f"({fmt_count(row[measure])})"
+        )
     return out
 
 
@@ -439,8 +465,9 @@ def _code_phrase(ctx: DataContext, code: str) -> str:
     return f"{code}, {description}," if "(" in description else f"{code} ({description})"
 
 
-def _standings(ctx: DataContext, by_series: dict[Any, list[dict[str, Any]]],
-               totals: dict[Any, int]) -> Built:
+def _standings(
+    ctx: DataContext, by_series: dict[Any, list[dict[str, Any]]], totals: dict[Any, int]
+) -> Built:
     """Where asked codes stand: share and rank in the whole scope, and together."""
     spec, measure = ctx.spec, ctx.measure
     asked_codes = list(spec.all_codes)
@@ -448,8 +475,11 @@ def _standings(ctx: DataContext, by_series: dict[Any, list[dict[str, Any]]],
     lines: list[str] = []
     for key, srows in by_series.items():
         label = ctx.series_label(key)
-        series_what = f"{label} {ctx.noun}" if label and ctx.plan.series_by in (
-            "cohort", "cohort_index") else ctx.what()
+        series_what = (
+            f"{label} {ctx.noun}"
+            if label and ctx.plan.series_by in ("cohort", "cohort_index")
+            else ctx.what()
+        )
         prefix = f"{label}: " if label else ""
         asked_rows = {r["code"]: r for r in srows if r.get("asked")}
         total = totals.get(key, 0)
@@ -459,38 +489,47 @@ def _standings(ctx: DataContext, by_series: dict[Any, list[dict[str, Any]]],
             if row is None:
                 parts.append(f"{_code_phrase(ctx, code)} was not billed in {series_what}")
             elif row.get("share_pct") is None:
-                parts.append(f"{_code_phrase(ctx, code)} ranked {ordinal(row['rank'])} among "
-                             f"{series_what}, with fewer than {ctx.min_cell} {ctx.noun} "
-                             "(share withheld)")
+                parts.append(
+                    f"{_code_phrase(ctx, code)} ranked {ordinal(row['rank'])} among "
+                    f"{series_what}, with fewer than {ctx.min_cell} {ctx.noun} "
+                    "(share withheld)"
+                )
             else:
-                parts.append(f"{_code_phrase(ctx, code)} was {fmt_pct(row['share_pct'])} of "
-                             f"{series_what}: ranked {ordinal(row['rank'])}, "
-                             f"{fmt_count(row[measure])} of {fmt_count(total)}")
+                parts.append(
+                    f"{_code_phrase(ctx, code)} was {fmt_pct(row['share_pct'])} of "
+                    f"{series_what}: ranked {ordinal(row['rank'])}, "
+                    f"{fmt_count(row[measure])} of {fmt_count(total)}"
+                )
         shown = [asked_rows.get(c) for c in asked_codes]
-        if len(asked_codes) > 1 and all(r is not None and isinstance(r[measure], int)
-                                        for r in shown):
+        if len(asked_codes) > 1 and all(
+            r is not None and isinstance(r[measure], int) for r in shown
+        ):
             together = sum(r[measure] for r in shown if r is not None)
-            parts.append(f"together {fmt_pct(_share(together, total))} of {series_what} "
-                         f"({fmt_count(together)} of {fmt_count(total)})")
+            parts.append(
+                f"together {fmt_pct(_share(together, total))} of {series_what} "
+                f"({fmt_count(together)} of {fmt_count(total)})"
+            )
         summary.append(prefix + "; ".join(parts) + ".")
         if len(by_series) == 1 and spec.code_mode != "compared":
             lines.append("Top codes for context:")
             lines.extend(_ranked_lines(srows, measure))
     title = f"{ctx.codes_label()} in {ctx.what()}".replace(" in  ", " in ")
     if ctx.plan.series_by in ("cohort", "cohort_index"):
-        title = f"{ctx.codes_label()}: " + " vs ".join(
-            ctx.series_label(k) for k in by_series)
+        title = f"{ctx.codes_label()}: " + " vs ".join(ctx.series_label(k) for k in by_series)
     notes = _denominator_notes(ctx, totals)
     if ctx.r.cohorts == ("rehab",):
         outside = [c for c in asked_codes if not ("97010" <= c <= "97799" and c.isdigit())]
         if outside:
-            notes.append(f"{', '.join(outside)} is outside the rehab range (97010-97799), so "
-                         "it is never in the rehab cohort.")
+            notes.append(
+                f"{', '.join(outside)} is outside the rehab range (97010-97799), so "
+                "it is never in the rehab cohort."
+            )
     return Built([], f"{title}, {ctx.scope_line()}", summary=summary, lines=lines, notes=notes)
 
 
-def _set_notes(ctx: DataContext, by_series: dict[Any, list[dict[str, Any]]],
-               totals: dict[Any, int]) -> list[str]:
+def _set_notes(
+    ctx: DataContext, by_series: dict[Any, list[dict[str, Any]]], totals: dict[Any, int]
+) -> list[str]:
     """A ranking within named codes: what the whole set was, and where its first stands."""
     out = []
     label = " and ".join(s.label for s in ctx.spec.codes)
@@ -500,13 +539,17 @@ def _set_notes(ctx: DataContext, by_series: dict[Any, list[dict[str, Any]]],
         if 0 < selected < ctx.min_cell:
             out.append(f"The codes of {label} had fewer than {ctx.min_cell} {ctx.noun}.")
         elif count:
-            out.append(f"Together the {count} codes of {label} were "
-                       f"{fmt_pct(_share(selected, total))} of {ctx.what()} "
-                       f"({fmt_count(selected)} of {fmt_count(total)}).")
+            out.append(
+                f"Together the {count} codes of {label} were "
+                f"{fmt_pct(_share(selected, total))} of {ctx.what()} "
+                f"({fmt_count(selected)} of {fmt_count(total)})."
+            )
         first = srows[0]
         if first.get("cohort_rank"):
-            out.append(f"Ranks are within this set of {count or len(srows)} codes; the first, "
-                       f"{first['code']}, is {ordinal(first['cohort_rank'])} among all codes.")
+            out.append(
+                f"Ranks are within this set of {count or len(srows)} codes; the first, "
+                f"{first['code']}, is {ordinal(first['cohort_rank'])} among all codes."
+            )
     return out
 
 
@@ -547,8 +590,9 @@ def subset_label(ctx: DataContext) -> str:
 
         text = " or ".join(word(v) for v in sel.include)
         if sel.exclude:
-            text = (text + ", " if text else "") + "not " + " or ".join(
-                word(v) for v in sel.exclude)
+            text = (
+                (text + ", " if text else "") + "not " + " or ".join(word(v) for v in sel.exclude)
+            )
         parts.append(text)
     return ", ".join(p for p in parts if p)
 
@@ -587,26 +631,26 @@ def build_total(ctx: DataContext) -> Built:
         if isinstance(value, str):
             summary.append(f"{prefix}{_cap(subject)}: fewer than {ctx.min_cell} {ctx.noun}.")
         elif part:
-            summary.append(f"{prefix}{_cap(part)} was {fmt_pct(row['share_pct'])} of {whole}: "
-                           f"{fmt_count(value)} of {fmt_count(row['_total'])}.")
+            summary.append(
+                f"{prefix}{_cap(part)} was {fmt_pct(row['share_pct'])} of {whole}: "
+                f"{fmt_count(value)} of {fmt_count(row['_total'])}."
+            )
         elif picked:
-            summary.append(f"{prefix}{_cap(subject)}: {fmt_count(value)} {ctx.noun}, "
-                           f"{fmt_pct(row['share_pct'])} of {_total_phrase(ctx, row['_total'])}.")
+            summary.append(
+                f"{prefix}{_cap(subject)}: {fmt_count(value)} {ctx.noun}, "
+                f"{fmt_pct(row['share_pct'])} of {_total_phrase(ctx, row['_total'])}."
+            )
         else:
             summary.append(f"{prefix}{fmt_count(value)} {what}.")
     values = [r[measure] for r in rows]
     if len(rows) == 2 and all(isinstance(v, int) and v for v in values):
         a, b = values
         summary.append(f"Change: {b - a:+,} ({100.0 * (b - a) / a:+.1f}%).")
-    if part:
-        title = f"{_cap(part)} as a share of {whole}"
-    else:
-        title = _cap(subject if spec.codes else what)
+    title = f"{_cap(part)} as a share of {whole}" if part else _cap(subject if spec.codes else what)
     if ctx.plan.series_by is not None:
         title += ": " + " vs ".join(ctx.series_label(r["_series"]) for r in rows)
     _finish(rows)
-    return Built(rows, f"{title}, {ctx.scope_line()}".rstrip(", "), summary=summary,
-                 lines=lines)
+    return Built(rows, f"{title}, {ctx.scope_line()}".rstrip(", "), summary=summary, lines=lines)
 
 
 # --------------------------------------------------------------------------- breakdown
@@ -622,15 +666,23 @@ def build_breakdown(ctx: DataContext) -> Built:
     rows = []
     for rec in ctx.records:
         value, total = int(rec["value"]), int(rec["total"] or 0)
-        row: dict[str, Any] = {**ctx.series_fields(rec["series"]),
-                               **group_fields(by, rec["grp"]),
-                               "name": group_name(ctx, by, rec["grp"]),
-                               "rank": int(rec["rank"]),
-                               "share_pct": _share(value, total), measure: value}
+        row: dict[str, Any] = {
+            **ctx.series_fields(rec["series"]),
+            **group_fields(by, rec["grp"]),
+            "name": group_name(ctx, by, rec["grp"]),
+            "rank": int(rec["rank"]),
+            "share_pct": _share(value, total),
+            measure: value,
+        }
         row.update(_series=rec["series"], _total=total)
         rows.append(row)
-    suppress(rows, (measure,), ("share_pct",), ctx.min_cell,
-             _series_groups(rows, measure, listed_all=ctx.r.n is None))
+    suppress(
+        rows,
+        (measure,),
+        ("share_pct",),
+        ctx.min_cell,
+        _series_groups(rows, measure, listed_all=ctx.r.n is None),
+    )
     by_series = _split_series(rows)
     whole = ctx.codes_what() if spec.codes else ctx.what()
     title = f"{_cap(whole)} by {DIMENSION_NOUN[by]}, {ctx.scope_line()}"
@@ -639,17 +691,25 @@ def build_breakdown(ctx: DataContext) -> Built:
     for key, srows in by_series.items():
         label = ctx.series_label(key)
         if label:
-            lines.append(f"{label}: " + "; ".join(
-                f"{r['name']} {fmt_pct(r['share_pct'])}" for r in srows[:SERIES_TEXT_ROWS]))
+            lines.append(
+                f"{label}: "
+                + "; ".join(
+                    f"{r['name']} {fmt_pct(r['share_pct'])}" for r in srows[:SERIES_TEXT_ROWS]
+                )
+            )
             continue
         top = srows[0]
         if ctx.r.n == 1:
-            summary.append(f"{top['name']} had the most: {fmt_count(top[measure])} {ctx.noun} "
-                           f"({fmt_pct(top['share_pct'])} of "
-                           f"{_total_phrase(ctx, top['_total'], whole)}).")
+            summary.append(
+                f"{top['name']} had the most: {fmt_count(top[measure])} {ctx.noun} "
+                f"({fmt_pct(top['share_pct'])} of "
+                f"{_total_phrase(ctx, top['_total'], whole)})."
+            )
         else:
-            lines.extend(f"{r['rank']}. {r['name']}: {fmt_count(r[measure])} "
-                         f"({fmt_pct(r['share_pct'])})" for r in srows[:TEXT_ROWS])
+            lines.extend(
+                f"{r['rank']}. {r['name']}: {fmt_count(r[measure])} ({fmt_pct(r['share_pct'])})"
+                for r in srows[:TEXT_ROWS]
+            )
     notes = []
     if len(by_series) == 1:
         total = next(iter(by_series.values()))[0]["_total"]
@@ -658,8 +718,10 @@ def build_breakdown(ctx: DataContext) -> Built:
     else:
         notes.append(f"Each {_series_noun(ctx)}'s shares are of its own {ctx.noun}.")
     if by == "cohort":
-        notes.append("Specialties are the rendering providers' (OT, PT, SLP, physiatry, "
-                     "chiropractic, other).")
+        notes.append(
+            "Specialties are the rendering providers' (OT, PT, SLP, physiatry, "
+            "chiropractic, other)."
+        )
     _finish(rows)
     return Built(rows, title, summary=summary, lines=lines, notes=notes)
 
@@ -680,13 +742,18 @@ def build_time(ctx: DataContext) -> Built:
     rows = []
     for rec in ctx.ordered(records):
         value, total = int(rec["value"] or 0), int(rec["total"] or 0)
-        row: dict[str, Any] = {**ctx.series_fields(rec["series"]),
-                               **time_fields(ctx, int(rec["year"]), int(rec["part"]), by)}
+        row: dict[str, Any] = {
+            **ctx.series_fields(rec["series"]),
+            **time_fields(ctx, int(rec["year"]), int(rec["part"]), by),
+        }
         if ctx.plan.series_by == "code":
             row["description"] = ctx.catalog.describe(str(rec["series"]))
         if single:
-            row.update(code=single, description=ctx.catalog.describe(single),
-                       rank=int(rec["rank"]) if rec["rank"] is not None and value else None)
+            row.update(
+                code=single,
+                description=ctx.catalog.describe(single),
+                rank=int(rec["rank"]) if rec["rank"] is not None and value else None,
+            )
         row[measure] = value
         if picked:
             row["share_pct"] = _share(value, total)
@@ -710,16 +777,23 @@ def build_time(ctx: DataContext) -> Built:
             lines.append(f"{label}:")
         for r in srows:
             share = f" ({fmt_pct(r['share_pct'])})" if picked else ""
-            lines.append(f"{'  ' if label else ''}{r['period']}: {fmt_count(r[measure])} "
-                         f"{ctx.noun}{share}")
+            lines.append(
+                f"{'  ' if label else ''}{r['period']}: {fmt_count(r[measure])} {ctx.noun}{share}"
+            )
         first, last = srows[0], srows[-1]
-        if picked and len(srows) > 1 and first.get("share_pct") is not None and last.get(
-                "share_pct") is not None:
+        if (
+            picked
+            and len(srows) > 1
+            and first.get("share_pct") is not None
+            and last.get("share_pct") is not None
+        ):
             change = last["share_pct"] - first["share_pct"]
             direction = "up" if change > 0.05 else "down" if change < -0.05 else "about flat"
-            notes.append(f"{label + ': ' if label else ''}From {fmt_pct(first['share_pct'])} in "
-                         f"{first['period']} to {fmt_pct(last['share_pct'])} in "
-                         f"{last['period']} ({direction}, {change:+.1f} points).")
+            notes.append(
+                f"{label + ': ' if label else ''}From {fmt_pct(first['share_pct'])} in "
+                f"{first['period']} to {fmt_pct(last['share_pct'])} in "
+                f"{last['period']} ({direction}, {change:+.1f} points)."
+            )
     if any("(" in r["period"] for r in rows):
         notes.append("Periods marked with months are only partly covered by the data.")
     if picked:
@@ -745,23 +819,30 @@ def build_movers(ctx: DataContext) -> Built:
         rank = up if direction == "up" else down
         if rank > n or (spec.direction != "both" and direction != spec.direction):
             continue
-        rows.append({
-            "rank": rank,
-            "direction": direction,
-            "code": str(rec["code"]),
-            "description": ctx.catalog.describe(str(rec["code"])),
-            "share_before_pct": _pct(rec["share_before"]),
-            "share_pct": _pct(rec["share_after"]),
-            "change_pts": _pct(change),
-            measure: int(rec["value_after"]),
-            f"{measure}_before": int(rec["value_before"]),
-        })
+        rows.append(
+            {
+                "rank": rank,
+                "direction": direction,
+                "code": str(rec["code"]),
+                "description": ctx.catalog.describe(str(rec["code"])),
+                "share_before_pct": _pct(rec["share_before"]),
+                "share_pct": _pct(rec["share_after"]),
+                "change_pts": _pct(change),
+                measure: int(rec["value_after"]),
+                f"{measure}_before": int(rec["value_before"]),
+            }
+        )
     rows.sort(key=lambda r: (r["direction"] != "up", r["rank"]))
-    suppress(rows, (measure, f"{measure}_before"),
-             ("share_pct", "share_before_pct", "change_pts"), ctx.min_cell)
+    suppress(
+        rows,
+        (measure, f"{measure}_before"),
+        ("share_pct", "share_before_pct", "change_pts"),
+        ctx.min_cell,
+    )
     p0, p1 = ctx.period_label(before), ctx.period_label(after)
-    verb = {"up": "gained the most share", "down": "lost the most share",
-            "both": "moved the most"}[spec.direction]
+    verb = {"up": "gained the most share", "down": "lost the most share", "both": "moved the most"}[
+        spec.direction
+    ]
     codes = f"{ctx.scope_noun()} codes".strip()
     filters = ", ".join(ctx.filter_words())
     title = f"{_cap(codes)} that {verb}, {p0} to {p1}" + (f", {filters}" if filters else "")
@@ -770,14 +851,18 @@ def build_movers(ctx: DataContext) -> Built:
         part = [r for r in rows if r["direction"] == direction]
         if part:
             lines.append(f"{head}:")
-            lines.extend(f"  {r['code']} {r['description']}: {fmt_pct(r['share_before_pct'])} "
-                         f"-> {fmt_pct(r['share_pct'])} ({_points(r['change_pts'])})"
-                         for r in part)
+            lines.extend(
+                f"  {r['code']} {r['description']}: {fmt_pct(r['share_before_pct'])} "
+                f"-> {fmt_pct(r['share_pct'])} ({_points(r['change_pts'])})"
+                for r in part
+            )
     if not rows:
         lines.append("No code's share moved that way.")
-    notes = [f"Change is in share points: each code's share of {ctx.what()} in {p1} minus "
-             f"its share in {p0}. Codes with fewer than {MOVERS_MIN_VOLUME} {ctx.noun} in "
-             "both periods are left out."]
+    notes = [
+        f"Change is in share points: each code's share of {ctx.what()} in {p1} minus "
+        f"its share in {p0}. Codes with fewer than {MOVERS_MIN_VOLUME} {ctx.noun} in "
+        "both periods are left out."
+    ]
     _finish(rows)
     return Built(rows, title, lines=lines, notes=notes)
 

@@ -225,8 +225,9 @@ class Toprank:
             return self._answer_other(spec, question)
         resolved = resolve(spec, self._coverage)
         if resolved.error is not None:
-            return error_answer(spec, resolved.error, resolved=resolved,
-                                suggestions=resolved.suggestions, **common)
+            return error_answer(
+                spec, resolved.error, resolved=resolved, suggestions=resolved.suggestions, **common
+            )
         try:
             plan = compile_plan(resolved)
         except Unsupported as exc:

@@ -66,8 +66,9 @@ _DATA = (
     ("claims", "Visits", ">"),
     ("description", "Description", "<"),
 )
-_DATA_INTENTS = frozenset({"top_codes", "code_share", "compare", "trend", "total", "breakdown",
-                           "movers"})
+_DATA_INTENTS = frozenset(
+    {"top_codes", "code_share", "compare", "trend", "total", "breakdown", "movers"}
+)
 
 
 def _cell(key: str, value: Any) -> str:
@@ -213,8 +214,9 @@ def render_text(answer: Answer, *, show_sql: bool = False) -> str:
             kept = [ln for ln in answer.text.split("\n") if not ln.startswith("  ")]
             parts.append(_wrap("\n".join(kept)))
         else:
-            parts.append(_wrap("\n".join([answer.title or answer.text.split("\n")[0],
-                                            *answer.summary])))
+            parts.append(
+                _wrap("\n".join([answer.title or answer.text.split("\n")[0], *answer.summary]))
+            )
         first_key = columns[0][0] if columns else ""
         keys = [r.get(first_key) for r in answer.rows]
         grouped = first_key in ("cohort", "period", "state", "payer", "year") and (

@@ -57,9 +57,10 @@ def read_coverage(con: duckdb.DuckDBPyConnection) -> Coverage | None:
     ).fetchone()
     if row is None or row[0] is None:
         return None
-    procedures = con.execute(
+    total = con.execute(
         "SELECT coalesce(sum(procedures), 0) FROM rollup_national WHERE cohort = 'all'"
-    ).fetchone()[0]
+    ).fetchone()
+    procedures = total[0] if total else 0
     first, last, names, lines = row
     annual = con.execute(
         "SELECT DISTINCT year(first_date) AS y FROM sources WHERE kind = 'cms-puf' ORDER BY y"

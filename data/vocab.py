@@ -6,11 +6,12 @@ result handed to the pure parser (intents.parse takes it as an optional argument
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 import yaml
 
@@ -67,11 +68,11 @@ class Vocabulary:
     unsupported_filters: Mapping[str, tuple[str, ...]]
 
 
-def _words(items: object) -> tuple[str, ...]:
+def _words(items: Any) -> tuple[str, ...]:
     return tuple(str(i) for i in (items or ()))
 
 
-def _mapping(items: object, cast=str) -> Mapping[str, object]:
+def _mapping(items: Any, cast: Callable[[Any], Any] = str) -> Mapping[str, Any]:
     return MappingProxyType({str(k): cast(v) for k, v in dict(items or {}).items()})
 
 

@@ -20,20 +20,38 @@ from data.catalog import Catalog
 from data.vocab import Vocabulary, load_vocab
 from intents.lexicon import get_lexicon
 from intents.spec import TIME_DIMENSIONS, Selection, Spec
-from intents.understand import _MOVERS, _Ctx, compose, understand
 from intents.tagger import tag
+from intents.understand import _MOVERS, _Ctx, compose, understand
 
 _REFERENCE = re.compile(
     r"\b(?:the\s+)?(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|sixth|6th|seventh|"
     r"7th|eighth|8th|ninth|9th|tenth|10th|last|top|bottom)\s+(?:one|code|row|item)\b"
-    r"|\b(?:number|no\.?|#)\s*(\d{1,2})\b(?!\s*(?:codes?|rows?))",
+    r"|(?:\bnumber|\bno\.?|#)\s*(\d{1,2})\b(?!\s*(?:codes?|rows?))",
     re.I,
 )
 _THAT = re.compile(r"\b(?:that|this|the same)\s+(?:one|code)\b|\bit\b", re.I)
 _ORDINALS = {
-    "first": 1, "1st": 1, "top": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3,
-    "fourth": 4, "4th": 4, "fifth": 5, "5th": 5, "sixth": 6, "6th": 6, "seventh": 7,
-    "7th": 7, "eighth": 8, "8th": 8, "ninth": 9, "9th": 9, "tenth": 10, "10th": 10,
+    "first": 1,
+    "1st": 1,
+    "top": 1,
+    "second": 2,
+    "2nd": 2,
+    "third": 3,
+    "3rd": 3,
+    "fourth": 4,
+    "4th": 4,
+    "fifth": 5,
+    "5th": 5,
+    "sixth": 6,
+    "6th": 6,
+    "seventh": 7,
+    "7th": 7,
+    "eighth": 8,
+    "8th": 8,
+    "ninth": 9,
+    "9th": 9,
+    "tenth": 10,
+    "10th": 10,
 }
 
 
@@ -94,9 +112,9 @@ def follow_up(
     f = tag(text, today, lex)
     c = _Ctx(text, f, lex)
     if fresh.kind in ("lookup", "knowledge", "coverage", "help", "code_range") and not (
-        referenced and fresh.kind != "lookup"
+        f.has("follow_up") and fresh.kind == "lookup" and not referenced
     ):
-        return fresh
+        return fresh  # "what is the second one?", "help": a question of its own
     if _complete(c, fresh) and not f.has("follow_up") and not referenced:
         return fresh
     if not _names_something(c):
@@ -118,7 +136,9 @@ def _complete(c: _Ctx, fresh: Spec) -> bool:
 def _names_something(c: _Ctx) -> bool:
     f = c.f
     return bool(
-        f.tags or f.n is not None or f.bare_numbers
+        f.tags
+        or f.n is not None
+        or f.bare_numbers
         or c.has("top", "share", "trend", "volume", "compare", "versus", "union_cue", *_MOVERS)
     )
 
@@ -149,8 +169,9 @@ def _merge(previous: Spec, c: _Ctx, fresh: Spec) -> Spec:
         if previous.ask == "rank" and previous.group_by == "code" and not previous.codes:
             changes["ask"] = "share"
     if fresh.exclude_codes:
-        changes["exclude_codes"] = tuple(dict.fromkeys(
-            [*previous.exclude_codes, *fresh.exclude_codes]))
+        changes["exclude_codes"] = tuple(
+            dict.fromkeys([*previous.exclude_codes, *fresh.exclude_codes])
+        )
     changes["states"] = _selection(previous.states, c, "state")
     changes["payers"] = _selection(previous.payers, c, "payer")
     changes["places"] = _selection(previous.places, c, "place", flatten=True)
@@ -168,8 +189,12 @@ def _merge(previous: Spec, c: _Ctx, fresh: Spec) -> Spec:
         changes["n"] = n
     # what is asked: a new grouping or cue changes the shape
     if fresh.kind == "data" and (f.of("dimension") or has("trend", *_MOVERS)):
-        changes.update(ask=fresh.ask, group_by=fresh.group_by, per_group=fresh.per_group,
-                       direction=fresh.direction)
+        changes.update(
+            ask=fresh.ask,
+            group_by=fresh.group_by,
+            per_group=fresh.per_group,
+            direction=fresh.direction,
+        )
         if fresh.group_by in TIME_DIMENSIONS and not fresh.periods:
             changes.update(periods=(), period_mode="single")  # a trend spans all the data
     elif fresh.kind == "data" and has("share") and (changes.get("codes") or previous.codes):

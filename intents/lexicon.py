@@ -110,12 +110,12 @@ class Lexicon:
         for alias, code in vocab.state_aliases.items():
             add(alias, Entry("state", code))
         weak_code = {phrase_key(s) for s in vocab.weak_code_aliases}
-        for code, info in catalog.codes.items():
-            for name in (info.description, *info.aliases):
+        for code, code_info in catalog.codes.items():
+            for name in (code_info.description, *code_info.aliases):
                 kind = "code_weak" if phrase_key(name) in weak_code else "code"
                 add(name, Entry(kind, code))
-        for name, codes in vocab.code_families.items():
-            add(name, Entry("code_family", tuple(codes)))
+        for name, family in vocab.code_families.items():
+            add(name, Entry("code_family", tuple(family)))
         for sg in catalog.subgroups:
             if sg.name.lower() != "other":
                 add(sg.name, Entry("subgroup", (sg.key,)))
@@ -141,8 +141,8 @@ class Lexicon:
         for place in catalog.places.values():
             for syn in place.synonyms:
                 place_codes.setdefault(syn, []).append(place.code)
-        for syn, codes in place_codes.items():
-            add(syn, Entry("place", tuple(codes)))
+        for syn, place_list in place_codes.items():
+            add(syn, Entry("place", tuple(place_list)))
         # Only the longer names of modifiers are phrases ("modifier 59", "gp modifier"): a
         # bare "go" or "59" is a modifier only next to "modifier" (see intents.tagger).
         for mod in catalog.modifiers.values():
@@ -170,9 +170,15 @@ class Lexicon:
             targets.update(phrase.split())
         self.cue_words = frozenset(cue_words)
         # the words of the "top" cue that ask for a ranking, not a code's rank
-        self.top_words = frozenset(
-            w for f in vocab.cues.get("top", ()) for w in _cue_words(f)
-        ) - {"rank", "ranks", "ranked", "ranking", "rankings", "most", "volume"}
+        self.top_words = frozenset(w for f in vocab.cues.get("top", ()) for w in _cue_words(f)) - {
+            "rank",
+            "ranks",
+            "ranked",
+            "ranking",
+            "rankings",
+            "most",
+            "volume",
+        }
         # words of the question's shape ("most", "share", "what"), never part of a code name
         topical = {"mental", "fine_motor", "gross_motor", "focus", "singular_noun", "plural_noun"}
         self.shape_words = frozenset(

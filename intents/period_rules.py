@@ -206,8 +206,15 @@ def rule_relative(ctx: _Ctx, i: int) -> Atom | None:
         start, end = _relative_span(kind, ctx.today)
         phrase = " ".join(ctx.low[i : i + size])
         label = "YTD" if phrase == "ytd" else phrase
-        return Atom(i, i + size, "relative", start=start, end=end, label=label,
-                    relative=_RELATIVE_EQUIVALENT[kind])
+        return Atom(
+            i,
+            i + size,
+            "relative",
+            start=start,
+            end=end,
+            label=label,
+            relative=_RELATIVE_EQUIVALENT[kind],
+        )
     return None
 
 
@@ -222,8 +229,7 @@ def rule_last_n(ctx: _Ctx, i: int) -> Atom | None:
     num = min(num, 200)
     start, end = last_n(num, unit, ctx.today)
     label = f"{ctx.at(i)} {num} {unit}{'s' if num > 1 else ''}"
-    return Atom(i, i + 3, "relative", start=start, end=end, label=label,
-                relative=f"{unit}s:{num}")
+    return Atom(i, i + 3, "relative", start=start, end=end, label=label, relative=f"{unit}s:{num}")
 
 
 def rule_first_months(ctx: _Ctx, i: int) -> Atom | None:
@@ -485,8 +491,13 @@ def _ref(a: Atom, ctx: _Ctx) -> PeriodHit:
     if a.kind in ("span", "relative"):
         assert a.start and a.end
         if a.kind == "relative":
-            ref = PeriodRef("relative", a.label or describe_period_dates(a.start, a.end),
-                            start=a.start, end=a.end, relative=a.relative)
+            ref = PeriodRef(
+                "relative",
+                a.label or describe_period_dates(a.start, a.end),
+                start=a.start,
+                end=a.end,
+                relative=a.relative,
+            )
             return PeriodHit(i, j, ref)
         return PeriodHit(i, j, absolute(a.start, a.end, a.label))
     first, last = a.months()

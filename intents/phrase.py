@@ -68,9 +68,14 @@ def dates_words(start: date, end: date) -> str:
 
 
 def _codes_words(sets: tuple[CodeSet, ...], joiner: str) -> str:
-    return f" {joiner} ".join(s.first + "-" + (s.last or "") if s.is_range and s.first
-                              else s.codes[0] if s.kind == "code" else s.label
-                              for s in sets)
+    return f" {joiner} ".join(
+        s.first + "-" + (s.last or "")
+        if s.is_range and s.first
+        else s.codes[0]
+        if s.kind == "code"
+        else s.label
+        for s in sets
+    )
 
 
 def _selection_words(sel: Selection, words: dict[str, str] | None, lead: str, joiner: str) -> str:
@@ -132,7 +137,6 @@ def question_for(spec: Spec) -> str:
         parts.append(join.join(period_words(p) for p in spec.periods))
         if spec.period_mode == "combined":
             parts.append("combined")
-    if spec.cohort_mode == "union" or spec.code_mode == "combined":
-        if "combined" not in parts:
-            parts.append("combined")
+    if (spec.cohort_mode == "union" or spec.code_mode == "combined") and "combined" not in parts:
+        parts.append("combined")
     return " ".join(" ".join(p.split()) for p in parts if p.strip())

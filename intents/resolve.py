@@ -101,8 +101,10 @@ def latest_equivalent(ref: PeriodRef, coverage: Coverage) -> Period | None:
     year" -> the latest whole year with data, "YTD" -> the latest year to the data's
     end, "last 12 months" -> the 12 whole months up to the data's end."""
     end = coverage.end
-    whole_month_end = end if end == month_end(end.year, end.month) else (
-        date(end.year, end.month, 1) - timedelta(days=1)
+    whole_month_end = (
+        end
+        if end == month_end(end.year, end.month)
+        else (date(end.year, end.month, 1) - timedelta(days=1))
     )
     kind = ref.relative or ""
     if kind == "ytd":
@@ -162,20 +164,42 @@ def resolve(spec: Spec, coverage: Coverage) -> Resolved:
     # of a sliver of it passing for the whole.
     for k, ref in enumerate(refs if len(refs) == len(clipped) else ()):
         got, want = clipped[k], asked[k]
-        if ref.kind == "relative" and got is not None and want is not None and (
-            2 * (got.end - got.start).days < (want.end - want.start).days
+        if (
+            ref.kind == "relative"
+            and got is not None
+            and want is not None
+            and (2 * (got.end - got.start).days < (want.end - want.start).days)
         ):
             clipped[k] = None
     periods = tuple(p for p in clipped if p is not None)
     if not periods:
-        return Resolved(spec, (), (), None, tuple(notes), tuple(asked), "no_data",
-                        _latest_suggestions(spec, coverage))
+        return Resolved(
+            spec,
+            (),
+            (),
+            None,
+            tuple(notes),
+            tuple(asked),
+            "no_data",
+            _latest_suggestions(spec, coverage),
+        )
     if len(periods) < len(clipped):
-        missing = [p.label or describe_period(p) for p, c in zip(asked, clipped, strict=True)
-                   if c is None and p is not None]
+        missing = [
+            p.label or describe_period(p)
+            for p, c in zip(asked, clipped, strict=True)
+            if c is None and p is not None
+        ]
         if spec.ask == "movers":
-            return Resolved(spec, (), (), None, tuple(notes), tuple(asked), "no_data",
-                            _latest_suggestions(spec, coverage))
+            return Resolved(
+                spec,
+                (),
+                (),
+                None,
+                tuple(notes),
+                tuple(asked),
+                "no_data",
+                _latest_suggestions(spec, coverage),
+            )
         notes.append(
             f"No data for {', '.join(missing)}: the data covers "
             f"{coverage.start.isoformat()} to {coverage.end.isoformat()}."
@@ -188,7 +212,7 @@ def _codes_for_default(spec: Spec) -> tuple[str, ...]:
     codes: list[str] = []
     for s in spec.codes:
         if s.is_range:
-            if s.first and s.last and "97010" <= s.first and s.last <= "97799":
+            if s.first and s.last and s.first >= "97010" and s.last <= "97799":
                 codes.append(s.first)
             else:
                 return ("00000",)
@@ -239,15 +263,20 @@ def _latest_suggestions(spec: Spec, coverage: Coverage) -> tuple[str, ...]:
             equivalent = latest_equivalent(ref, coverage)
             if equivalent is None:
                 return ()
-            refs.append(PeriodRef("absolute", describe_period(equivalent),
-                                  start=equivalent.start, end=equivalent.end))
+            refs.append(
+                PeriodRef(
+                    "absolute",
+                    describe_period(equivalent),
+                    start=equivalent.start,
+                    end=equivalent.end,
+                )
+            )
         else:
             refs.append(ref)
     if any(r.kind == "relative" for r in spec.periods):
         out.append(question_for(replace(spec, periods=tuple(refs))))
     latest = default_period(replace(spec, periods=()), coverage)
-    latest_ref = PeriodRef("absolute", describe_period(latest), start=latest.start,
-                           end=latest.end)
+    latest_ref = PeriodRef("absolute", describe_period(latest), start=latest.start, end=latest.end)
     out.append(question_for(replace(spec, periods=(latest_ref,), period_mode="single")))
     return tuple(dict.fromkeys(out))
 

@@ -92,12 +92,12 @@ def _cues(low: list[str], lex: Lexicon) -> set[str]:
     """The names of the cue patterns (data/vocabulary.yaml) the words match."""
     ctext = " ".join(low)
     starts = {t[:3] for t in low}
-    return {
-        name
-        for name, pat in lex.cues.items()
-        if (lex.cue_keys[name] is None or not lex.cue_keys[name].isdisjoint(starts))
-        and pat.search(ctext)
-    }
+    out = set()
+    for name, pat in lex.cues.items():
+        keys = lex.cue_keys[name]
+        if (keys is None or not keys.isdisjoint(starts)) and pat.search(ctext):
+            out.add(name)
+    return out
 
 
 # --- taggers: (tagged, lex) -> None, each claiming what it reads ----------------------
@@ -117,8 +117,14 @@ def tag_codes(f: Tagged, lex: Lexicon) -> None:
         ):
             f.claim(Tag(i, i + 3, "code_range", (t.upper(), low[i + 2].upper())))
         elif _CODE_PATTERN.fullmatch(t):
-            f.claim(Tag(i, i + 1, "code_range", (t.replace("x", "0").upper(),
-                                                 t.replace("x", "9").upper())))
+            f.claim(
+                Tag(
+                    i,
+                    i + 1,
+                    "code_range",
+                    (t.replace("x", "0").upper(), t.replace("x", "9").upper()),
+                )
+            )
         elif _CODE.fullmatch(t) and not (t[0] in "qh" and t[1:3] in ("19", "20")):
             f.claim(Tag(i, i + 1, "code", t.upper()))
 
@@ -176,8 +182,10 @@ def _is_state_code(f: Tagged, lex: Lexicon, i: int) -> bool:
             return False
         prev = low[i - 1] if i else ""
         nxt = low[i + 1] if i + 1 < n else ""
-        if prev not in _STATE_LEADS and prev not in lex.negation_words and (
-            nxt.isdigit() or nxt in _DETERMINERS or nxt in lex.first_words
+        if (
+            prev not in _STATE_LEADS
+            and prev not in lex.negation_words
+            and (nxt.isdigit() or nxt in _DETERMINERS or nxt in lex.first_words)
         ):
             return False
     return True
@@ -215,7 +223,7 @@ def tag_modifiers(f: Tagged, lex: Lexicon) -> None:
             if n_found == 0:
                 start, end = (k, i + 1) if before else (i, k + 1)
             f.claim(Tag(start, end, "modifier", known[low[k]]))
-    for i, t in enumerate(low):
+    for i in range(n):
         if i in f.used or orig[i] not in vocab.bare_modifiers or f.tokens.shouting:
             continue
         f.claim(Tag(i, i + 1, "modifier", orig[i]))
@@ -382,9 +390,11 @@ def _cities(f: Tagged, lex: Lexicon) -> None:
     """A city is its state, said as such: "Dallas, TX" and "Houston" filter Texas, and
     the answer notes that the data is by state (a city alone is offered as the state)."""
     for city in f.of("city"):
-        name = " ".join(f.tokens.orig[city.i : city.j]) if len(f.tokens.orig) == len(
-            f.low
-        ) else " ".join(f.low[city.i : city.j])
+        name = (
+            " ".join(f.tokens.orig[city.i : city.j])
+            if len(f.tokens.orig) == len(f.low)
+            else " ".join(f.low[city.i : city.j])
+        )
         state_name = lex.catalog.states.get(city.value, city.value)
         f.notes.append(
             f"'{name}' is a city; the data is by state, so this covers all of {state_name}."

@@ -66,9 +66,7 @@ _TOP_WORDS = ("top", "first", "leading", "highest", "biggest", "largest", "most"
 # --------------------------------------------------------------------------- entry point
 
 
-def understand(
-    text: str, today: date, catalog: Catalog, vocab: Vocabulary | None = None
-) -> Spec:
+def understand(text: str, today: date, catalog: Catalog, vocab: Vocabulary | None = None) -> Spec:
     """Read one question into a Spec."""
     if not isinstance(text, str):
         text = "" if text is None else str(text)
@@ -146,8 +144,20 @@ class _Ctx:
         f = self.f
         return bool(
             self.cohorts
-            or f.of("code", "code_range", "code_family", "subgroup", "code_weak", "payer",
-                    "state", "place", "modifier", "unsupported", "measure", "period")
+            or f.of(
+                "code",
+                "code_range",
+                "code_family",
+                "subgroup",
+                "code_weak",
+                "payer",
+                "state",
+                "place",
+                "modifier",
+                "unsupported",
+                "measure",
+                "period",
+            )
             or f.periods.error
         )
 
@@ -202,12 +212,24 @@ def rule_help(c: _Ctx) -> Spec | None:
     entities = c.data_entities() or bool(f.of("code_name"))
     data_cue = has(*_DATA_CUES, *_MOVERS)
     asks_something = has(
-        "coverage_strong", "lookup", "code_for", "range", "mental", "fine_motor",
-        "gross_motor", "difference", "versus",
+        "coverage_strong",
+        "lookup",
+        "code_for",
+        "range",
+        "mental",
+        "fine_motor",
+        "gross_motor",
+        "difference",
+        "versus",
     )
     nothing = not f.low or (
-        c.terse and not entities and not data_cue and f.n is None and not asks_something
-        and not f.bare_numbers and not f.of("dimension")
+        c.terse
+        and not entities
+        and not data_cue
+        and f.n is None
+        and not asks_something
+        and not f.bare_numbers
+        and not f.of("dimension")
     )
     if nothing or (
         has("help")
@@ -239,8 +261,19 @@ def rule_knowledge(c: _Ctx) -> Spec | None:
     cohorts, codes = c.cohorts, c.codes
     if has(*_DATA_CUES, *_MOVERS) or codes or c.periods or f.periods.error:
         return None
-    if f.of("state", "payer", "place", "modifier", "measure", "code_family", "subgroup",
-            "code_range") or f.n is not None:
+    if (
+        f.of(
+            "state",
+            "payer",
+            "place",
+            "modifier",
+            "measure",
+            "code_family",
+            "subgroup",
+            "code_range",
+        )
+        or f.n is not None
+    ):
         return None
     if not set(cohorts) <= {"ot", "pt"}:
         return None
@@ -254,9 +287,12 @@ def rule_knowledge(c: _Ctx) -> Spec | None:
         topic = "ot_focus"
     elif gross and not cohorts and has("focus", "difference", "lookup"):
         topic = "pt_focus"
-    elif set(cohorts) == {"ot", "pt"} and has("difference", "versus", "focus", "lookup"):
-        topic = "difference"
-    elif len(cohorts) == 1 and has("difference"):
+    elif (
+        set(cohorts) == {"ot", "pt"}
+        and has("difference", "versus", "focus", "lookup")
+        or len(cohorts) == 1
+        and has("difference")
+    ):
         topic = "difference"
     elif len(cohorts) == 1 and (has("focus", "lookup") or fine or gross):
         topic = "ot_focus" if cohorts[0] == "ot" else "pt_focus"
@@ -284,9 +320,7 @@ def rule_code_range(c: _Ctx) -> Spec | None:
     listing = False
     if families and not subgroup_keys and not ranges:
         return None  # "what are the PT evaluation codes": those codes, not the range
-    if ranges:
-        listing = True
-    elif has("range") and (cohorts or subgroup_keys or has("code_noun")):
+    if ranges or has("range") and (cohorts or subgroup_keys or has("code_noun")):
         listing = True
     elif cohorts == ["rehab"] and has("lookup") and not has("code_noun", "volume"):
         listing = True  # "what is rehab": the code range is its definition
@@ -382,10 +416,12 @@ def rule_unknown(c: _Ctx) -> Spec:
     for code in c.codes[:1]:
         first += [f"what is {code}", f"what share of procedures was {code}"]
     if f.of("unsupported"):
-        return Spec("unknown", text=c.text, error="unknown_cohort",
-                    suggestions=_cohort_hints(c.lex))
-    return Spec("unknown", text=c.text, error=f.periods.error,
-                suggestions=examples(c.lex, tuple(first)))
+        return Spec(
+            "unknown", text=c.text, error="unknown_cohort", suggestions=_cohort_hints(c.lex)
+        )
+    return Spec(
+        "unknown", text=c.text, error=f.periods.error, suggestions=examples(c.lex, tuple(first))
+    )
 
 
 RULES: tuple[Callable[[_Ctx], Spec | None], ...] = (
@@ -396,7 +432,7 @@ RULES: tuple[Callable[[_Ctx], Spec | None], ...] = (
     rule_code_range,
     rule_lookup,
     rule_data,
-    rule_unknown,  # type: ignore[tuple-item]
+    rule_unknown,
 )
 
 
@@ -406,8 +442,12 @@ RULES: tuple[Callable[[_Ctx], Spec | None], ...] = (
 def _asks_for_data(c: _Ctx) -> bool:
     f, has = c.f, c.has
     cohorts = c.cohorts or f.of("cohort_weak")
-    subject = bool(cohorts or f.of("code", "code_family", "subgroup", "code_range", "code_weak",
-                                   "unsupported") or has("code_noun") or f.of("measure"))
+    subject = bool(
+        cohorts
+        or f.of("code", "code_family", "subgroup", "code_range", "code_weak", "unsupported")
+        or has("code_noun")
+        or f.of("measure")
+    )
     if not c.terse and not subject:
         return False  # "top golf players 2022": a ranking, but of nothing in the data
     cue = has(*_DATA_CUES, *_MOVERS, "versus", "union_cue")
@@ -475,9 +515,13 @@ def _groupings(c: _Ctx) -> list[_Grouping]:
             lead = low[t.i - 2]  # "top 5 states"
         elif nxt in vocab.group_tails:
             lead = nxt
-        elif t.value in ("year", "quarter", "month") and c.has("volume", "trend") and any(
-            u.i == t.j and u.kind in ("cohort", "code", "code_family", "measure")
-            for u in f.tags
+        elif (
+            t.value in ("year", "quarter", "month")
+            and c.has("volume", "trend")
+            and any(
+                u.i == t.j and u.kind in ("cohort", "code", "code_family", "measure")
+                for u in f.tags
+            )
         ):
             lead = word  # "monthly chiro volume" (typed "month chiro volume")
         if lead:
@@ -490,13 +534,14 @@ def _code_sets(c: _Ctx, tags: list[Tag]) -> list[CodeSet]:
     out: list[CodeSet] = []
     catalog = c.catalog
     for t in tags:
-        if t.kind == "code":
-            out.append(CodeSet(label=t.value, codes=(t.value,), kind="code"))
-        elif t.kind == "code_weak":
+        if t.kind == "code" or t.kind == "code_weak":
             out.append(CodeSet(label=t.value, codes=(t.value,), kind="code"))
         elif t.kind == "code_family":
-            label = " ".join(c.f.tokens.orig[t.i : t.j]) if len(c.f.tokens.orig) == len(
-                c.f.low) else " ".join(c.f.low[t.i : t.j])
+            label = (
+                " ".join(c.f.tokens.orig[t.i : t.j])
+                if len(c.f.tokens.orig) == len(c.f.low)
+                else " ".join(c.f.low[t.i : t.j])
+            )
             out.append(CodeSet(label=label, codes=tuple(t.value), kind="family"))
         elif t.kind == "subgroup":
             keys = set(t.value)
@@ -544,19 +589,36 @@ def compose(c: _Ctx) -> Spec:
 
     # --- refusals: what the data cannot answer at all
     if f.of("unsupported") and not c.cohorts:
-        return Spec("data", text=c.text, error="unknown_cohort",
-                    suggestions=_cohort_hints(lex), n=_bare_n(c))
+        return Spec(
+            "data",
+            text=c.text,
+            error="unknown_cohort",
+            suggestions=_cohort_hints(lex),
+            n=_bare_n(c),
+        )
     unsupported = list(dict.fromkeys(t.value for t in f.of("unsupported_filter")))
     if unsupported:
-        return Spec("data", text=c.text, error="unsupported_filter",
-                    notes=tuple(f"The data has no {u}." for u in unsupported))
+        return Spec(
+            "data",
+            text=c.text,
+            error="unsupported_filter",
+            notes=tuple(f"The data has no {u}." for u in unsupported),
+        )
     if f.unknown_places:
         names = ", ".join(f"'{p}'" for p in f.unknown_places)
-        return Spec("data", text=c.text, error="unknown_place",
-                    notes=(f"{names} is not a US state I know, and the data is by state.",))
+        return Spec(
+            "data",
+            text=c.text,
+            error="unknown_place",
+            notes=(f"{names} is not a US state I know, and the data is by state.",),
+        )
     if c.dangling:
-        return Spec("data", text=c.text, error="ambiguous",
-                    notes=(f"I could not tell what '{c.dangling[0]}' leaves out.",))
+        return Spec(
+            "data",
+            text=c.text,
+            error="ambiguous",
+            notes=(f"I could not tell what '{c.dangling[0]}' leaves out.",),
+        )
 
     # --- scope: cohorts
     cohort_tags = c.included("cohort")
@@ -572,10 +634,16 @@ def compose(c: _Ctx) -> Spec:
             if "all" in cohorts:
                 cohorts, cohort_mode = ["all"], "single"
             else:
-                return Spec("data", text=c.text, error="ambiguous", notes=(
-                    "Rehab codes overlap the provider cohorts, so they cannot be added "
-                    "together; compare them instead.",),
-                    alternatives=(c.text.replace("combined", "") + " compared",))
+                return Spec(
+                    "data",
+                    text=c.text,
+                    error="ambiguous",
+                    notes=(
+                        "Rehab codes overlap the provider cohorts, so they cannot be added "
+                        "together; compare them instead.",
+                    ),
+                    alternatives=(c.text.replace("combined", "") + " compared",),
+                )
         if other:
             alternatives.append(_reword(c, cohort_mode, other, "cohorts"))
     exclude_codes: list[CodeSet] = []
@@ -591,8 +659,7 @@ def compose(c: _Ctx) -> Spec:
     # --- codes
     code_tags = c.included("code", "code_family", "subgroup", "code_range")
     codes = _code_sets(c, code_tags)
-    exclude_codes += _code_sets(c, c.excluded_tags("code", "code_family", "subgroup",
-                                                    "code_range"))
+    exclude_codes += _code_sets(c, c.excluded_tags("code", "code_family", "subgroup", "code_range"))
     weak = c.included("code_weak")
     if not codes and weak and (has("share", "trend", "volume") or len(weak) > 1):
         codes = _code_sets(c, weak[:1] if not has("versus", "compare") else weak)
@@ -616,12 +683,17 @@ def compose(c: _Ctx) -> Spec:
         tuple(dict.fromkeys(t.value for t in c.excluded_tags("modifier"))),
     )
 
-    both = [v for sel in (states, payers, places, modifiers) for v in sel.include
-            if v in sel.exclude]
+    both = [
+        v for sel in (states, payers, places, modifiers) for v in sel.include if v in sel.exclude
+    ]
     both += [c_ for c_ in cohorts if c_ in excluded_cohorts]
     if both:
-        return Spec("data", text=c.text, error="ambiguous", notes=(
-            f"'{both[0]}' is both asked for and excluded.",))
+        return Spec(
+            "data",
+            text=c.text,
+            error="ambiguous",
+            notes=(f"'{both[0]}' is both asked for and excluded.",),
+        )
 
     # --- periods
     periods = c.periods
@@ -662,10 +734,9 @@ def compose(c: _Ctx) -> Spec:
         else:
             group_by, ask = g.dimension, "breakdown"
             if time_groups or (trend and not other_groups[1:]):
-                per_group = (time_groups[0].dimension if time_groups else "year")
+                per_group = time_groups[0].dimension if time_groups else "year"
         if len(other_groups) > 1:
-            notes.append(
-                f"One grouping at a time: this is by {_dimension_word(g.dimension)}.")
+            notes.append(f"One grouping at a time: this is by {_dimension_word(g.dimension)}.")
     elif time_groups:
         g = time_groups[0]
         if ranks_codes and g.lead in _PER_GROUP_LEADS and g.dimension == "year" and not trend:
@@ -692,15 +763,26 @@ def compose(c: _Ctx) -> Spec:
         ask, group_by = "total", None
     elif subset == ("codes",) and ask == "total":
         ask, group_by = "share", "code"
-    compared_series = len(periods) > 1 or len(cohorts) > 1 or len(states.include) > 1 or len(
-        payers.include) > 1
-    if ask == "rank" and not top and not codes and not _names_codes(c) and (
-        f.of("measure") or _measure_noun(c)
-    ) and not groupings and compared_series:
+    compared_series = (
+        len(periods) > 1 or len(cohorts) > 1 or len(states.include) > 1 or len(payers.include) > 1
+    )
+    if (
+        ask == "rank"
+        and not top
+        and not codes
+        and not _names_codes(c)
+        and (f.of("measure") or _measure_noun(c))
+        and not groupings
+        and compared_series
+    ):
         ask, group_by = "total", None  # "OT procedures 2019 vs 2022": how many
 
-    if ask == "total" and "volume" in f.low and len(periods) == 1 and not codes and (
-        _spans_years(periods[0])
+    if (
+        ask == "total"
+        and "volume" in f.low
+        and len(periods) == 1
+        and not codes
+        and (_spans_years(periods[0]))
     ):
         ask, group_by = "trend", "year"  # "PT volume 2019 to 2022": year by year
 
@@ -726,15 +808,18 @@ def compose(c: _Ctx) -> Spec:
         n = 1
     if n is None and ask == "breakdown" and other_groups:
         g = other_groups[0]
-        if not g.plural and g.lead in ("which", "what") or (
-            g.lead in _TOP_WORDS and not g.plural):
+        if not g.plural and g.lead in ("which", "what") or (g.lead in _TOP_WORDS and not g.plural):
             n = 1
         elif g.lead in _TOP_WORDS or g.lead in ("which", "what"):
             n = 10
     if ask == "movers":
-        direction = ("up" if has("movers_up") and not has("movers_down", "movers_both")
-                     else "down" if has("movers_down") and not has("movers_up", "movers_both")
-                     else "both")
+        direction = (
+            "up"
+            if has("movers_up") and not has("movers_down", "movers_both")
+            else "down"
+            if has("movers_down") and not has("movers_up", "movers_both")
+            else "both"
+        )
     else:
         direction = "both"
 
@@ -776,21 +861,85 @@ def compose(c: _Ctx) -> Spec:
 _RANK_WORDS = frozenset({"rank", "ranks", "ranked", "ranking", "rankings"})
 # Verbs that lead from a share's whole to its part: "share of PT procedures [that] are
 # medicare", "what portion of 97110 is billed by PTs".
-_LINKS = frozenset({
-    "is", "are", "was", "were", "comes", "come", "came", "happen", "happens", "happened",
-    "occur", "occurs", "occurred", "carry", "carries", "carried", "had", "have", "has",
-    "billed", "done", "performed", "go", "goes", "went", "paid", "get", "gets", "got",
-    "made", "represent", "represents", "represented", "account", "accounts", "accounted",
-    "belong", "belongs", "fall", "falls", "delivered", "provided", "involve", "involved",
-})
+_LINKS = frozenset(
+    {
+        "is",
+        "are",
+        "was",
+        "were",
+        "comes",
+        "come",
+        "came",
+        "happen",
+        "happens",
+        "happened",
+        "occur",
+        "occurs",
+        "occurred",
+        "carry",
+        "carries",
+        "carried",
+        "had",
+        "have",
+        "has",
+        "billed",
+        "done",
+        "performed",
+        "go",
+        "goes",
+        "went",
+        "paid",
+        "get",
+        "gets",
+        "got",
+        "made",
+        "represent",
+        "represents",
+        "represented",
+        "account",
+        "accounts",
+        "accounted",
+        "belong",
+        "belongs",
+        "fall",
+        "falls",
+        "delivered",
+        "provided",
+        "involve",
+        "involved",
+    }
+)
 _SUBSET_KINDS = {
-    "code": "codes", "code_family": "codes", "subgroup": "codes", "code_range": "codes",
-    "code_weak": "codes", "payer": "payers", "state": "states", "place": "places",
-    "modifier": "modifiers", "cohort": "cohorts",
+    "code": "codes",
+    "code_family": "codes",
+    "subgroup": "codes",
+    "code_range": "codes",
+    "code_weak": "codes",
+    "payer": "payers",
+    "state": "states",
+    "place": "places",
+    "modifier": "modifiers",
+    "cohort": "cohorts",
 }
-_SHARE_WORDS = frozenset({"share", "shares", "percent", "percents", "percentage",
-                          "percentages", "pct", "proportion", "proportions", "fraction",
-                          "portion", "much", "part", "slice", "piece"})
+_SHARE_WORDS = frozenset(
+    {
+        "share",
+        "shares",
+        "percent",
+        "percents",
+        "percentage",
+        "percentages",
+        "pct",
+        "proportion",
+        "proportions",
+        "fraction",
+        "portion",
+        "much",
+        "part",
+        "slice",
+        "piece",
+    }
+)
 _SCOPE_PREPS = frozenset({"in", "among", "within", "across", "for", "of"})
 
 
@@ -805,8 +954,7 @@ def _subset(c: _Ctx) -> tuple[str, ...]:
     if cue is None:
         return ("codes",)
     tags = [t for t in f.tags if t.kind in _SUBSET_KINDS and id(t) not in c.excluded]
-    verb = next((k for k in range(cue + 1, len(low)) if low[k] in _LINKS
-                 and k not in f.used), None)
+    verb = next((k for k in range(cue + 1, len(low)) if low[k] in _LINKS and k not in f.used), None)
     part: list[Tag] = []
     if verb is not None:
         part = [t for t in tags if t.i > verb]
@@ -816,8 +964,7 @@ def _subset(c: _Ctx) -> tuple[str, ...]:
         k = cue + 1
         if k < len(low) and low[k] == "of":
             k += 1
-        end = next((m for m in range(k, len(low)) if low[m] in _SCOPE_PREPS - {"of"}),
-                   len(low))
+        end = next((m for m in range(k, len(low)) if low[m] in _SCOPE_PREPS - {"of"}), len(low))
         part = [t for t in tags if k <= t.i < end]
         if part and not any(_SUBSET_KINDS[t.kind] == "codes" for t in part):
             part = []  # "share of OT procedures in 2022": the whole, not a part
@@ -837,8 +984,7 @@ def _names_codes(c: _Ctx) -> bool:
 
 
 def _measure_noun(c: _Ctx) -> bool:
-    return any(t in ("procedure", "procedures", "service", "services", "volume")
-               for t in c.f.low)
+    return any(t in ("procedure", "procedures", "service", "services", "volume") for t in c.f.low)
 
 
 def _top_cue(c: _Ctx) -> bool:
@@ -861,8 +1007,11 @@ def _trend_cue(c: _Ctx, groupings: list[_Grouping]) -> bool:
         return False
     low = list(c.f.low)
     for g in groupings:
-        width = len(g.lead.split()) if g.lead not in (low[g.tag.j] if g.tag.j < len(low)
-                                                       else "",) else 0
+        width = (
+            len(g.lead.split())
+            if g.lead not in (low[g.tag.j] if g.tag.j < len(low) else "",)
+            else 0
+        )
         for k in range(max(0, g.tag.i - width), g.tag.j):
             low[k] = "_"
     return bool(c.lex.cues["trend"].search(" ".join(low)))
@@ -874,9 +1023,7 @@ def _dimension_is_ranked(c: _Ctx, g: _Grouping) -> bool:
 
 
 def _dimension_word(dimension: str) -> str:
-    return {"place_of_service": "place of service", "cohort": "specialty"}.get(
-        dimension, dimension
-    )
+    return {"place_of_service": "place of service", "cohort": "specialty"}.get(dimension, dimension)
 
 
 def _selection(c: _Ctx, kind: str, alternatives: list[str]) -> tuple[Selection, str]:
@@ -902,8 +1049,9 @@ def _cohorts_without(
     base = cohorts or ["all"]
     range_out: CodeSet | None = None
     if "rehab" in excluded:
-        range_out = CodeSet(label="rehab codes (97010-97799)", kind="range",
-                            first="97010", last="97799")
+        range_out = CodeSet(
+            label="rehab codes (97010-97799)", kind="range", first="97010", last="97799"
+        )
         excluded = [k for k in excluded if k != "rehab"]
     if not excluded:
         return base, "", range_out
@@ -942,8 +1090,7 @@ def _one_comparison(spec: Spec, notes: list[str]) -> Spec:
         else:
             changes[f"{name}_mode"] = "union"
         notes.append(
-            f"One comparison at a time: the {name}s are taken together, "
-            f"the {keep}s side by side."
+            f"One comparison at a time: the {name}s are taken together, the {keep}s side by side."
         )
     return replace(spec, **changes)
 
@@ -954,8 +1101,12 @@ def _unused_words(c: _Ctx) -> list[str]:
     skip = {"code", "cpt", "hcpc", "billing", "bill", "billed", "number", "called", *_LINKS}
     words = [w for w in f.unexplained if singular(w) not in skip and len(w) > 1]
     grouped = [g.tag for g in _groupings(c)]
-    nouns = {"state": ("state",), "payer": ("payer",), "place_of_service": ("place",),
-             "cohort": ("cohort", "unsupported")}
+    nouns = {
+        "state": ("state",),
+        "payer": ("payer",),
+        "place_of_service": ("place",),
+        "cohort": ("cohort", "unsupported"),
+    }
     ends = {t.j: t.kind for t in f.tags}
     for t in f.of("dimension"):
         # "office settings", "the Texas state", "medicare payers": the noun of the entity
@@ -978,8 +1129,11 @@ def _family_alternative(c: _Ctx, spec: Spec) -> list[str]:
             cohort = words[0].upper()
             rest = " ".join(words[1:])
             text = c.text
-            phrase = " ".join(c.f.tokens.orig[t.i : t.j]) if len(c.f.tokens.orig) == len(
-                c.f.low) else " ".join(words)
+            phrase = (
+                " ".join(c.f.tokens.orig[t.i : t.j])
+                if len(c.f.tokens.orig) == len(c.f.low)
+                else " ".join(words)
+            )
             if phrase in text:
                 out.append(text.replace(phrase, f"{rest} billed by {cohort}s", 1))
     return out

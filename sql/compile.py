@@ -33,7 +33,7 @@ from intents.model import Period
 from intents.resolve import MAX_GROUPS, MOVERS_MIN_VOLUME, Resolved
 from intents.spec import TIME_DIMENSIONS, CodeSet, Spec
 from sql.query import Query
-from sql.rollups import ROLLUP_CLAIMS, Rollup, choose
+from sql.rollups import ROLLUP_CLAIMS, choose
 
 SHAPES_DIR = Path(__file__).resolve().parent / "shapes"
 Family = Literal["ranked", "total", "breakdown", "time", "movers"]
@@ -138,8 +138,10 @@ def _cohort_preds(kind: str, branch_cohort: str | None = None) -> list[str]:
     if kind == "providers":
         return ["list_contains($providers, cohort)"]
     if kind == "providers_rehab":
-        return ["list_contains($providers, cohort)",
-                "hcpcs_code BETWEEN $rehab_first AND $rehab_last"]
+        return [
+            "list_contains($providers, cohort)",
+            "hcpcs_code BETWEEN $rehab_first AND $rehab_last",
+        ]
     return []
 
 
@@ -148,8 +150,9 @@ def _period_preds(kind: str, branch: int | None = None) -> list[str]:
         return ["month BETWEEN $start AND $end"]
     if kind.startswith("combined:"):
         k = int(kind.split(":")[1])
-        return ["(" + " OR ".join(f"month BETWEEN $p{i}_start AND $p{i}_end"
-                                  for i in range(k)) + ")"]
+        return [
+            "(" + " OR ".join(f"month BETWEEN $p{i}_start AND $p{i}_end" for i in range(k)) + ")"
+        ]
     assert branch is not None
     return [f"month BETWEEN $p{branch}_start AND $p{branch}_end"]
 
@@ -162,21 +165,31 @@ def _select(
     preds: list[str],
     value: str,
 ) -> str:
-    cols = [f"{series_expr} AS series", *(f"{e} AS {a}" for e, a in columns),
-            f"SUM({measure}) AS {value}"]
+    cols = [
+        f"{series_expr} AS series",
+        *(f"{e} AS {a}" for e, a in columns),
+        f"SUM({measure}) AS {value}",
+    ]
     keys = ", ".join(str(i + 1) for i in range(1 + len(columns)))
     where = " AND ".join(preds) if preds else "TRUE"
     return f"SELECT {', '.join(cols)} FROM {table} WHERE {where} GROUP BY {keys}"
 
 
-def _scope_sql(s: _Shape, *, table: str, measure: str, columns: list[tuple[str, str]],
-               with_codes: bool, value: str = "value") -> str:
+def _scope_sql(
+    s: _Shape,
+    *,
+    table: str,
+    measure: str,
+    columns: list[tuple[str, str]],
+    with_codes: bool,
+    value: str = "value",
+) -> str:
     """The scope's rows: one SELECT, or one per series branch joined by UNION ALL."""
     base = _filter_preds(s.filters)
     if with_codes:
-        preds = _code_preds(s.code_include, s.code_exclude, "hcpcs_code")
-        if preds != "TRUE":
-            base.append(preds)
+        code_preds = _code_preds(s.code_include, s.code_exclude, "hcpcs_code")
+        if code_preds != "TRUE":
+            base.append(code_preds)
     if s.branches is None:
         preds = [*_cohort_preds(s.cohort_pred), *_period_preds(s.period_pred), *base]
         return _select(table, measure, _series_expr(s), columns, preds, value)
@@ -191,8 +204,9 @@ def _scope_sql(s: _Shape, *, table: str, measure: str, columns: list[tuple[str, 
 
 
 def _branch_cohort(k: int) -> list[str]:
-    return [f"(list_contains($c{k}_cohorts, cohort) AND "
-            f"hcpcs_code BETWEEN $c{k}_first AND $c{k}_last)"]
+    return [
+        f"(list_contains($c{k}_cohorts, cohort) AND hcpcs_code BETWEEN $c{k}_first AND $c{k}_last)"
+    ]
 
 
 def _series_expr(s: _Shape) -> str:
@@ -212,8 +226,14 @@ def _totals_cte(s: _Shape, columns: list[tuple[str, str]]) -> str:
     """Claims of the whole scope, with no code split: the denominator beside per-code
     claims (which do not add up, a claim holding several codes)."""
     assert s.claims_table is not None
-    scope = _scope_sql(s, table=s.claims_table, measure="claims", columns=columns,
-                       with_codes=False, value="scope_total")
+    scope = _scope_sql(
+        s,
+        table=s.claims_table,
+        measure="claims",
+        columns=columns,
+        with_codes=False,
+        value="scope_total",
+    )
     return f",\ntotals AS (\n    {scope}\n)"
 
 
@@ -226,45 +246,73 @@ def render(s: _Shape) -> str:
     totals_cte = ""
     totals_join = ""
     if s.family == "ranked":
-        scope = _scope_sql(s, table=s.table, measure=code_measure,
-                           columns=[("hcpcs_code", "code")], with_codes=False)
+        scope = _scope_sql(
+            s,
+            table=s.table,
+            measure=code_measure,
+            columns=[("hcpcs_code", "code")],
+            with_codes=False,
+        )
         total = "SUM(value) OVER (PARTITION BY series)"
         if s.claims_table:
             totals_cte = _totals_cte(s, [])
             totals_join = "JOIN totals USING (series)"
             total = "totals.scope_total"
         keep = "list_contains($keep, code)" if s.keep else "FALSE"
-        return _template("ranked").format(scope=scope, totals_cte=totals_cte, total=total,
-                                          totals_join=totals_join, picked=picked, keep=keep)
+        return _template("ranked").format(
+            scope=scope,
+            totals_cte=totals_cte,
+            total=total,
+            totals_join=totals_join,
+            picked=picked,
+            keep=keep,
+        )
     if s.family == "total" and s.subset:
         # A share of part of the scope ("PT procedures that are medicare"): the part's
         # filters pick the numerator; everything else, codes included, is the scope.
         picked = " AND ".join(_filter_preds(s.subset))
         part_columns = list(dict.fromkeys(column for _, column in s.subset))
-        scope = _scope_sql(s, table=s.table, measure=measure,
-                           columns=[*((c, c) for c in part_columns), ("'*'", "code")],
-                           with_codes=True)
-        return _template("total").format(scope=scope, totals_cte="", picked=picked,
-                                         total="SUM(value)", totals_join="")
+        scope = _scope_sql(
+            s,
+            table=s.table,
+            measure=measure,
+            columns=[*((c, c) for c in part_columns), ("'*'", "code")],
+            with_codes=True,
+        )
+        return _template("total").format(
+            scope=scope, totals_cte="", picked=picked, total="SUM(value)", totals_join=""
+        )
     if s.family == "total":
         if s.table == ROLLUP_CLAIMS.table:
-            scope = _scope_sql(s, table=s.table, measure="claims",
-                               columns=[("'*'", "code")], with_codes=False)
+            scope = _scope_sql(
+                s, table=s.table, measure="claims", columns=[("'*'", "code")], with_codes=False
+            )
             picked = "TRUE"
         else:
-            scope = _scope_sql(s, table=s.table, measure=code_measure,
-                               columns=[("hcpcs_code", "code")], with_codes=False)
+            scope = _scope_sql(
+                s,
+                table=s.table,
+                measure=code_measure,
+                columns=[("hcpcs_code", "code")],
+                with_codes=False,
+            )
         total = "SUM(value)"
         if s.claims_table:
             totals_cte = _totals_cte(s, [])
             totals_join = "JOIN totals USING (series)"
             total = "MAX(totals.scope_total)"
-        return _template("total").format(scope=scope, totals_cte=totals_cte, picked=picked,
-                                         total=total, totals_join=totals_join)
+        return _template("total").format(
+            scope=scope, totals_cte=totals_cte, picked=picked, total=total, totals_join=totals_join
+        )
     if s.family == "breakdown":
         assert s.group is not None
-        scope = _scope_sql(s, table=s.table, measure=code_measure,
-                           columns=[(_COLUMN[s.group], "grp")], with_codes=True)
+        scope = _scope_sql(
+            s,
+            table=s.table,
+            measure=code_measure,
+            columns=[(_COLUMN[s.group], "grp")],
+            with_codes=True,
+        )
         sql = _template("breakdown").format(scope=scope)
         return sql if s.limited else sql.replace("WHERE rank <= $n\n", "")
     if s.family == "time":
@@ -275,8 +323,9 @@ def render(s: _Shape) -> str:
             picked = "TRUE"
         else:
             columns.append(("hcpcs_code", "code"))
-        scope = _scope_sql(s, table=s.table, measure=code_measure, columns=columns,
-                           with_codes=False)
+        scope = _scope_sql(
+            s, table=s.table, measure=code_measure, columns=columns, with_codes=False
+        )
         total = "SUM(value) OVER (PARTITION BY series, year, part)"
         if s.claims_table:
             totals_cte = _totals_cte(s, [("year(month)", "year"), (_PART[s.group], "part")])
@@ -287,13 +336,19 @@ def render(s: _Shape) -> str:
             series_out, series_filter = "code", f"WHERE {picked}"
             picked = "TRUE"
         return _template("time").format(
-            scope=scope, totals_cte=totals_cte, total=total, totals_join=totals_join,
-            code_partition="series, year, part", series_out=series_out,
-            series_filter=series_filter, picked=picked,
+            scope=scope,
+            totals_cte=totals_cte,
+            total=total,
+            totals_join=totals_join,
+            code_partition="series, year, part",
+            series_out=series_out,
+            series_filter=series_filter,
+            picked=picked,
         )
     # movers
-    scope = _scope_sql(s, table=s.table, measure=code_measure,
-                       columns=[("hcpcs_code", "code")], with_codes=False)
+    scope = _scope_sql(
+        s, table=s.table, measure=code_measure, columns=[("hcpcs_code", "code")], with_codes=False
+    )
     direction = {
         "up": "up_rank <= $n",
         "down": "down_rank <= $n",
@@ -330,9 +385,7 @@ def _series(spec: Spec, family: Family) -> str | None:
     return None
 
 
-def _code_params(sets: tuple[CodeSet, ...], prefix: str, params: dict[str, Any]) -> tuple[
-    str, ...
-]:
+def _code_params(sets: tuple[CodeSet, ...], prefix: str, params: dict[str, Any]) -> tuple[str, ...]:
     """Predicate items for code sets ("list", "r0", ...) and their bound values."""
     items: list[str] = []
     listed = [c for s in sets if not s.is_range for c in s.codes]
@@ -362,8 +415,12 @@ def compile_plan(r: Resolved) -> Plan:
     needed = {"cohort", "month"}
     if spec.subset:
         family = "total"
-    for sel, column in ((spec.states, "state"), (spec.payers, "payer"),
-                        (spec.places, "place_of_service"), (spec.modifiers, "modifiers")):
+    for sel, column in (
+        (spec.states, "state"),
+        (spec.payers, "payer"),
+        (spec.places, "place_of_service"),
+        (spec.modifiers, "modifiers"),
+    ):
         if sel:
             needed.add(column)
     for dim in (spec.group_by, series):
@@ -373,21 +430,25 @@ def compile_plan(r: Resolved) -> Plan:
     claims_table: str | None = None
     if measure == "claims":
         if family == "movers":
-            raise Unsupported("Movers compare shares of procedures; visits are not split by "
-                              "code that way.")
+            raise Unsupported(
+                "Movers compare shares of procedures; visits are not split by code that way."
+            )
         if spec.modifiers and picks_codes:
-            raise Unsupported("Visits with a given code cannot be split by modifier: a "
-                              "modifier is on a line, and a visit holds several lines.")
+            raise Unsupported(
+                "Visits with a given code cannot be split by modifier: a "
+                "modifier is on a line, and a visit holds several lines."
+            )
         summed = [c for s in spec.codes for c in (s.codes or ("range",))]
         sums_codes = (
-            (family in ("total", "time", "breakdown") and (len(summed) > 1 or any(
-                s.is_range for s in spec.codes)))
-            or bool(spec.exclude_codes and family != "ranked")
-        )
+            family in ("total", "time", "breakdown")
+            and (len(summed) > 1 or any(s.is_range for s in spec.codes))
+        ) or bool(spec.exclude_codes and family != "ranked")
         if sums_codes:
-            raise Unsupported("Visits cannot be added up over several codes: one visit "
-                              "often bills several of them, so the sum would count it "
-                              "more than once. Ask about one code at a time.")
+            raise Unsupported(
+                "Visits cannot be added up over several codes: one visit "
+                "often bills several of them, so the sum would count it "
+                "more than once. Ask about one code at a time."
+            )
         if family == "breakdown" and spec.codes and spec.group_by == "place_of_service":
             raise Unsupported("Visits with a given code are not kept by place of service.")
     code_level = family in ("ranked", "movers") or (
@@ -397,8 +458,7 @@ def compile_plan(r: Resolved) -> Plan:
         code_level = False
     if measure == "claims" and family in ("total", "time") and not picks_codes:
         code_level = False
-    rollup = choose(needed | ({"hcpcs_code"} if code_level else set()), measure,
-                    codes=code_level)
+    rollup = choose(needed | ({"hcpcs_code"} if code_level else set()), measure, codes=code_level)
     if rollup is None:
         raise Unsupported(f"No table holds {measure} with {', '.join(sorted(needed))}.")
     if measure == "claims" and code_level and family in ("ranked", "total", "time"):
@@ -413,8 +473,12 @@ def compile_plan(r: Resolved) -> Plan:
     branches: str | None = None
     n_branches = 0
     series_keys: tuple[Any, ...] = ()
-    providers_needed = (spec.group_by == "cohort" or series == "cohort" and spec.per_group
-                        or "cohorts" in spec.subset)
+    providers_needed = (
+        spec.group_by == "cohort"
+        or series == "cohort"
+        and spec.per_group
+        or "cohorts" in spec.subset
+    )
     if "cohorts" in spec.subset:
         # "what portion of 97110 is billed by PTs": the whole is every provider
         cohort_pred = "providers"
@@ -423,8 +487,9 @@ def compile_plan(r: Resolved) -> Plan:
         base = cohorts[0] if len(cohorts) == 1 else None
         if base == "rehab":
             cohort_pred = "providers_rehab"
-            params.update(providers=list(PROVIDER_COHORTS), rehab_first=REHAB_FIRST,
-                          rehab_last=REHAB_LAST)
+            params.update(
+                providers=list(PROVIDER_COHORTS), rehab_first=REHAB_FIRST, rehab_last=REHAB_LAST
+            )
         elif base in (None, "all"):
             cohort_pred = "providers"
             params["providers"] = list(PROVIDER_COHORTS) if base == "all" else list(cohorts)
@@ -480,9 +545,12 @@ def compile_plan(r: Resolved) -> Plan:
     # --- filters (those naming the part of a share go to the numerator instead)
     filters: list[tuple[str, str]] = []
     subset: list[tuple[str, str]] = []
-    for name, sel, column in (("states", spec.states, "state"), ("payers", spec.payers, "payer"),
-                              ("places", spec.places, "place_of_service"),
-                              ("modifiers", spec.modifiers, "modifiers")):
+    for name, sel, column in (
+        ("states", spec.states, "state"),
+        ("payers", spec.payers, "payer"),
+        ("places", spec.places, "place_of_service"),
+        ("modifiers", spec.modifiers, "modifiers"),
+    ):
         target, prefix = (subset, "sub_") if name in spec.subset else (filters, "")
         if sel.include:
             target.append((prefix + name, column))
@@ -559,8 +627,11 @@ def _branch_cohort_params(k: int, cohort: str) -> dict[str, Any]:
     """A cohort as provider cohorts and a code range, for tables without derived
     cohorts: 'rehab' is every provider with codes 97010-97799, 'all' every code."""
     if cohort == "rehab":
-        return {f"c{k}_cohorts": list(PROVIDER_COHORTS), f"c{k}_first": REHAB_FIRST,
-                f"c{k}_last": REHAB_LAST}
+        return {
+            f"c{k}_cohorts": list(PROVIDER_COHORTS),
+            f"c{k}_first": REHAB_FIRST,
+            f"c{k}_last": REHAB_LAST,
+        }
     first, last = "0", "ZZZZZ"  # every code sorts between these
     cohorts = list(PROVIDER_COHORTS) if cohort == "all" else [cohort]
     return {f"c{k}_cohorts": cohorts, f"c{k}_first": first, f"c{k}_last": last}

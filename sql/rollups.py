@@ -34,9 +34,7 @@ ROLLUP_MONTH = Rollup(
 )
 ROLLUP_DETAIL = Rollup(
     "rollup_detail",
-    frozenset(
-        {"cohort", "month", "state", "payer", "place_of_service", "modifiers", "hcpcs_code"}
-    ),
+    frozenset({"cohort", "month", "state", "payer", "place_of_service", "modifiers", "hcpcs_code"}),
     frozenset({"procedures", "units"}),
     False,
 )

@@ -58,8 +58,13 @@ def bot(lines: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory):
     rebuild_rollups(con)
     con.close()
     engine = DuckDBEngine(path)
-    toprank = Toprank(engine, catalog=load_catalog(), knowledge=load_knowledge(),
-                      coverage=engine.coverage(), today=TODAY)
+    toprank = Toprank(
+        engine,
+        catalog=load_catalog(),
+        knowledge=load_knowledge(),
+        coverage=engine.coverage(),
+        today=TODAY,
+    )
     yield toprank
     toprank.close()
 
@@ -94,8 +99,16 @@ def test_a_ranking_follows_the_contract(bot, lines) -> None:
     assert p["measure"] == "procedures" and p["group_by"] == "code"
     assert p["periods"] == [{"start": "2022-01-01", "end": "2022-12-31", "label": "2022"}]
     assert f"{total:,}" in answer.text
-    assert set(answer.to_json()) >= {"question", "intent", "params", "rows", "text", "sql",
-                                     "error", "alternatives"}
+    assert set(answer.to_json()) >= {
+        "question",
+        "intent",
+        "params",
+        "rows",
+        "text",
+        "sql",
+        "error",
+        "alternatives",
+    }
     json.dumps(answer.to_json())
 
 
@@ -184,8 +197,13 @@ def test_errors_give_a_message_and_no_rows(bot, question: str, error: str) -> No
 
 
 def test_a_relative_period_with_no_data_offers_the_latest_equivalent(bot) -> None:
-    late = Toprank(bot.engine, catalog=bot.catalog, knowledge=bot.knowledge,
-                   coverage=bot.coverage, today=date(2026, 6, 1))
+    late = Toprank(
+        bot.engine,
+        catalog=bot.catalog,
+        knowledge=bot.knowledge,
+        coverage=bot.coverage,
+        today=date(2026, 6, 1),
+    )
     answer = late.ask("top OT codes last year")
     assert answer.error == "no_data"
     assert "top OT codes 2022" in answer.suggestions
@@ -223,14 +241,23 @@ SLICES = st.tuples(
     st.sampled_from(["", *(f"in {s}" for s in STATES)]),
     st.sampled_from(["", "for medicare", "for medicaid", "excluding commercial"]),
     st.sampled_from(["2021", "2022", "Q1 2022", "June 2021"]),
-    st.sampled_from(["top 20 {c} codes {s} {p} {y}", "{c} procedures by payer {s} {y}",
-                     "{c} volume by month {s} {p} {y}", "how many {c} procedures {s} {p} {y}",
-                     "{c} procedures by state {p} {y}"]),
+    st.sampled_from(
+        [
+            "top 20 {c} codes {s} {p} {y}",
+            "{c} procedures by payer {s} {y}",
+            "{c} volume by month {s} {p} {y}",
+            "how many {c} procedures {s} {p} {y}",
+            "{c} procedures by state {p} {y}",
+        ]
+    ),
 )
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                   HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(SLICES)
 def test_no_suppressed_cell_can_be_worked_out(bot, slice_) -> None:
     cohort, state, payer, period, template = slice_
@@ -258,13 +285,17 @@ def test_no_suppressed_cell_can_be_worked_out(bot, slice_) -> None:
 
 def test_complementary_suppression_hides_the_next_smallest_cell(bot) -> None:
     # In a complete list with its total stated, a single hidden cell would be derivable.
-    for question in ("top 50 physiatry codes in NY for medicare June 2021",
-                     "top 50 slp codes in FL for medicaid Q1 2022"):
+    for question in (
+        "top 50 physiatry codes in NY for medicare June 2021",
+        "top 50 slp codes in FL for medicaid Q1 2022",
+    ):
         answer = ask(bot, question)
         values = [r.get("procedures") for r in answer.rows]
         if any(isinstance(v, str) for v in values):
-            assert any(v is None for v in values) or sum(
-                1 for v in values if not isinstance(v, int)) >= 2
+            assert (
+                any(v is None for v in values)
+                or sum(1 for v in values if not isinstance(v, int)) >= 2
+            )
 
 
 # --------------------------------------------------------------------------- text
@@ -320,4 +351,3 @@ def test_did_you_mean_offers_codes_of_the_same_shape(catalog) -> None:
     assert nearby_codes("G0284", catalog)[0] == "G0283"
     assert all(c.startswith("G") for c in nearby_codes("G0284", catalog))
     assert nearby_codes("A1234", catalog) == ()  # no A-codes in the dictionary: no guess
-

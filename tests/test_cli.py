@@ -36,7 +36,15 @@ def test_ask_json_prints_the_contract(demo_db: Path) -> None:
     assert len(lines) == 1
     answer = json.loads(lines[0])
     assert set(answer) == {
-        "question", "intent", "params", "rows", "text", "sql", "error", "alternatives", "notes"
+        "question",
+        "intent",
+        "params",
+        "rows",
+        "text",
+        "sql",
+        "error",
+        "alternatives",
+        "notes",
     }
     assert answer["question"] == "top OT codes 2022"
     assert answer["intent"] == "top_codes" and answer["params"]["cohort"] == "ot"
@@ -146,3 +154,32 @@ def test_first_use_builds_the_demo_with_progress_on_stderr_only(tmp_path: Path) 
     assert "demo" in proc.stderr.lower()
     answers = [json.loads(line) for line in proc.stdout.splitlines()]  # stdout is pure JSON
     assert len(answers) == 1 and answers[0]["rows"][0]["code"] == "97110"
+
+
+def test_conversation_mode_continues_each_turn_until_a_blank_line(demo_db: Path) -> None:
+    import duckdb
+
+    turns = "top PT codes 2020\nand OT?\nin Texas\n\nin Texas\n"
+    proc = run(["ask", "--json", "--conversation", "-"], demo_db, stdin=turns)
+    assert proc.returncode == 0, proc.stderr
+    answers = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(answers) == 4  # one per turn; the blank line prints nothing
+    first, ot, texas, fresh = answers
+    assert first["params"]["cohort"] == "pt"
+    assert ot["params"]["cohort"] == "ot" and ot["params"]["start"] == "2020-01-01"
+    assert texas["params"]["state"] == "TX" and texas["params"]["cohort"] == "ot"
+    with duckdb.connect(str(demo_db), read_only=True) as con:
+        want = con.execute(
+            "SELECT hcpcs_code, sum(procedures) FROM claim_lines WHERE cohort = 'ot' "
+            "AND state = 'TX' AND year(service_date) = 2020 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 3"
+        ).fetchall()
+    assert [(r["code"], r["procedures"]) for r in texas["rows"][:3]] == want
+    # after the blank line "in Texas" has nothing to continue: not a ranking of Texas
+    assert fresh["intent"] in ("unknown", "help") or fresh["error"]
+
+
+def test_chat_keeps_the_conversation(demo_db: Path) -> None:
+    proc = run(["chat"], demo_db, stdin="top PT codes 2020\nand OT?\nnew\nand OT?\nquit\n")
+    assert proc.returncode == 0, proc.stderr
+    assert "Top 10 occupational therapy codes, 2020" in proc.stdout
+    assert "(new conversation)" in proc.stdout

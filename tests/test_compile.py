@@ -36,9 +36,8 @@ def fixture_lines() -> pd.DataFrame:
     """About 2,000 claim lines over two years with every dimension varied, claims of up
     to three lines, repeated codes within a claim, units 1-4. Deterministic."""
     rows = []
-    claim = 0
     for k in range(700):
-        claim += 1
+        claim = k + 1
         cohort = PROVIDER_COHORTS[(k * 7) % len(PROVIDER_COHORTS)]
         month = 1 + (k * 5) % 24
         year, month = 2021 + (month - 1) // 12, (month - 1) % 12 + 1
@@ -108,8 +107,8 @@ def _in_cohort(df: pd.DataFrame, cohort: str) -> pd.Series:
 def _codes_mask(df: pd.DataFrame, sets: tuple[CodeSet, ...]) -> pd.Series:
     mask = pd.Series(False, index=df.index)
     for s in sets:
-        mask |= df.hcpcs_code.between(s.first, s.last) if s.is_range else df.hcpcs_code.isin(
-            s.codes
+        mask |= (
+            df.hcpcs_code.between(s.first, s.last) if s.is_range else df.hcpcs_code.isin(s.codes)
         )
     return mask
 
@@ -182,7 +181,8 @@ def oracle(lines: pd.DataFrame, r: Resolved) -> list[tuple[Any, ...]]:
         if spec.measure == "claims" and spec.modifiers:
             # a visit has a modifier when any of its lines in the scope carries it
             sets = scope.groupby("claim_id").modifiers.apply(
-                lambda m: " ".join(sorted({x for v in m.dropna() for x in v.split(" ")})))
+                lambda m: " ".join(sorted({x for v in m.dropna() for x in v.split(" ")}))
+            )
             keep = sets[_selection_mask(sets, spec.modifiers, modifiers=True)].index
             scope = scope[scope.claim_id.isin(keep)]
         if spec.group_by == "code":
@@ -190,8 +190,14 @@ def oracle(lines: pd.DataFrame, r: Resolved) -> list[tuple[Any, ...]]:
             for code, rows in scope[picked[scope.index]].groupby("hcpcs_code"):
                 out.append((key, code, _measure(rows, spec.measure), total))
         elif spec.group_by is None:
-            out.append((key, None, _measure(scope[picked[scope.index]], spec.measure),
-                        _measure(scope, spec.measure)))
+            out.append(
+                (
+                    key,
+                    None,
+                    _measure(scope[picked[scope.index]], spec.measure),
+                    _measure(scope, spec.measure),
+                )
+            )
         elif spec.group_by in ("state", "payer", "place_of_service"):
             part = scope[picked[scope.index]]
             total = _measure(part, spec.measure)
@@ -202,8 +208,14 @@ def oracle(lines: pd.DataFrame, r: Resolved) -> list[tuple[Any, ...]]:
                 scope.service_date.dt.quarter if spec.group_by == "quarter" else 0
             )
             for value, rows in scope.groupby(bucket):
-                out.append((key, int(value), _measure(rows[picked[rows.index]], spec.measure),
-                            _measure(rows, spec.measure)))
+                out.append(
+                    (
+                        key,
+                        int(value),
+                        _measure(rows[picked[rows.index]], spec.measure),
+                        _measure(rows, spec.measure),
+                    )
+                )
     return sorted((t for t in out if t[3]), key=str)  # an empty scope has no rows
 
 
@@ -245,17 +257,21 @@ SPECS = st.fixed_dictionaries(
             [("pt",), ("rehab",), ("all",), ("ot", "pt"), ("chiro", "other", "slp")]
         ),
         "cohort_mode": st.sampled_from(["single", "union", "compared"]),
-        "group_by": st.sampled_from(["code", None, "state", "payer", "place_of_service",
-                                     "year", "quarter"]),
+        "group_by": st.sampled_from(
+            ["code", None, "state", "payer", "place_of_service", "year", "quarter"]
+        ),
         "codes": st.sampled_from([(), ("97110",), ("97110", "97530"), ("range",)]),
         "exclude_codes": st.sampled_from([(), ("97140",)]),
-        "states": st.sampled_from([Selection(), Selection(("FL",)), Selection((), ("TX",)),
-                                   Selection(("FL", "NY"))]),
-        "payers": st.sampled_from([Selection(), Selection(("medicare",)),
-                                   Selection((), ("medicaid", "commercial"))]),
+        "states": st.sampled_from(
+            [Selection(), Selection(("FL",)), Selection((), ("TX",)), Selection(("FL", "NY"))]
+        ),
+        "payers": st.sampled_from(
+            [Selection(), Selection(("medicare",)), Selection((), ("medicaid", "commercial"))]
+        ),
         "places": st.sampled_from([Selection(), Selection(("11",)), Selection((), ("12",))]),
-        "modifiers": st.sampled_from([Selection(), Selection(("59",)), Selection((), ("GP",)),
-                                      Selection(("KX", "GO"))]),
+        "modifiers": st.sampled_from(
+            [Selection(), Selection(("59",)), Selection((), ("GP",)), Selection(("KX", "GO"))]
+        ),
         "periods": st.sampled_from([(Y2022,), (Y2021, Y2022), (H1_2022,)]),
         "period_mode": st.sampled_from(["single", "combined", "compared"]),
         "per_group": st.sampled_from([None, None, "state", "year"]),
@@ -273,8 +289,10 @@ def _spec(d: dict[str, Any]) -> tuple[Spec, tuple[str, ...], tuple[Period, ...]]
     if mode == "compared" and pmode == "compared":
         pmode = "combined"
     codes = tuple(
-        CodeSet("rehab range", kind="range", first="97010", last="97799") if c == "range"
-        else CodeSet(c, (c,)) for c in d["codes"]
+        CodeSet("rehab range", kind="range", first="97010", last="97799")
+        if c == "range"
+        else CodeSet(c, (c,))
+        for c in d["codes"]
     )
     spec = Spec(
         "data",
@@ -292,14 +310,21 @@ def _spec(d: dict[str, Any]) -> tuple[Spec, tuple[str, ...], tuple[Period, ...]]
         period_mode=pmode,
         group_by=d["group_by"],
     )
-    if d["per_group"] and mode != "compared" and pmode != "compared" and d["group_by"] in (
-            "code", "payer"):
+    if (
+        d["per_group"]
+        and mode != "compared"
+        and pmode != "compared"
+        and d["group_by"] in ("code", "payer")
+    ):
         spec = replace(spec, per_group=d["per_group"])
     return spec, cohorts, periods
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                   HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=400,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(SPECS)
 def test_every_combination_matches_the_oracle(engine, lines, d) -> None:
     spec, cohorts, periods = _spec(d)
@@ -319,8 +344,12 @@ def test_every_combination_matches_the_oracle(engine, lines, d) -> None:
 
 def test_claims_are_refused_only_where_they_cannot_be_exact(engine) -> None:
     base = Spec("data", measure="claims", cohorts=("pt",), group_by=None, ask="total")
-    ok = [base, replace(base, codes=(CodeSet("97110", ("97110",)),)),
-          replace(base, group_by="state"), replace(base, modifiers=Selection(("59",)))]
+    ok = [
+        base,
+        replace(base, codes=(CodeSet("97110", ("97110",)),)),
+        replace(base, group_by="state"),
+        replace(base, modifiers=Selection(("59",))),
+    ]
     for spec in ok:
         compile_plan(resolved(spec, ("pt",), (Y2022,)))
     refused = [
@@ -341,8 +370,10 @@ def test_claims_are_refused_only_where_they_cannot_be_exact(engine) -> None:
         (Spec("data", cohorts=("pt",), group_by="payer", ask="breakdown"), "rollup_month"),
         (Spec("data", cohorts=("pt",), places=Selection(("11",))), "rollup_detail"),
         (Spec("data", cohorts=("pt",), modifiers=Selection((), ("59",))), "rollup_detail"),
-        (Spec("data", cohorts=("pt",), measure="claims", group_by=None, ask="total"),
-         "rollup_claims"),
+        (
+            Spec("data", cohorts=("pt",), measure="claims", group_by=None, ask="total"),
+            "rollup_claims",
+        ),
     ],
 )
 def test_the_smallest_rollup_that_has_the_columns(spec: Spec, table: str) -> None:
@@ -378,8 +409,10 @@ def test_user_text_never_reaches_the_sql(value: str) -> None:
 
 
 def test_the_same_structure_gives_the_same_sql_text() -> None:
-    a = compile_plan(resolved(Spec("data", cohorts=("pt",), states=Selection(("TX",))),
-                              ("pt",), (Y2022,)))
-    b = compile_plan(resolved(Spec("data", cohorts=("ot",), states=Selection(("FL", "NY"))),
-                              ("ot",), (Y2021,)))
+    a = compile_plan(
+        resolved(Spec("data", cohorts=("pt",), states=Selection(("TX",))), ("pt",), (Y2022,))
+    )
+    b = compile_plan(
+        resolved(Spec("data", cohorts=("ot",), states=Selection(("FL", "NY"))), ("ot",), (Y2021,))
+    )
     assert a.query.sql == b.query.sql and a.query.params != b.query.params

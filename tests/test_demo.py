@@ -218,8 +218,9 @@ def _mismatches(con, expected: str, table: str, columns: str) -> int:
 def test_rollup_month_matches_claim_lines_exactly(con) -> None:
     # procedures, units and distinct claims per code, straight from the lines
     grain = "date_trunc('month', service_date)::DATE AS month, state, payer, hcpcs_code"
-    measures = ("sum(procedures)::BIGINT, coalesce(sum(units), 0)::BIGINT, "
-                "count(DISTINCT claim_id)::BIGINT")
+    measures = (
+        "sum(procedures)::BIGINT, coalesce(sum(units), 0)::BIGINT, count(DISTINCT claim_id)::BIGINT"
+    )
     expected = (
         f"SELECT cohort, {grain}, {measures} FROM claim_lines GROUP BY ALL "
         f"UNION ALL SELECT 'rehab', {grain}, {measures} FROM claim_lines WHERE {_REHAB} "
@@ -231,22 +232,38 @@ def test_rollup_month_matches_claim_lines_exactly(con) -> None:
 
 
 def test_rollup_detail_and_claims_match_claim_lines_exactly(con) -> None:
-    grain = ("cohort, date_trunc('month', service_date)::DATE AS month, state, payer, "
-             "coalesce(place_of_service, '') AS pos")
-    detail = (f"SELECT {grain}, coalesce(modifiers, ''), hcpcs_code, sum(procedures)::BIGINT, "
-              "coalesce(sum(units), 0)::BIGINT FROM claim_lines GROUP BY ALL")
-    assert _mismatches(con, detail, "rollup_detail", "cohort, month, state, payer, "
-                       "place_of_service, modifiers, hcpcs_code, procedures, units") == 0
+    grain = (
+        "cohort, date_trunc('month', service_date)::DATE AS month, state, payer, "
+        "coalesce(place_of_service, '') AS pos"
+    )
+    detail = (
+        f"SELECT {grain}, coalesce(modifiers, ''), hcpcs_code, sum(procedures)::BIGINT, "
+        "coalesce(sum(units), 0)::BIGINT FROM claim_lines GROUP BY ALL"
+    )
+    assert (
+        _mismatches(
+            con,
+            detail,
+            "rollup_detail",
+            "cohort, month, state, payer, "
+            "place_of_service, modifiers, hcpcs_code, procedures, units",
+        )
+        == 0
+    )
     # claims of a scope, no code split (a demo claim is one cohort, day, state, payer, place)
-    claims = (f"SELECT {grain}, count(DISTINCT claim_id)::BIGINT FROM claim_lines GROUP BY ALL "
-              f"UNION ALL SELECT 'rehab', date_trunc('month', service_date)::DATE, state, payer, "
-              f"coalesce(place_of_service, ''), count(DISTINCT claim_id)::BIGINT FROM claim_lines "
-              f"WHERE {_REHAB} GROUP BY ALL "
-              f"UNION ALL SELECT 'all', date_trunc('month', service_date)::DATE, state, payer, "
-              f"coalesce(place_of_service, ''), count(DISTINCT claim_id)::BIGINT FROM claim_lines "
-              "GROUP BY ALL")
-    summed = ("SELECT cohort, month, state, payer, place_of_service, sum(claims)::BIGINT "
-              "FROM rollup_claims GROUP BY ALL")
+    claims = (
+        f"SELECT {grain}, count(DISTINCT claim_id)::BIGINT FROM claim_lines GROUP BY ALL "
+        f"UNION ALL SELECT 'rehab', date_trunc('month', service_date)::DATE, state, payer, "
+        f"coalesce(place_of_service, ''), count(DISTINCT claim_id)::BIGINT FROM claim_lines "
+        f"WHERE {_REHAB} GROUP BY ALL "
+        f"UNION ALL SELECT 'all', date_trunc('month', service_date)::DATE, state, payer, "
+        f"coalesce(place_of_service, ''), count(DISTINCT claim_id)::BIGINT FROM claim_lines "
+        "GROUP BY ALL"
+    )
+    summed = (
+        "SELECT cohort, month, state, payer, place_of_service, sum(claims)::BIGINT "
+        "FROM rollup_claims GROUP BY ALL"
+    )
     assert _mismatches(con, claims, f"({summed})", "*") == 0
 
 

@@ -27,6 +27,7 @@ COHORTS = ("ot", "pt", "rehab", "slp", "pmr", "chiro", "other", "all")
 def parse(text: str, today: date, catalog: Catalog) -> Spec:
     return understand(text, today, catalog)
 
+
 CATALOG = load_catalog()
 VOCAB = load_vocab()
 AMBIGUOUS = VOCAB.ambiguous_state_codes
@@ -281,8 +282,20 @@ def test_valid_questions_are_understood(question: str) -> None:
 # --- negations: a value after an exclusion word is excluded, never included ---------------
 
 PAYER_WORDS = {"medicare": "medicare", "medicaid": "medicaid", "commercial": "commercial"}
-NEGATIONS = ["excluding", "except", "without", "not", "other than", "besides", "minus",
-             "w/o", "non-", "apart from", "not counting", "outside"]
+NEGATIONS = [
+    "excluding",
+    "except",
+    "without",
+    "not",
+    "other than",
+    "besides",
+    "minus",
+    "w/o",
+    "non-",
+    "apart from",
+    "not counting",
+    "outside",
+]
 
 
 @PROPS
@@ -293,8 +306,13 @@ NEGATIONS = ["excluding", "except", "without", "not", "other than", "besides", "
     st.sampled_from(STATES),
     st.integers(2019, 2023),
     st.booleans(),
-    st.sampled_from(["top {c} codes {neg}{x} {y}", "{neg}{x}, top {c} codes {y}",
-                     "top {c} codes in {y} {neg}{x}"]),
+    st.sampled_from(
+        [
+            "top {c} codes {neg}{x} {y}",
+            "{neg}{x}, top {c} codes {y}",
+            "top {c} codes in {y} {neg}{x}",
+        ]
+    ),
 )
 def test_negations_exclude(cohort, neg, payer, state, year, use_state, template) -> None:
     word = COHORT_WORDS[cohort][0]
@@ -315,17 +333,22 @@ def data_specs(draw: st.DrawFn) -> str:
     year = draw(st.integers(2019, 2023))
     payer = draw(st.sampled_from(["", "for medicare", "excluding medicaid", "for commercial"]))
     state = draw(st.sampled_from(["", "in TX", "excluding FL", "in new york"]))
-    shape = draw(st.sampled_from([
-        "top {n} {c} codes {p} {s} {y}",
-        "how many {c} procedures {p} {s} {y}",
-        "{c} procedures by state {p} {y}",
-        "{c} volume by quarter {p} {s} {y}",
-        "what share of {c} procedures was 97110 {p} {s} {y}",
-        "top {c} codes {p} {s} {y} vs {y2}",
-    ]))
+    shape = draw(
+        st.sampled_from(
+            [
+                "top {n} {c} codes {p} {s} {y}",
+                "how many {c} procedures {p} {s} {y}",
+                "{c} procedures by state {p} {y}",
+                "{c} volume by quarter {p} {s} {y}",
+                "what share of {c} procedures was 97110 {p} {s} {y}",
+                "top {c} codes {p} {s} {y} vs {y2}",
+            ]
+        )
+    )
     n = draw(st.integers(2, 20))
-    return shape.format(n=n, c=cohort, p=payer, s=state, y=year, y2=year - 1 if year > 2019
-                        else year + 1)
+    return shape.format(
+        n=n, c=cohort, p=payer, s=state, y=year, y2=year - 1 if year > 2019 else year + 1
+    )
 
 
 @PROPS
@@ -334,7 +357,21 @@ def test_a_spec_said_in_words_reads_back_the_same(question: str) -> None:
     spec = parse(question, TODAY, CATALOG)
     assert spec.kind == "data" and spec.error is None, question
     again = parse(question_for(spec), TODAY, CATALOG)
-    for part in ("ask", "measure", "cohorts", "cohort_mode", "codes", "code_mode", "states",
-                 "payers", "places", "modifiers", "group_by", "per_group", "n", "period_mode"):
+    for part in (
+        "ask",
+        "measure",
+        "cohorts",
+        "cohort_mode",
+        "codes",
+        "code_mode",
+        "states",
+        "payers",
+        "places",
+        "modifiers",
+        "group_by",
+        "per_group",
+        "n",
+        "period_mode",
+    ):
         assert getattr(again, part) == getattr(spec, part), (part, question, question_for(spec))
     assert [(p.start, p.end) for p in again.periods] == [(p.start, p.end) for p in spec.periods]

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from data.catalog import Catalog, load_catalog
+from data.catalog import load_catalog
 from intents import resolve, understand
 from intents.model import MAX_QUESTION_CHARS, MAX_TOP_N, Coverage
 from intents.periods import describe_period
@@ -22,8 +22,21 @@ DEMO = Coverage(date(2019, 1, 1), date(2023, 9, 30))
 CATALOG = load_catalog()
 _HERE = Path(__file__).resolve().parent
 _QUESTION_FILES = (_HERE / "data/questions.jsonl", _HERE.parents[1] / "shared/eval/questions.jsonl")
-INTENTS = ("top_codes", "code_share", "compare", "trend", "total", "breakdown", "movers",
-           "code_lookup", "code_range", "ot_vs_pt", "coverage", "help", "unknown")
+INTENTS = (
+    "top_codes",
+    "code_share",
+    "compare",
+    "trend",
+    "total",
+    "breakdown",
+    "movers",
+    "code_lookup",
+    "code_range",
+    "ot_vs_pt",
+    "coverage",
+    "help",
+    "unknown",
+)
 
 
 def _dev_set() -> list[dict]:
@@ -48,8 +61,9 @@ def facts(question: str, today: date = TODAY) -> dict[str, Any]:
         "topic": spec.topic,
         "compare_by": spec.compare_by,
         "codes": spec.lookup_codes or spec.all_codes,
-        "code": None if spec.error == "ambiguous" else (
-            spec.lookup_codes or spec.all_codes or (None,))[0],
+        "code": None
+        if spec.error == "ambiguous"
+        else (spec.lookup_codes or spec.all_codes or (None,))[0],
         "state": spec.states.include[0] if len(spec.states.include) == 1 else None,
         "states": spec.states.include,
         "payer": spec.payers.include[0] if len(spec.payers.include) == 1 else None,
@@ -64,10 +78,10 @@ def facts(question: str, today: date = TODAY) -> dict[str, Any]:
         r = resolve(spec, DEMO)
         if r.error is None:
             out["cohorts"] = r.cohorts
-            out["cohort"] = r.cohorts[0] if len(r.cohorts) == 1 and spec.cohort_mode != "union" \
-                else None
-        out["period"] = None if r.error else (r.period.start.isoformat(),
-                                              r.period.end.isoformat())
+            out["cohort"] = (
+                r.cohorts[0] if len(r.cohorts) == 1 and spec.cohort_mode != "union" else None
+            )
+        out["period"] = None if r.error else (r.period.start.isoformat(), r.period.end.isoformat())
         out["period_labels"] = tuple(describe_period(p, DEMO) for p in r.periods)
         if r.error and out["error"] is None:
             out["resolve_error"] = r.error
