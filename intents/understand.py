@@ -580,281 +580,442 @@ def _several(c: _Ctx, tags: list[Tag], *, plain_and: str = "compared") -> tuple[
     return plain_and, ("union" if plain_and == "compared" else "compared")
 
 
-def compose(c: _Ctx) -> Spec:
-    """The spec of a data question, part by part."""
-    f, has, lex, catalog = c.f, c.has, c.lex, c.catalog
-    notes: list[str] = list(f.notes)
-    alternatives: list[str] = []
-    error: str | None = f.periods.error
+@dataclass
+class _Draft:
+    """The parts of a data question as they are read, one reader at a time."""
 
-    # --- refusals: what the data cannot answer at all
-    if f.of("unsupported") and not c.cohorts:
+    c: _Ctx
+    notes: list[str] = field(default_factory=list)
+    alternatives: list[str] = field(default_factory=list)
+    cohorts: list[str] = field(default_factory=list)
+    excluded_cohorts: list[str] = field(default_factory=list)
+    cohort_mode: str = "single"
+    codes: list[CodeSet] = field(default_factory=list)
+    code_mode: str = "each"
+    exclude_codes: list[CodeSet] = field(default_factory=list)
+    states: Selection = field(default_factory=Selection)
+    state_mode: str = "single"
+    payers: Selection = field(default_factory=Selection)
+    payer_mode: str = "single"
+    places: Selection = field(default_factory=Selection)
+    modifiers: Selection = field(default_factory=Selection)
+    periods: list[PeriodRef] = field(default_factory=list)
+    period_mode: str = "single"
+    measure: str = "procedures"
+    # what is asked
+    groupings: list[_Grouping] = field(default_factory=list)
+    top: bool = False
+    ranks_codes: bool = False
+    trend: bool = False
+    ask: str = "rank"
+    group_by: str | None = "code"
+    per_group: str | None = None
+    n: int | None = None
+    direction: str = "both"
+    subset: tuple[str, ...] = ()
+
+    @property
+    def time_groups(self) -> list[_Grouping]:
+        return [g for g in self.groupings if g.dimension in ("year", "quarter", "month")]
+
+    @property
+    def other_groups(self) -> list[_Grouping]:
+        return [g for g in self.groupings if g.dimension not in ("year", "quarter", "month")]
+
+    def refuse(self, error: str, *notes: str, alternatives: tuple[str, ...] = ()) -> Spec:
+        return Spec("data", text=self.c.text, error=error, notes=notes, alternatives=alternatives)
+
+
+# --- refusals: what the data cannot answer at all -------------------------------------
+
+
+def refuse_unknown_cohort(d: _Draft) -> Spec | None:
+    c = d.c
+    if c.f.of("unsupported") and not c.cohorts:
         return Spec(
             "data",
             text=c.text,
             error="unknown_cohort",
-            suggestions=_cohort_hints(lex),
+            suggestions=_cohort_hints(c.lex),
             n=_bare_n(c),
         )
-    unsupported = list(dict.fromkeys(t.value for t in f.of("unsupported_filter")))
-    if unsupported:
-        return Spec(
-            "data",
-            text=c.text,
-            error="unsupported_filter",
-            notes=tuple(f"The data has no {u}." for u in unsupported),
-        )
-    if f.unknown_places:
-        names = ", ".join(f"'{p}'" for p in f.unknown_places)
-        return Spec(
-            "data",
-            text=c.text,
-            error="unknown_place",
-            notes=(f"{names} is not a US state I know, and the data is by state.",),
-        )
-    if c.dangling:
-        return Spec(
-            "data",
-            text=c.text,
-            error="ambiguous",
-            notes=(f"I could not tell what '{c.dangling[0]}' leaves out.",),
-        )
+    return None
 
-    # --- scope: cohorts
-    cohort_tags = c.included("cohort")
-    cohorts = list(dict.fromkeys(t.value for t in cohort_tags))
-    excluded_cohorts = list(dict.fromkeys(t.value for t in c.excluded_tags("cohort")))
-    if not cohorts and f.of("cohort_weak"):
-        cohorts = ["all"]
-    cohort_mode = "single"
-    if len(cohorts) >= 2:
-        mode, other = _several(c, cohort_tags)
-        cohort_mode = mode
-        if mode == "union" and any(k not in catalog.provider_cohorts for k in cohorts):
-            if "all" in cohorts:
-                cohorts, cohort_mode = ["all"], "single"
-            else:
-                return Spec(
-                    "data",
-                    text=c.text,
-                    error="ambiguous",
-                    notes=(
-                        "Rehab codes overlap the provider cohorts, so they cannot be added "
-                        "together; compare them instead.",
-                    ),
+
+def refuse_unsupported_filter(d: _Draft) -> Spec | None:
+    """ "top PT codes for kids": the data has no ages; all ages would be another question."""
+    names = list(dict.fromkeys(t.value for t in d.c.f.of("unsupported_filter")))
+    if names:
+        return d.refuse("unsupported_filter", *(f"The data has no {u}." for u in names))
+    return None
+
+
+def refuse_unknown_place(d: _Draft) -> Spec | None:
+    places = d.c.f.unknown_places
+    if places:
+        names = ", ".join(f"'{p}'" for p in places)
+        return d.refuse(
+            "unknown_place", f"{names} is not a US state I know, and the data is by state."
+        )
+    return None
+
+
+def refuse_dangling_negation(d: _Draft) -> Spec | None:
+    """ "top codes excluding the big ones": nothing to exclude is no reason to ignore it."""
+    if d.c.dangling:
+        return d.refuse("ambiguous", f"I could not tell what '{d.c.dangling[0]}' leaves out.")
+    return None
+
+
+REFUSALS: tuple[Callable[[_Draft], Spec | None], ...] = (
+    refuse_unknown_cohort,
+    refuse_unsupported_filter,
+    refuse_unknown_place,
+    refuse_dangling_negation,
+)
+
+
+# --- the parts, each read on its own ----------------------------------------------------
+
+
+def read_cohorts(d: _Draft) -> Spec | None:
+    """Cohorts named, joined ("OT and PT combined") or compared ("OT vs PT"), or left
+    out ("not billed by PTs", "non-rehab")."""
+    c = d.c
+    tags = c.included("cohort")
+    d.cohorts = list(dict.fromkeys(t.value for t in tags))
+    d.excluded_cohorts = list(dict.fromkeys(t.value for t in c.excluded_tags("cohort")))
+    if not d.cohorts and c.f.of("cohort_weak"):
+        d.cohorts = ["all"]
+    if len(d.cohorts) >= 2:
+        mode, other = _several(c, tags)
+        d.cohort_mode = mode
+        if mode == "union" and any(k not in c.catalog.provider_cohorts for k in d.cohorts):
+            if "all" not in d.cohorts:
+                return d.refuse(
+                    "ambiguous",
+                    "Rehab codes overlap the provider cohorts, so they cannot be added "
+                    "together; compare them instead.",
                     alternatives=(c.text.replace("combined", "") + " compared",),
                 )
+            d.cohorts, d.cohort_mode = ["all"], "single"
         if other:
-            alternatives.append(_reword(c, cohort_mode, other, "cohorts"))
-    exclude_codes: list[CodeSet] = []
-    if excluded_cohorts:
-        cohorts, mode_note, range_out = _cohorts_without(c, cohorts, excluded_cohorts)
+            d.alternatives.append(_reword(c, mode, other, "cohorts"))
+    if d.excluded_cohorts:
+        d.cohorts, note, range_out = _cohorts_without(c, d.cohorts, d.excluded_cohorts)
         if range_out is not None:
-            exclude_codes.append(range_out)
-        if mode_note:
-            notes.append(mode_note)
-        if len(cohorts) > 1:
-            cohort_mode = "union"
+            d.exclude_codes.append(range_out)
+        if note:
+            d.notes.append(note)
+        if len(d.cohorts) > 1:
+            d.cohort_mode = "union"
+    return None
 
-    # --- codes
-    code_tags = c.included("code", "code_family", "subgroup", "code_range")
-    codes = _code_sets(c, code_tags)
-    exclude_codes += _code_sets(c, c.excluded_tags("code", "code_family", "subgroup", "code_range"))
+
+def read_codes(d: _Draft) -> Spec | None:
+    """Codes asked about (several: each, combined or compared) and codes left out."""
+    c, has = d.c, d.c.has
+    kinds = ("code", "code_family", "subgroup", "code_range")
+    tags = c.included(*kinds)
+    d.codes = _code_sets(c, tags)
+    d.exclude_codes += _code_sets(c, c.excluded_tags(*kinds))
     weak = c.included("code_weak")
-    if not codes and weak and (has("share", "trend", "volume") or len(weak) > 1):
-        codes = _code_sets(c, weak[:1] if not has("versus", "compare") else weak)
-    exclude_codes += _code_sets(c, c.excluded_tags("code_weak"))  # "leaving out self-care"
-    code_mode = "each"
-    if len(codes) >= 2:
+    if not d.codes and weak and (has("share", "trend", "volume") or len(weak) > 1):
+        d.codes = _code_sets(c, weak[:1] if not has("versus", "compare") else weak)
+    d.exclude_codes += _code_sets(c, c.excluded_tags("code_weak"))  # "leaving out self-care"
+    if len(d.codes) >= 2:
         if has("union_cue"):
-            code_mode = "combined"
-        elif has("compare", "versus") or _joined_by_or(c, code_tags):
-            code_mode = "compared"
+            d.code_mode = "combined"
+        elif has("compare", "versus") or _joined_by_or(c, tags):
+            d.code_mode = "compared"
+    return None
 
-    # --- filters
-    states, state_mode = _selection(c, "state", alternatives)
-    payers, payer_mode = _selection(c, "payer", alternatives)
-    places = Selection(
+
+def read_filters(d: _Draft) -> Spec | None:
+    """States, payers, places of service and modifiers, each kept or left out."""
+    c = d.c
+    d.states, d.state_mode = _selection(c, "state", d.alternatives)
+    d.payers, d.payer_mode = _selection(c, "payer", d.alternatives)
+    d.places = Selection(
         tuple(dict.fromkeys(p for t in c.included("place") for p in t.value)),
         tuple(dict.fromkeys(p for t in c.excluded_tags("place") for p in t.value)),
     )
-    modifiers = Selection(
+    d.modifiers = Selection(
         tuple(dict.fromkeys(t.value for t in c.included("modifier"))),
         tuple(dict.fromkeys(t.value for t in c.excluded_tags("modifier"))),
     )
-
     both = [
-        v for sel in (states, payers, places, modifiers) for v in sel.include if v in sel.exclude
+        v
+        for sel in (d.states, d.payers, d.places, d.modifiers)
+        for v in sel.include
+        if v in sel.exclude
     ]
-    both += [c_ for c_ in cohorts if c_ in excluded_cohorts]
+    both += [k for k in d.cohorts if k in d.excluded_cohorts]
     if both:
-        return Spec(
-            "data",
-            text=c.text,
-            error="ambiguous",
-            notes=(f"'{both[0]}' is both asked for and excluded.",),
-        )
+        return d.refuse("ambiguous", f"'{both[0]}' is both asked for and excluded.")
+    return None
 
-    # --- periods
-    periods = c.periods
-    period_mode = "single"
-    if len(periods) >= 2:
-        ptags = f.of("period")
+
+def read_periods(d: _Draft) -> Spec | None:
+    """Periods, several taken together ("2021 and 2022 together") or side by side."""
+    c, has = d.c, d.c.has
+    d.periods = list(c.periods)
+    if len(d.periods) >= 2:
         if has("union_cue"):
-            period_mode = "combined"
-        elif has("compare", "versus") or _joined_by_or(c, ptags) or has(*_MOVERS):
-            period_mode = "compared"
+            d.period_mode = "combined"
         else:
-            period_mode = "compared"
-            alternatives.append(_reword(c, "compared", "combined", "periods"))
+            d.period_mode = "compared"
+            plain = not (has("compare", "versus", *_MOVERS) or _joined_by_or(c, c.f.of("period")))
+            if plain:  # "2021 and 2022": side by side, or together, offered
+                d.alternatives.append(_reword(c, "compared", "combined", "periods"))
+    return None
 
-    # --- measure
-    measures = list(dict.fromkeys(c.values("measure")))
-    measure = measures[0] if measures else "procedures"
+
+def read_measure(d: _Draft) -> Spec | None:
+    measures = list(dict.fromkeys(d.c.values("measure")))
+    d.measure = measures[0] if measures else "procedures"
     if len(measures) > 1:
-        notes.append(f"One measure at a time: this counts {measure}.")
+        d.notes.append(f"One measure at a time: this counts {d.measure}.")
+    return None
 
-    # --- what is asked, and the grouping
-    groupings = _groupings(c)
-    top = _top_cue(c)
-    ranks_codes = top and (has("code_noun") or bool(codes) or has("singular_noun"))
-    singular_code = has("singular_noun") and not has("plural_noun")
-    n = _bare_n(c)
-    group_by: str | None = "code"
-    per_group: str | None = None
-    time_groups = [g for g in groupings if g.dimension in ("year", "quarter", "month")]
-    other_groups = [g for g in groupings if g.dimension not in ("year", "quarter", "month")]
-    trend = _trend_cue(c, groupings) and not has(*_MOVERS)
-    if has(*_MOVERS):
-        ask = "movers"
-    elif other_groups:
-        g = other_groups[0]
-        if ranks_codes and g.lead in _PER_GROUP_LEADS and not _dimension_is_ranked(c, g):
-            per_group, group_by, ask = g.dimension, "code", "rank"
-        else:
-            group_by, ask = g.dimension, "breakdown"
-            if time_groups or (trend and not other_groups[1:]):
-                per_group = time_groups[0].dimension if time_groups else "year"
-        if len(other_groups) > 1:
-            notes.append(f"One grouping at a time: this is by {_dimension_word(g.dimension)}.")
-    elif time_groups:
-        g = time_groups[0]
-        if ranks_codes and g.lead in _PER_GROUP_LEADS and g.dimension == "year" and not trend:
-            per_group, group_by, ask = "year", "code", "rank"
-        else:
-            group_by, ask = g.dimension, "trend"
-    elif trend:
-        group_by, ask = "year", "trend"
-    elif has("share", "rank") and codes and not top or has("share") and codes:
-        ask = "share"
-    elif has("volume") and not ranks_codes:
-        ask, group_by = "total", None
-    elif top:
-        ask = "rank"
-    elif codes and (cohorts or periods or states or payers or places or modifiers):
-        ask = "share"  # "97530 rehab 2023": where that code stands
-    elif has("share"):
-        ask, group_by = "share", None
-    else:
-        ask = "rank"
 
-    subset = _subset(c) if ask in ("share", "total") and has("share") else ()
-    if subset and subset != ("codes",):
-        ask, group_by = "total", None
-    elif subset == ("codes",) and ask == "total":
-        ask, group_by = "share", "code"
-    compared_series = (
-        len(periods) > 1 or len(cohorts) > 1 or len(states.include) > 1 or len(payers.include) > 1
+PARTS: tuple[Callable[[_Draft], Spec | None], ...] = (
+    read_cohorts,
+    read_codes,
+    read_filters,
+    read_periods,
+    read_measure,
+)
+
+
+# --- what is asked: the first rule that fits decides (ask, group_by, per_group) -----------
+
+_Asked = tuple[str, "str | None", "str | None"]
+
+
+def ask_movers(d: _Draft) -> _Asked | None:
+    return ("movers", "code", None) if d.c.has(*_MOVERS) else None
+
+
+def ask_by_category(d: _Draft) -> _Asked | None:
+    """ "payer mix", "which state bills the most 97110", "top OT code in each state"."""
+    if not d.other_groups:
+        return None
+    g = d.other_groups[0]
+    if len(d.other_groups) > 1:
+        d.notes.append(f"One grouping at a time: this is by {_dimension_word(g.dimension)}.")
+    if d.ranks_codes and g.lead in _PER_GROUP_LEADS and not _dimension_is_ranked(d.c, g):
+        return "rank", "code", g.dimension
+    per_group = None
+    if d.time_groups or (d.trend and not d.other_groups[1:]):
+        per_group = d.time_groups[0].dimension if d.time_groups else "year"
+    return "breakdown", g.dimension, per_group
+
+
+def ask_by_time(d: _Draft) -> _Asked | None:
+    """ "quarterly PT volume", "monthly trend of 97530", "top chiro code each year"."""
+    if not d.time_groups:
+        return None
+    g = d.time_groups[0]
+    if d.ranks_codes and g.lead in _PER_GROUP_LEADS and g.dimension == "year" and not d.trend:
+        return "rank", "code", "year"
+    return "trend", g.dimension, None
+
+
+def ask_trend(d: _Draft) -> _Asked | None:
+    return ("trend", "year", None) if d.trend else None
+
+
+def ask_share(d: _Draft) -> _Asked | None:
+    """ "what share of rehab was 97530", "rank of 97116 in rehab"."""
+    has = d.c.has
+    if d.codes and (has("share") or has("rank") and not d.top):
+        return "share", "code", None
+    return None
+
+
+def ask_total(d: _Draft) -> _Asked | None:
+    return ("total", None, None) if d.c.has("volume") and not d.ranks_codes else None
+
+
+def ask_ranking(d: _Draft) -> _Asked | None:
+    return ("rank", "code", None) if d.top else None
+
+
+def ask_standing(d: _Draft) -> _Asked | None:
+    """ "97530 rehab 2023": a code with a scope asks where the code stands."""
+    scoped = d.cohorts or d.periods or d.states or d.payers or d.places or d.modifiers
+    return ("share", "code", None) if d.codes and scoped else None
+
+
+def ask_part(d: _Draft) -> _Asked | None:
+    return ("share", None, None) if d.c.has("share") else None
+
+
+ASKS: tuple[Callable[[_Draft], _Asked | None], ...] = (
+    ask_movers,
+    ask_by_category,
+    ask_by_time,
+    ask_trend,
+    ask_share,
+    ask_total,
+    ask_ranking,
+    ask_standing,
+    ask_part,
+)
+
+
+# --- then what the rest of the question says about it ------------------------------------
+
+
+def adjust_part_of_a_share(d: _Draft) -> None:
+    """ "what fraction of PT procedures are medicare": the part is a filter, not codes."""
+    if d.ask in ("share", "total") and d.c.has("share"):
+        d.subset = _subset(d.c)
+        if d.subset and d.subset != ("codes",):
+            d.ask, d.group_by = "total", None
+        elif d.subset == ("codes",) and d.ask == "total":
+            d.ask, d.group_by = "share", "code"
+        if d.subset == ("codes",):
+            d.subset = ()
+
+
+def adjust_compared_volumes(d: _Draft) -> None:
+    """ "OT procedures 2019 vs 2022", "PT volume 2021 vs 2022": each one's total."""
+    c = d.c
+    compared = (
+        len(d.periods) > 1
+        or len(d.cohorts) > 1
+        or len(d.states.include) > 1
+        or len(d.payers.include) > 1
     )
+    counted = c.f.of("measure") or _measure_noun(c)
     if (
-        ask == "rank"
-        and not top
-        and not codes
+        d.ask == "rank"
+        and not d.top
+        and not d.codes
         and not _names_codes(c)
-        and (f.of("measure") or _measure_noun(c))
-        and not groupings
-        and compared_series
+        and counted
+        and (not d.groupings and compared)
     ):
-        ask, group_by = "total", None  # "OT procedures 2019 vs 2022": how many
+        d.ask, d.group_by = "total", None
+    if d.ask == "rank" and c.has("volume") and not d.codes and d.period_mode == "compared":
+        d.ask, d.group_by = "total", None
 
+
+def adjust_volume_over_years(d: _Draft) -> None:
+    """ "PT volume 2019 to 2022": year by year."""
     if (
-        ask == "total"
-        and "volume" in f.low
-        and len(periods) == 1
-        and not codes
-        and (_spans_years(periods[0]))
+        d.ask == "total"
+        and "volume" in d.c.f.low
+        and len(d.periods) == 1
+        and not d.codes
+        and (_spans_years(d.periods[0]))
     ):
-        ask, group_by = "trend", "year"  # "PT volume 2019 to 2022": year by year
+        d.ask, d.group_by = "trend", "year"
 
-    # periods compared, with a plain total asked: each period's total side by side
-    if ask == "rank" and has("volume") and not codes and period_mode == "compared":
-        ask, group_by = "total", None
-    if ask == "share" and not codes:
-        ask, group_by = "total", None  # "what share of procedures were OT": a total and share
-    if ask == "share" and (code_mode == "combined" or _all_sets(codes)) and has("volume"):
-        ask, group_by = "total", None
-    if ask == "rank" and codes and code_mode == "compared":
-        ask = "share"
-    if ask == "total" and codes and code_mode == "compared":
-        group_by = "code"
-        ask = "share"
-    if ask == "trend" and len(codes) > 1 and code_mode == "each":
-        code_mode = "compared"
 
-    # --- list length
-    if n is None and group_by == "code" and per_group is None and ask == "rank" and singular_code:
-        n = 1
-    if n is None and per_group is not None and singular_code:
-        n = 1
-    if n is None and ask == "breakdown" and other_groups:
-        g = other_groups[0]
-        if not g.plural and g.lead in ("which", "what") or (g.lead in _TOP_WORDS and not g.plural):
-            n = 1
-        elif g.lead in _TOP_WORDS or g.lead in ("which", "what"):
-            n = 10
-    if ask == "movers":
-        direction = (
-            "up"
-            if has("movers_up") and not has("movers_down", "movers_both")
-            else "down"
-            if has("movers_down") and not has("movers_up", "movers_both")
-            else "both"
-        )
-    else:
-        direction = "both"
+def adjust_codes_asked(d: _Draft) -> None:
+    """How several codes go with what is asked: a share without codes is a total with
+    its share; codes compared stand side by side in the cohort's ranking; a trend of
+    several codes is one line each."""
+    has = d.c.has
+    if d.ask == "share" and not d.codes:
+        d.ask, d.group_by = "total", None
+    if d.ask == "share" and (d.code_mode == "combined" or _all_sets(d.codes)) and has("volume"):
+        d.ask, d.group_by = "total", None
+    if d.ask in ("rank", "total") and d.codes and d.code_mode == "compared":
+        d.ask, d.group_by = "share", "code"
+    if d.ask == "trend" and len(d.codes) > 1 and d.code_mode == "each":
+        d.code_mode = "compared"
 
+
+def adjust_list_length(d: _Draft) -> None:
+    """The top-N asked, or one for a singular ("the top code", "which state")."""
+    has = d.c.has
+    singular = has("singular_noun") and not has("plural_noun")
+    if d.n is not None:
+        return
+    if singular and d.group_by == "code" and d.ask == "rank":
+        d.n = 1
+    elif d.ask == "breakdown" and d.other_groups:
+        g = d.other_groups[0]
+        asked_one = g.lead in ("which", "what", *_TOP_WORDS)
+        if asked_one and not g.plural:
+            d.n = 1
+        elif asked_one:
+            d.n = 10
+
+
+def adjust_direction(d: _Draft) -> None:
+    has = d.c.has
+    if d.ask != "movers":
+        return
+    if has("movers_up") and not has("movers_down", "movers_both"):
+        d.direction = "up"
+    elif has("movers_down") and not has("movers_up", "movers_both"):
+        d.direction = "down"
+
+
+ADJUSTMENTS: tuple[Callable[[_Draft], None], ...] = (
+    adjust_part_of_a_share,
+    adjust_compared_volumes,
+    adjust_volume_over_years,
+    adjust_codes_asked,
+    adjust_list_length,
+    adjust_direction,
+)
+
+
+def compose(c: _Ctx) -> Spec:
+    """The spec of a data question: refusals first, then each part read on its own,
+    what is asked (the first rule of ASKS that fits), then the adjustments."""
+    d = _Draft(c, notes=list(c.f.notes))
+    for step in (*REFUSALS, *PARTS):
+        refused = step(d)
+        if refused is not None:
+            return refused
+    d.groupings = _groupings(c)
+    d.top = _top_cue(c)
+    d.ranks_codes = d.top and (c.has("code_noun", "singular_noun") or bool(d.codes))
+    d.trend = _trend_cue(c, d.groupings) and not c.has(*_MOVERS)
+    d.n = _bare_n(c)
+    asked = next((a for rule in ASKS if (a := rule(d)) is not None), ("rank", "code", None))
+    d.ask, d.group_by, d.per_group = asked
+    for adjust in ADJUSTMENTS:
+        adjust(d)
     spec = Spec(
         "data",
         text=c.text,
-        ask=ask,  # type: ignore[arg-type]
-        measure=measure,  # type: ignore[arg-type]
-        cohorts=tuple(cohorts),
-        cohort_mode=cohort_mode,  # type: ignore[arg-type]
-        codes=tuple(codes),
-        code_mode=code_mode,  # type: ignore[arg-type]
-        exclude_codes=tuple(exclude_codes),
-        states=states,
-        payers=payers,
-        places=places,
-        modifiers=modifiers,
-        state_mode=state_mode,  # type: ignore[arg-type]
-        payer_mode=payer_mode,  # type: ignore[arg-type]
-        periods=tuple(periods),
-        period_mode=period_mode,  # type: ignore[arg-type]
-        group_by=group_by,  # type: ignore[arg-type]
-        per_group=per_group,  # type: ignore[arg-type]
-        n=n,
-        direction=direction,  # type: ignore[arg-type]
-        subset=subset if subset != ("codes",) else (),
-        error=error,
+        ask=d.ask,  # type: ignore[arg-type]
+        measure=d.measure,  # type: ignore[arg-type]
+        cohorts=tuple(d.cohorts),
+        cohort_mode=d.cohort_mode,  # type: ignore[arg-type]
+        codes=tuple(d.codes),
+        code_mode=d.code_mode,  # type: ignore[arg-type]
+        exclude_codes=tuple(d.exclude_codes),
+        states=d.states,
+        payers=d.payers,
+        places=d.places,
+        modifiers=d.modifiers,
+        state_mode=d.state_mode,  # type: ignore[arg-type]
+        payer_mode=d.payer_mode,  # type: ignore[arg-type]
+        periods=tuple(d.periods),
+        period_mode=d.period_mode,  # type: ignore[arg-type]
+        group_by=d.group_by,  # type: ignore[arg-type]
+        per_group=d.per_group,  # type: ignore[arg-type]
+        n=d.n,
+        direction=d.direction,  # type: ignore[arg-type]
+        subset=d.subset,
+        error=c.f.periods.error,
     )
-    spec = _one_comparison(spec, notes)
-    notes += _unused_words(c)
-    alternatives += _family_alternative(c, spec)
+    spec = _one_comparison(spec, d.notes)
+    d.notes += _unused_words(c)
+    d.alternatives += _family_alternative(c, spec)
     return replace(
         spec,
-        notes=tuple(dict.fromkeys(notes)),
-        alternatives=tuple(dict.fromkeys(a for a in alternatives if a)),
+        notes=tuple(dict.fromkeys(d.notes)),
+        alternatives=tuple(dict.fromkeys(a for a in d.alternatives if a)),
     )
 
 

@@ -402,19 +402,78 @@ def _code_params(sets: tuple[CodeSet, ...], prefix: str, params: dict[str, Any])
     return tuple(items)
 
 
-def compile_plan(r: Resolved) -> Plan:
-    """The Plan for a resolved data spec. Raises Unsupported for what the rollups cannot
-    answer exactly (claims summed over several codes, say)."""
-    spec = r.spec
-    family = _family(spec)
-    series = _series(spec, family)
-    params: dict[str, Any] = {}
-    measure = spec.measure
+@dataclass
+class _Build:
+    """A plan being put together, one step at a time (see compile_plan)."""
 
-    # --- columns the question needs, and the table
-    needed = {"cohort", "month"}
-    if spec.subset:
-        family = "total"
+    r: Resolved
+    family: Family
+    series: str | None
+    params: dict[str, Any]
+    needed: set[str]
+    table: str = ""
+    derived: bool = True
+    claims_table: str | None = None
+    cohort_pred: str = "none"
+    branches: str | None = None
+    n_branches: int = 0
+    series_keys: tuple[Any, ...] = ()
+    period_pred: str = "single"
+    filters: tuple[tuple[str, str], ...] = ()
+    subset: tuple[tuple[str, str], ...] = ()
+    code_include: tuple[str, ...] = ()
+    code_exclude: tuple[str, ...] = ()
+    limited: bool = True
+    keep: bool = False
+
+    @property
+    def spec(self) -> Spec:
+        return self.r.spec
+
+    @property
+    def picks_codes(self) -> bool:
+        return bool(self.spec.codes or self.spec.exclude_codes)
+
+    @property
+    def asked_only(self) -> bool:
+        """Codes asked about in a share or a comparison are kept beside the ranking (their
+        rank is the cohort's); codes named for a ranking ("top modality codes") pick."""
+        spec = self.spec
+        return self.family == "ranked" and (spec.ask == "share" or spec.code_mode == "compared")
+
+
+def step_exact_claims(b: _Build) -> None:
+    """Visits (distinct claims) only where they are exact: a claim bills several codes,
+    so claims are never added up over codes, and modifiers are on lines."""
+    spec, family = b.spec, b.family
+    if spec.measure != "claims":
+        return
+    if family == "movers":
+        raise Unsupported(
+            "Movers compare shares of procedures; visits are not split by code that way."
+        )
+    if spec.modifiers and b.picks_codes:
+        raise Unsupported(
+            "Visits with a given code cannot be split by modifier: a modifier is on a line, "
+            "and a visit holds several lines."
+        )
+    codes = [c for s in spec.codes for c in (s.codes or ("range",))]
+    several = len(codes) > 1 or any(s.is_range for s in spec.codes)
+    if (family in ("total", "time", "breakdown") and several) or (
+        spec.exclude_codes and family != "ranked"
+    ):
+        raise Unsupported(
+            "Visits cannot be added up over several codes: one visit often bills several of "
+            "them, so the sum would count it more than once. Ask about one code at a time."
+        )
+    if family == "breakdown" and spec.codes and spec.group_by == "place_of_service":
+        raise Unsupported("Visits with a given code are not kept by place of service.")
+
+
+def step_tables(b: _Build) -> None:
+    """The smallest rollup with every column the question needs; beside per-code claims,
+    the claims of the whole scope."""
+    spec = b.spec
     for sel, column in (
         (spec.states, "state"),
         (spec.payers, "payer"),
@@ -422,127 +481,87 @@ def compile_plan(r: Resolved) -> Plan:
         (spec.modifiers, "modifiers"),
     ):
         if sel:
-            needed.add(column)
-    for dim in (spec.group_by, series):
+            b.needed.add(column)
+    for dim in (spec.group_by, b.series):
         if dim in _COLUMN and dim not in ("cohort", "code"):
-            needed.add(_COLUMN[dim])
-    picks_codes = bool(spec.codes or spec.exclude_codes)
-    claims_table: str | None = None
-    if measure == "claims":
-        if family == "movers":
-            raise Unsupported(
-                "Movers compare shares of procedures; visits are not split by code that way."
-            )
-        if spec.modifiers and picks_codes:
-            raise Unsupported(
-                "Visits with a given code cannot be split by modifier: a "
-                "modifier is on a line, and a visit holds several lines."
-            )
-        summed = [c for s in spec.codes for c in (s.codes or ("range",))]
-        sums_codes = (
-            family in ("total", "time", "breakdown")
-            and (len(summed) > 1 or any(s.is_range for s in spec.codes))
-        ) or bool(spec.exclude_codes and family != "ranked")
-        if sums_codes:
-            raise Unsupported(
-                "Visits cannot be added up over several codes: one visit "
-                "often bills several of them, so the sum would count it "
-                "more than once. Ask about one code at a time."
-            )
-        if family == "breakdown" and spec.codes and spec.group_by == "place_of_service":
-            raise Unsupported("Visits with a given code are not kept by place of service.")
-    code_level = family in ("ranked", "movers") or (
-        picks_codes and not (measure == "claims" and family == "breakdown" and not spec.codes)
+            b.needed.add(_COLUMN[dim])
+    claims = spec.measure == "claims"
+    if b.family in ("ranked", "movers"):
+        code_level = True
+    elif b.family == "breakdown" or (claims and b.family in ("total", "time")):
+        code_level = b.picks_codes and not (claims and not spec.codes)
+    else:
+        code_level = b.picks_codes
+    rollup = choose(
+        b.needed | ({"hcpcs_code"} if code_level else set()), spec.measure, codes=code_level
     )
-    if family == "breakdown" and not picks_codes:
-        code_level = False
-    if measure == "claims" and family in ("total", "time") and not picks_codes:
-        code_level = False
-    rollup = choose(needed | ({"hcpcs_code"} if code_level else set()), measure, codes=code_level)
     if rollup is None:
-        raise Unsupported(f"No table holds {measure} with {', '.join(sorted(needed))}.")
-    if measure == "claims" and code_level and family in ("ranked", "total", "time"):
-        claims = choose(needed, "claims", codes=False)
-        if claims is None:
+        raise Unsupported(f"No table holds {spec.measure} with {', '.join(sorted(b.needed))}.")
+    b.table, b.derived = rollup.table, rollup.derived_cohorts
+    if claims and code_level and b.family in ("ranked", "total", "time"):
+        scope = choose(b.needed, "claims", codes=False)
+        if scope is None:
             raise Unsupported("Visits are not kept with these filters.")
-        claims_table = claims.table
+        b.claims_table = scope.table
 
-    # --- cohorts
-    cohorts = r.cohorts
-    cohort_pred = "none"
-    branches: str | None = None
-    n_branches = 0
-    series_keys: tuple[Any, ...] = ()
-    providers_needed = (
-        spec.group_by == "cohort"
-        or series == "cohort"
-        and spec.per_group
-        or "cohorts" in spec.subset
-    )
+
+def step_cohorts(b: _Build) -> None:
+    """How the cohorts become predicates: one equality on a table that holds 'rehab'
+    and 'all', a list of provider cohorts, a code range, or one branch per cohort."""
+    spec, cohorts, params = b.spec, b.r.cohorts, b.params
+    providers = spec.group_by == "cohort" or b.series == "cohort" and spec.per_group
     if "cohorts" in spec.subset:
         # "what portion of 97110 is billed by PTs": the whole is every provider
-        cohort_pred = "providers"
-        params["providers"] = list(PROVIDER_COHORTS)
-    elif providers_needed:
+        b.cohort_pred, params["providers"] = "providers", list(PROVIDER_COHORTS)
+    elif providers:
         base = cohorts[0] if len(cohorts) == 1 else None
         if base == "rehab":
-            cohort_pred = "providers_rehab"
+            b.cohort_pred = "providers_rehab"
             params.update(
                 providers=list(PROVIDER_COHORTS), rehab_first=REHAB_FIRST, rehab_last=REHAB_LAST
             )
-        elif base in (None, "all"):
-            cohort_pred = "providers"
+        else:
+            b.cohort_pred = "providers"
             params["providers"] = list(PROVIDER_COHORTS) if base == "all" else list(cohorts)
+    elif b.derived or all(c in PROVIDER_COHORTS for c in cohorts):
+        if len(cohorts) == 1 and b.derived and b.series != "cohort":
+            b.cohort_pred, params["cohort"] = "eq", cohorts[0]
         else:
-            cohort_pred = "providers"
-            params["providers"] = list(cohorts)
-    elif rollup.derived_cohorts or all(c in PROVIDER_COHORTS for c in cohorts):
-        if series == "cohort":
-            cohort_pred = "list"
-            params["cohorts"] = list(cohorts)
-            series_keys = tuple(cohorts)
-        elif len(cohorts) == 1 and rollup.derived_cohorts:
-            cohort_pred = "eq"
-            params["cohort"] = cohorts[0]
-        else:
-            cohort_pred = "list"
-            params["cohorts"] = list(cohorts)
-    elif series == "cohort":
-        branches, n_branches = "cohort", len(cohorts)
+            b.cohort_pred, params["cohorts"] = "list", list(cohorts)
+        if b.series == "cohort":
+            b.series_keys = tuple(cohorts)
+    elif b.series == "cohort":
+        b.branches, b.n_branches = "cohort", len(cohorts)
         for k, c in enumerate(cohorts):
             params.update(_branch_cohort_params(k, c))
-        series_keys = tuple(cohorts)
-        series = "cohort_index"
-    else:  # rollup_detail: 'rehab' and 'all' as predicates
-        if len(cohorts) == 1 and cohorts[0] == "all":
-            cohort_pred = "none"
-        elif len(cohorts) == 1 and cohorts[0] == "rehab":
-            cohort_pred = "rehab"
-            params.update(rehab_first=REHAB_FIRST, rehab_last=REHAB_LAST)
-        else:
-            cohort_pred = "list"
-            params["cohorts"] = list(cohorts)
-
-    # --- periods
-    periods = r.periods
-    if series == "period":
-        branches, n_branches = "period", len(periods)
-        period_pred = "branch"
-        for k, p in enumerate(periods):
-            params.update(_period_params(p, f"p{k}_"))
-        series_keys = tuple(range(len(periods)))
-    elif len(periods) > 1:
-        period_pred = f"combined:{len(periods)}"
-        for k, p in enumerate(periods):
-            params.update(_period_params(p, f"p{k}_"))
+        b.series_keys, b.series = tuple(cohorts), "cohort_index"
+    elif cohorts == ("all",):
+        b.cohort_pred = "none"  # rollup_detail holds provider cohorts only
+    elif cohorts == ("rehab",):
+        b.cohort_pred = "rehab"
+        params.update(rehab_first=REHAB_FIRST, rehab_last=REHAB_LAST)
     else:
-        period_pred = "single"
-        params.update(_period_params(periods[0], ""))
-    if branches == "cohort":
-        # a cohort branch per cohort, each with the one period
-        period_pred = "single" if len(periods) == 1 else f"combined:{len(periods)}"
+        b.cohort_pred, params["cohorts"] = "list", list(cohorts)
 
-    # --- filters (those naming the part of a share go to the numerator instead)
+
+def step_periods(b: _Build) -> None:
+    """One period, several taken together, or one branch per period compared."""
+    periods = b.r.periods
+    if b.series == "period":
+        b.branches, b.n_branches, b.period_pred = "period", len(periods), "branch"
+        b.series_keys = tuple(range(len(periods)))
+    else:
+        b.period_pred = "single" if len(periods) == 1 else f"combined:{len(periods)}"
+    if len(periods) == 1 and b.series != "period":
+        b.params.update(_period_params(periods[0], ""))
+    else:
+        for k, p in enumerate(periods):
+            b.params.update(_period_params(p, f"p{k}_"))
+
+
+def step_filters(b: _Build) -> None:
+    """Filters kept and left out; those naming the part of a share pick the numerator."""
+    spec, params = b.spec, b.params
     filters: list[tuple[str, str]] = []
     subset: list[tuple[str, str]] = []
     for name, sel, column in (
@@ -558,67 +577,89 @@ def compile_plan(r: Resolved) -> Plan:
         if sel.exclude:
             target.append((f"x_{prefix}{name}", column))
             params[f"x_{prefix}{name}"] = list(sel.exclude)
+        if b.series == column:
+            b.series_keys = tuple(sel.include)
     if "cohorts" in spec.subset:
         subset.append(("sub_cohorts", "cohort"))
-        params["sub_cohorts"] = list(cohorts)
-        if series in ("state", "payer") and column == series:
-            series_keys = tuple(sel.include)
-    if series == "code":
-        series_keys = spec.all_codes
+        params["sub_cohorts"] = list(b.r.cohorts)
+    b.filters, b.subset = tuple(filters), tuple(subset)
 
-    # Codes asked about in a share or a comparison are kept beside the ranking (their
-    # rank is the cohort's); codes named for a ranking ("top modality codes") are picked.
-    asked_only = family == "ranked" and (spec.ask == "share" or spec.code_mode == "compared")
-    code_include = () if asked_only else _code_params(spec.codes, "", params)
-    code_exclude = _code_params(spec.exclude_codes, "x", params)
 
-    # --- list length and kept rows
-    limited = True
-    keep = False
-    n = r.n
-    if family == "ranked":
-        keep = asked_only
-        if keep:
-            params["keep"] = list(spec.all_codes)
-            if spec.code_mode == "compared":
+def step_codes(b: _Build) -> None:
+    spec = b.spec
+    b.code_include = () if b.asked_only else _code_params(spec.codes, "", b.params)
+    b.code_exclude = _code_params(spec.exclude_codes, "x", b.params)
+    if b.series == "code":
+        b.series_keys = spec.all_codes
+
+
+def step_limits(b: _Build) -> None:
+    """Rows per series, and the codes asked about kept beyond them."""
+    n, params = b.r.n, b.params
+    if b.family == "ranked":
+        b.keep = b.asked_only
+        if b.keep:
+            params["keep"] = list(b.spec.all_codes)
+            if b.spec.code_mode == "compared":
                 n = 0  # only the codes compared
         params["n"] = n if n is not None else MAX_GROUPS
-    elif family == "breakdown":
-        limited = n is not None
-        if limited:
+    elif b.family == "breakdown":
+        b.limited = n is not None
+        if b.limited:
             params["n"] = n
-    elif family == "movers":
-        params["n"] = n
-        params["min_volume"] = MOVERS_MIN_VOLUME
+    elif b.family == "movers":
+        params.update(n=n, min_volume=MOVERS_MIN_VOLUME)
 
+
+STEPS = (
+    step_exact_claims,
+    step_tables,
+    step_cohorts,
+    step_periods,
+    step_filters,
+    step_codes,
+    step_limits,
+)
+
+
+def compile_plan(r: Resolved) -> Plan:
+    """The Plan for a resolved data spec. Raises Unsupported for what the rollups cannot
+    answer exactly (claims summed over several codes, say)."""
+    spec = r.spec
+    family: Family = "total" if spec.subset else _family(spec)
+    b = _Build(r, family, _series(spec, family), {}, {"cohort", "month"})
+    for step in STEPS:
+        step(b)
     shape = _Shape(
-        family=family,
-        table=rollup.table,
-        claims_table=claims_table,
-        measure=measure,
-        series=series if series not in ("period", "cohort_index") else None,
-        branches=branches,
-        n_branches=n_branches,
+        family=b.family,
+        table=b.table,
+        claims_table=b.claims_table,
+        measure=spec.measure,
+        series=b.series if b.series not in ("period", "cohort_index") else None,
+        branches=b.branches,
+        n_branches=b.n_branches,
         group=spec.group_by,
-        cohort_pred=cohort_pred,
-        period_pred=period_pred,
-        filters=tuple(filters),
-        subset=tuple(subset),
-        code_include=code_include,
-        code_exclude=code_exclude,
-        codes_in_scope=family == "breakdown",
-        limited=limited,
-        keep=keep,
+        cohort_pred=b.cohort_pred,
+        period_pred=b.period_pred,
+        filters=b.filters,
+        subset=b.subset,
+        code_include=b.code_include,
+        code_exclude=b.code_exclude,
+        codes_in_scope=b.family == "breakdown",
+        limited=b.limited,
+        keep=b.keep,
         direction=spec.direction,
     )
-    sql = render(shape)
-    name = f"{family}:{rollup.table}"
     return Plan(
-        family=family,
-        query=Query(template=name, sql=sql, params=tuple(sorted(params.items()))),
-        table=rollup.table,
-        series_by=series,
-        series_keys=series_keys,
+        family=b.family,
+        query=Query(
+            template=f"{b.family}:{b.table}",
+            sql=render(shape),
+            params=tuple(sorted(b.params.items())),
+        ),
+        table=b.table,
+        series_by=b.series,
+        series_keys=b.series_keys,
         group_by=spec.group_by,
     )
 
