@@ -208,6 +208,7 @@ def contract_params(
             "modifiers": list(spec.modifiers.include),
         },
         "exclude": {
+            "cohorts": list(spec.exclude_cohorts),
             "codes": [c for s in spec.exclude_codes for c in (s.codes or (s.label,))],
             "states": list(spec.states.exclude),
             "payers": list(spec.payers.exclude),

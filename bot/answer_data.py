@@ -159,6 +159,12 @@ class DataContext:
             if sel.exclude:
                 word = "without modifier " if name == "modifiers" else "excluding "
                 out.append(word + " or ".join(names[name](v) for v in sel.exclude))
+        if spec.exclude_cohorts:
+            out.append(
+                "excluding what "
+                + " and ".join(self.cohort_noun(k) or k for k in spec.exclude_cohorts)
+                + " billed"
+            )
         if spec.exclude_codes:
             out.append(
                 "excluding "

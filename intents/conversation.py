@@ -162,8 +162,16 @@ def _merge(previous: Spec, c: _Ctx, fresh: Spec) -> Spec:
     """The previous spec with what the turn names changed."""
     f, has = c.f, c.has
     changes: dict[str, Any] = {"text": c.text}
-    if c.included("cohort") or c.excluded_tags("cohort") or f.of("cohort_weak"):
-        changes.update(cohorts=fresh.cohorts, cohort_mode=fresh.cohort_mode)
+    if c.included("cohort") or f.of("cohort_weak"):
+        changes.update(
+            cohorts=fresh.cohorts,
+            cohort_mode=fresh.cohort_mode,
+            exclude_cohorts=fresh.exclude_cohorts,
+        )
+    elif fresh.exclude_cohorts:  # "exclude PT": the same scope, less that cohort
+        changes["exclude_cohorts"] = tuple(
+            dict.fromkeys([*previous.exclude_cohorts, *fresh.exclude_cohorts])
+        )
     if fresh.codes:
         changes.update(codes=fresh.codes, code_mode=fresh.code_mode)
         if previous.ask == "rank" and previous.group_by == "code" and not previous.codes:

@@ -19,6 +19,9 @@ def is_unsafe(found: Tagged, lex: Lexicon) -> bool:
     for t in found.of("cohort", "cohort_weak"):
         for k in range(t.i, t.j):
             words[k] = "cohort"
+    if any(t.kind == "dimension" and t.value == "cohort" for t in found.tags):
+        # "who bills the most 97112, by specialty": the who is a specialty, not a person
+        words = ["which specialty" if w == "who" else w for w in words]
     text = " ".join(words)
     starts = {w[:3] for w in words}
     if (lex.privacy_keys is None or not lex.privacy_keys.isdisjoint(starts)) and (

@@ -120,6 +120,8 @@ class Spec:
     measure: Measure = "procedures"
     cohorts: tuple[str, ...] = ()  # () = the default for the codes asked about
     cohort_mode: Mode = "single"
+    # provider cohorts left out of the scope ("rehab codes not billed by PTs")
+    exclude_cohorts: tuple[str, ...] = ()
     codes: tuple[CodeSet, ...] = ()  # included codes
     code_mode: CodeMode = "each"
     exclude_codes: tuple[CodeSet, ...] = ()

@@ -61,8 +61,9 @@ class Tagged:
     unexplained: list[str] = field(default_factory=list)
     unexplained_at: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    # a place the data cannot filter on ("in Springfield"), as written
+    # a place the data cannot filter on ("in Springfield"), as written, and where
     unknown_places: list[str] = field(default_factory=list)
+    unknown_at: list[int] = field(default_factory=list)
 
     def has(self, *cues: str) -> bool:
         return any(c in self.cues for c in cues)
@@ -88,7 +89,7 @@ def _correct(low: tuple[str, ...], lex: Lexicon) -> list[str]:
     return out
 
 
-def _cues(low: list[str], lex: Lexicon) -> set[str]:
+def cues_of(low: list[str], lex: Lexicon) -> set[str]:
     """The names of the cue patterns (data/vocabulary.yaml) the words match."""
     ctext = " ".join(low)
     starts = {t[:3] for t in low}
@@ -336,8 +337,59 @@ def tag_bare_other(f: Tagged, lex: Lexicon) -> None:
             f.claim(Tag(i, i + 1, "cohort", "other"))
 
 
+_AGE_LEADS = frozenset({"over", "under", "above", "below", "older", "younger", "aged", "age"})
+_AGE_WORDS = frozenset(
+    {
+        "patient",
+        "patients",
+        "people",
+        "members",
+        "beneficiaries",
+        "adults",
+        "kids",
+        "children",
+        "women",
+        "men",
+        "folks",
+        "seniors",
+        "years",
+        "year",
+        "yrs",
+        "yo",
+        "old",
+        "older",
+        "younger",
+    }
+)
+
+
+def tag_ages(f: Tagged, lex: Lexicon) -> None:
+    """ "patients over 65", "kids under 12", "65 and older": an age the data does not
+    hold (it has no patients' ages), so it cannot pass for a top-N or a year."""
+    low, n = f.low, len(f.low)
+    for i, t in enumerate(low):
+        if i in f.used or not t.isdigit() or not 0 < int(t) <= 120:
+            continue
+        prev = low[i - 1] if i else ""
+        prev2 = low[i - 2] if i > 1 else ""
+        nxt = " ".join(low[i + 1 : i + 3])
+        led = prev in _AGE_LEADS or (prev == "than" and prev2 in ("older", "younger"))
+        near = {prev2, *low[i + 1 : i + 3]} & _AGE_WORDS or nxt in (
+            "and older",
+            "and over",
+            "and under",
+            "and up",
+        )
+        if (led and near) or nxt in ("and older", "and over", "and under", "years old"):
+            start = i - 1 if led else i
+            if start > 0 and low[start - 1] in _AGE_WORDS and start - 1 not in f.used:
+                start -= 1  # "patients over 65": the whole phrase
+            f.claim(Tag(start, min(i + 1, n), "unsupported_filter", "patient ages"))
+
+
 TAGGERS: tuple[Callable[[Tagged, Lexicon], None], ...] = (
     tag_codes,
+    tag_ages,
     tag_state_codes,
     tag_modifiers,
     tag_top_n,
@@ -349,12 +401,12 @@ TAGGERS: tuple[Callable[[Tagged, Lexicon], None], ...] = (
 def tag(text: str, today: date, lex: Lexicon) -> Tagged:
     tokens = tokenize(text)
     low = _correct(tokens.low, lex)
-    cues = _cues(low, lex)
+    cues = cues_of(low, lex)
     scan = scan_periods(tuple(low), today, lex.vocab, compare=bool(cues & {"compare", "versus"}))
     seasons = {k for k in scan.used if low[k] in SEASON_WORDS}
     if seasons:  # "fall 2022" is a period, not a trend's "fall": read the cues without it
         low = [("_" if k in seasons else t) for k, t in enumerate(low)]
-        cues = _cues(low, lex)
+        cues = cues_of(low, lex)
     f = Tagged(tokens, low, " ".join(low), cues, scan)
     f.used |= scan.used
     for hit in scan.hits:
@@ -362,9 +414,6 @@ def tag(text: str, today: date, lex: Lexicon) -> Tagged:
     for tagger in TAGGERS:
         tagger(f, lex)
     f.tags.sort(key=lambda t: (t.i, t.j))
-    negations = {k for t in f.tags if t.kind == "negation" for k in range(t.i, t.j)}
-    if negations:  # "drop medicare" excludes; it is no trend's "drop"
-        f.cues = _cues([("_" if k in negations else t) for k, t in enumerate(f.low)], lex)
     _cities(f, lex)
     vocab = lex.vocab
     stop = (
@@ -420,6 +469,7 @@ def _unknown_places(f: Tagged) -> None:
         name = " ".join(orig[k:end])
         if len(name) > 2:
             f.unknown_places.append(name)
+            f.unknown_at.append(k)
 
 
 def _unsupported_measures(f: Tagged, vocab: Vocabulary) -> None:

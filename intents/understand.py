@@ -29,7 +29,7 @@ from intents.lexicon import Lexicon, get_lexicon, singular
 from intents.model import MAX_QUESTION_CHARS, MAX_TOP_N
 from intents.safety import is_unsafe
 from intents.spec import CodeSet, PeriodRef, Selection, Spec
-from intents.tagger import Tag, Tagged, tag
+from intents.tagger import Tag, Tagged, cues_of, tag
 
 FALLBACK_EXAMPLES = (
     "top OT codes 2022",
@@ -106,7 +106,10 @@ class _Ctx:
     dangling: list[str] = field(default_factory=list)  # strong negations governing nothing
 
     def __post_init__(self) -> None:
-        self.excluded, self.dangling = _negations(self.f, self.lex.vocab)
+        self.excluded, self.dangling, governing = _negations(self.f, self.lex.vocab)
+        if governing:  # "drop medicare" excludes; it is no trend's "drop"
+            low = ["_" if k in governing else t for k, t in enumerate(self.f.low)]
+            self.f.cues = cues_of(low, self.lex)
 
     @property
     def catalog(self) -> Catalog:
@@ -162,15 +165,17 @@ class _Ctx:
         )
 
 
-def _negations(f: Tagged, vocab: Vocabulary) -> tuple[set[int], list[str]]:
+def _negations(f: Tagged, vocab: Vocabulary) -> tuple[set[int], list[str], set[int]]:
     """The tags each negation governs: the next run of entities of one kind, past glue
-    ("not in Texas"), joined by and/or ("excluding medicare and medicaid")."""
+    ("not in Texas"), joined by and/or ("excluding medicare and medicaid"). Also the
+    strong negations that govern nothing, and the token positions of those that do."""
     starts: dict[int, list[Tag]] = {}
     for t in f.tags:
         if t.kind in _FILTER_GROUP:
             starts.setdefault(t.i, []).append(t)
     excluded: set[int] = set()
     dangling: list[str] = []
+    governing: set[int] = set()
     n = len(f.low)
     for neg in f.of("negation"):
         p = neg.j
@@ -182,6 +187,7 @@ def _negations(f: Tagged, vocab: Vocabulary) -> tuple[set[int], list[str]]:
                 dangling.append(word)
             continue
         group = _FILTER_GROUP[starts[p][0].kind]
+        governing.update(range(neg.i, neg.j))
         while p in starts:
             excluded.update(id(t) for t in starts[p])
             q = max(t.j for t in starts[p])
@@ -191,7 +197,7 @@ def _negations(f: Tagged, vocab: Vocabulary) -> tuple[set[int], list[str]]:
                 p = q
                 continue
             break
-    return excluded, dangling
+    return excluded, dangling, governing
 
 
 # --------------------------------------------------------------------------- rules
@@ -589,6 +595,7 @@ class _Draft:
     alternatives: list[str] = field(default_factory=list)
     cohorts: list[str] = field(default_factory=list)
     excluded_cohorts: list[str] = field(default_factory=list)
+    exclude_cohorts: list[str] = field(default_factory=list)
     cohort_mode: str = "single"
     codes: list[CodeSet] = field(default_factory=list)
     code_mode: str = "each"
@@ -642,22 +649,44 @@ def refuse_unknown_cohort(d: _Draft) -> Spec | None:
     return None
 
 
+def _without(c: _Ctx, spans: list[tuple[int, int]]) -> str:
+    """The question with some words taken out (and the "for", "in"... that led to them):
+    the question the data can answer, offered instead of a refusal's dead end."""
+    drop: set[int] = set()
+    for i, j in spans:
+        if i > 0 and c.f.low[i - 1] in ("for", "in", "of", "with", "among", "by", "from"):
+            i -= 1
+        drop.update(range(i, j))
+    words = c.f.tokens.orig if len(c.f.tokens.orig) == len(c.f.low) else tuple(c.f.low)
+    return " ".join(w for k, w in enumerate(words) if k not in drop).strip()
+
+
 def refuse_unsupported_filter(d: _Draft) -> Spec | None:
     """ "top PT codes for kids": the data has no ages; all ages would be another question."""
-    names = list(dict.fromkeys(t.value for t in d.c.f.of("unsupported_filter")))
-    if names:
-        return d.refuse("unsupported_filter", *(f"The data has no {u}." for u in names))
-    return None
+    tags = d.c.f.of("unsupported_filter")
+    names = list(dict.fromkeys(t.value for t in tags))
+    if not names:
+        return None
+    instead = _without(d.c, [(t.i, t.j) for t in tags])
+    return d.refuse(
+        "unsupported_filter",
+        *(f"The data has no {u}." for u in names),
+        alternatives=(instead,) if instead else (),
+    )
 
 
 def refuse_unknown_place(d: _Draft) -> Spec | None:
-    places = d.c.f.unknown_places
-    if places:
-        names = ", ".join(f"'{p}'" for p in places)
-        return d.refuse(
-            "unknown_place", f"{names} is not a US state I know, and the data is by state."
-        )
-    return None
+    f = d.c.f
+    if not f.unknown_places:
+        return None
+    names = ", ".join(f"'{p}'" for p in f.unknown_places)
+    spans = [(k, k + len(p.split())) for k, p in zip(f.unknown_at, f.unknown_places, strict=True)]
+    instead = _without(d.c, spans)
+    return d.refuse(
+        "unknown_place",
+        f"{names} is not a US state I know, and the data is by state.",
+        alternatives=(instead,) if instead else (),
+    )
 
 
 def refuse_dangling_negation(d: _Draft) -> Spec | None:
@@ -701,14 +730,11 @@ def read_cohorts(d: _Draft) -> Spec | None:
             d.cohorts, d.cohort_mode = ["all"], "single"
         if other:
             d.alternatives.append(_reword(c, mode, other, "cohorts"))
-    if d.excluded_cohorts:
-        d.cohorts, note, range_out = _cohorts_without(c, d.cohorts, d.excluded_cohorts)
-        if range_out is not None:
-            d.exclude_codes.append(range_out)
-        if note:
-            d.notes.append(note)
-        if len(d.cohorts) > 1:
-            d.cohort_mode = "union"
+    if "rehab" in d.excluded_cohorts:  # "non-rehab codes": every code outside the range
+        d.exclude_codes.append(
+            CodeSet(label="rehab codes (97010-97799)", kind="range", first="97010", last="97799")
+        )
+    d.exclude_cohorts = [k for k in d.excluded_cohorts if k in c.catalog.provider_cohorts]
     return None
 
 
@@ -817,8 +843,8 @@ def ask_by_time(d: _Draft) -> _Asked | None:
     if not d.time_groups:
         return None
     g = d.time_groups[0]
-    if d.ranks_codes and g.lead in _PER_GROUP_LEADS and g.dimension == "year" and not d.trend:
-        return "rank", "code", "year"
+    if d.ranks_codes and g.lead in _PER_GROUP_LEADS and not d.trend:
+        return "rank", "code", g.dimension  # "top 3 codes per quarter"
     return "trend", g.dimension, None
 
 
@@ -977,7 +1003,7 @@ def compose(c: _Ctx) -> Spec:
             return refused
     d.groupings = _groupings(c)
     d.top = _top_cue(c)
-    d.ranks_codes = d.top and (c.has("code_noun", "singular_noun") or bool(d.codes))
+    d.ranks_codes = d.top and _ranks_codes(c, d.groupings)
     d.trend = _trend_cue(c, d.groupings) and not c.has(*_MOVERS)
     d.n = _bare_n(c)
     asked = next((a for rule in ASKS if (a := rule(d)) is not None), ("rank", "code", None))
@@ -991,6 +1017,7 @@ def compose(c: _Ctx) -> Spec:
         measure=d.measure,  # type: ignore[arg-type]
         cohorts=tuple(d.cohorts),
         cohort_mode=d.cohort_mode,  # type: ignore[arg-type]
+        exclude_cohorts=tuple(d.exclude_cohorts),
         codes=tuple(d.codes),
         code_mode=d.code_mode,  # type: ignore[arg-type]
         exclude_codes=tuple(d.exclude_codes),
@@ -1157,6 +1184,30 @@ def _top_cue(c: _Ctx) -> bool:
     return not words & _RANK_WORDS or bool(words & c.lex.top_words)
 
 
+_CODE_NOUNS = frozenset(
+    {"code", "codes", "procedure", "procedures", "cpt", "cpts", "hcpcs", "service", "services"}
+)
+
+
+def _ranks_codes(c: _Ctx, groupings: list[_Grouping]) -> bool:
+    """The ranking is of codes ("top 3 codes by state", "which codes are most common in
+    each state"): a code noun near a top word, with no grouped dimension between them
+    ("PT procedures by state - top 5" ranks states)."""
+    low = c.f.low
+    dims = {k for g in groupings for k in range(g.tag.i, g.tag.j)}
+    top_words = c.lex.top_words | {"most"}
+    for k, t in enumerate(low):
+        if t not in top_words:
+            continue
+        for step in (1, -1):
+            for m in range(k + step, k + step * 5, step):
+                if not 0 <= m < len(low) or m in dims:
+                    break
+                if low[m] in _CODE_NOUNS:
+                    return True
+    return False
+
+
 def _all_sets(codes: list[CodeSet]) -> bool:
     return bool(codes) and all(s.kind != "code" for s in codes)
 
@@ -1198,32 +1249,6 @@ def _selection(c: _Ctx, kind: str, alternatives: list[str]) -> tuple[Selection, 
         if other:
             alternatives.append(_reword(c, mode, other, kind + "s"))
     return Selection(include, exclude), mode
-
-
-def _cohorts_without(
-    c: _Ctx, cohorts: list[str], excluded: list[str]
-) -> tuple[list[str], str, CodeSet | None]:
-    """The scope left when cohorts are excluded: "non-PT" is every other provider
-    cohort; "non-rehab" is every code outside 97010-97799."""
-    catalog = c.catalog
-    providers = list(catalog.provider_cohorts)
-    base = cohorts or ["all"]
-    range_out: CodeSet | None = None
-    if "rehab" in excluded:
-        range_out = CodeSet(
-            label="rehab codes (97010-97799)", kind="range", first="97010", last="97799"
-        )
-        excluded = [k for k in excluded if k != "rehab"]
-    if not excluded:
-        return base, "", range_out
-    if base == ["all"] or base == ["rehab"]:
-        kept = [k for k in providers if k not in excluded]
-        note = ""
-        if base == ["rehab"]:
-            range_in = "rehab codes billed by "
-            note = f"This counts {range_in}{', '.join(kept)}."
-        return kept, note, range_out
-    return [k for k in base if k not in excluded], "", range_out
 
 
 def _one_comparison(spec: Spec, notes: list[str]) -> Spec:

@@ -510,7 +510,16 @@ def step_cohorts(b: _Build) -> None:
     and 'all', a list of provider cohorts, a code range, or one branch per cohort."""
     spec, cohorts, params = b.spec, b.r.cohorts, b.params
     providers = spec.group_by == "cohort" or b.series == "cohort" and spec.per_group
-    if "cohorts" in spec.subset:
+    if spec.exclude_cohorts and b.series != "cohort":
+        # "rehab codes not billed by PTs": the scope's provider cohorts, less those left out
+        base = cohorts[0] if len(cohorts) == 1 else None
+        whole = PROVIDER_COHORTS if base in ("all", "rehab") else cohorts
+        kept = [k for k in whole if k not in spec.exclude_cohorts]
+        b.cohort_pred, params["providers"] = "providers", kept
+        if base == "rehab":
+            b.cohort_pred = "providers_rehab"
+            params.update(rehab_first=REHAB_FIRST, rehab_last=REHAB_LAST)
+    elif "cohorts" in spec.subset:
         # "what portion of 97110 is billed by PTs": the whole is every provider
         b.cohort_pred, params["providers"] = "providers", list(PROVIDER_COHORTS)
     elif providers:

@@ -783,8 +783,9 @@ def test_a_negation_with_nothing_to_exclude_is_not_ignored() -> None:
 
 def test_excluding_a_cohort_keeps_the_others() -> None:
     spec = spec_of("top codes not billed by PTs 2022")
-    assert set(spec.cohorts) == {"ot", "slp", "pmr", "chiro", "other"}
-    assert spec.cohort_mode == "union"
+    assert spec.cohorts == () and spec.exclude_cohorts == ("pt",)
+    rehab = spec_of("top rehab codes not billed by PTs in 2021")
+    assert rehab.cohorts == ("rehab",) and rehab.exclude_cohorts == ("pt",)
     non_rehab = spec_of("top non-rehab codes 2022")
     assert [(s.first, s.last) for s in non_rehab.exclude_codes] == [("97010", "97799")]
 
