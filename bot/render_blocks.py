@@ -452,7 +452,10 @@ _ROW_LINE = re.compile(r"^\s*(?:\d+\.\s|\d{4}\b[^:]{0,20}:\s|[^:]{1,60}:\s*\d+\.
 
 
 def summary_text(answer: Answer) -> str:
-    """The answer's text without its title line and without lines the table restates."""
+    """The answer in sentences: a data answer carries them (`summary`); for the others,
+    the text without its title line and without lines the table restates."""
+    if answer.summary or answer.shape and ":" in answer.shape:
+        return "\n".join(answer.summary)
     lines = (answer.text or "").strip().split("\n")
     if lines and lines[0].strip() == answer_title(answer).strip():
         lines = lines[1:]

@@ -33,6 +33,7 @@ from bot.render_blocks import (
     MAX_SECTION_TEXT,
     MAX_TABLE_LINE,
     answer_message,
+    chart_measure,
     failure_message,
     home_view,
     sql_message,
@@ -361,3 +362,29 @@ def test_every_advertised_example_is_answered(toprank, question: str) -> None:
     """The examples on the App Home tab and in the usage text really work."""
     answer = toprank.ask(question)
     assert answer.error is None and answer.intent != "unknown", (question, answer.text)
+
+
+def _dev_questions() -> list[str]:
+    from pathlib import Path
+
+    out = []
+    for name in ("questions_v2.jsonl", "questions_v2_heldout.jsonl"):
+        for line in (Path(__file__).parent / "data" / name).read_text().splitlines():
+            item = json.loads(line)
+            out.extend([item["q"]] if "q" in item else item["turns"][:1])
+    return out
+
+
+def test_every_shape_of_the_dev_sets_renders_within_block_kit_limits(toprank) -> None:
+    """Every question of the v2 development sets: blocks that Slack accepts, a chart
+    where there are numbers, a CSV with every row."""
+    shapes = set()
+    for question in _dev_questions():
+        answer = toprank.ask(question)
+        shapes.add(answer.intent)
+        validate(answer_message(answer, shareable=True))
+        rows = list(csv.DictReader(io.StringIO(answer_csv(answer))))
+        assert len(rows) == len(answer.rows)
+        if answer.rows and chart_measure(answer.rows):
+            assert bar_chart_png(answer).startswith(PNG_SIGNATURE)
+    assert {"top_codes", "code_share", "compare", "trend", "total", "breakdown", "movers"} <= shapes
