@@ -10,7 +10,8 @@
 --   'all'   = every procedure
 --
 -- Measures: procedures (lines, or Tot_Srvcs for a CMS file row), units, and claims
--- (distinct claim_id). Claims do not add up over codes (a claim bills several), so the
+-- (distinct claim_id; not by modifier: each claim's set of modifiers costs too much to
+-- keep for how rarely it is asked). Claims do not add up over codes (a claim bills several), so the
 -- code rollups count the claims that hold each code, and rollup_claims counts the
 -- claims of a scope with no code split. A claim counts once in each month, state,
 -- payer, place of service and provider cohort it has lines in; rows without a
@@ -87,8 +88,9 @@ GROUP BY ALL
 ORDER BY cohort, month, hcpcs_code;
 
 -- Claims of a scope with no code split: the denominator of a claims share and claim
--- totals, by every dimension but the code. 'rehab' counts the claims with at least one rehab line; 'all' every claim
--- (once per provider cohort on it).
+-- totals, by every dimension but the code and the modifiers (a modifier is on a line).
+-- 'rehab' counts the claims with at least one rehab line; 'all' every claim (once per
+-- provider cohort on it).
 CREATE OR REPLACE TABLE rollup_claims AS
 WITH per_claim AS (
     SELECT hash(claim_id) AS claim,
@@ -98,33 +100,28 @@ WITH per_claim AS (
            payer,
            coalesce(place_of_service, '') AS place_of_service,
            bool_or(length(hcpcs_code) = 5 AND hcpcs_code BETWEEN '97010' AND '97799'
-                   AND regexp_full_match(hcpcs_code, '[0-9]{5}')) AS rehab,
-           -- every modifier on any line of the claim, "59 GP": "claims with modifier 59"
-           -- are the claims whose set holds it, and each claim has one set (for 'rehab',
-           -- the set of its rehab lines)
-           array_to_string(list_sort(list_distinct(flatten(
-               list(string_split(coalesce(modifiers, ''), ' '))))), ' ') AS modifiers,
-           array_to_string(list_sort(list_distinct(flatten(
-               list(string_split(coalesce(modifiers, ''), ' '))
-                   FILTER (WHERE length(hcpcs_code) = 5 AND hcpcs_code BETWEEN '97010' AND '97799'
-                           AND regexp_full_match(hcpcs_code, '[0-9]{5}'))))), ' ')
-               AS rehab_modifiers
+                   AND regexp_full_match(hcpcs_code, '[0-9]{5}')) AS rehab
     FROM claim_lines
     WHERE claim_id IS NOT NULL
     GROUP BY ALL
+),
+per_cohort AS (
+    SELECT cohort, month, state, payer, place_of_service,
+           CAST(COUNT(*) AS BIGINT) AS claims,
+           CAST(COUNT(*) FILTER (WHERE rehab) AS BIGINT) AS rehab_claims
+    FROM per_claim
+    GROUP BY ALL
 )
-SELECT cohort, month, state, payer, place_of_service, trim(modifiers) AS modifiers,
-       CAST(COUNT(*) AS BIGINT) AS claims
-FROM per_claim
+SELECT cohort, month, state, payer, place_of_service, claims FROM per_cohort
+UNION ALL
+SELECT 'rehab', month, state, payer, place_of_service, CAST(SUM(rehab_claims) AS BIGINT)
+FROM per_cohort
+WHERE rehab_claims > 0
 GROUP BY ALL
 UNION ALL
-SELECT 'rehab', month, state, payer, place_of_service, trim(rehab_modifiers),
-       CAST(COUNT(*) AS BIGINT)
-FROM per_claim
-WHERE rehab
-GROUP BY ALL
-UNION ALL
-SELECT 'all', month, state, payer, place_of_service, trim(modifiers), CAST(COUNT(*) AS BIGINT)
-FROM per_claim
+-- a claim is in one provider cohort's rows per month, state, payer and place, so 'all'
+-- adds the cohorts' counts (the per_claim grain keeps the cohort)
+SELECT 'all', month, state, payer, place_of_service, CAST(SUM(claims) AS BIGINT)
+FROM per_cohort
 GROUP BY ALL
 ORDER BY cohort, month, state, payer, place_of_service;

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from data.vocab import Vocabulary
-from intents.model import Period
+from intents.model import ErrorCode, Period
 from intents.periods import MONTH_NAMES, describe_period, month_end
 from intents.spec import PeriodRef
 
@@ -91,7 +91,7 @@ class PeriodHit:
 class PeriodScan:
     hits: list[PeriodHit] = field(default_factory=list)
     used: set[int] = field(default_factory=set)  # token positions that were period words
-    error: str | None = None  # "bad_period"
+    error: ErrorCode | None = None  # "bad_period"
 
     @property
     def refs(self) -> list[PeriodRef]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from intents.model import DEFAULT_TOP_N, MAX_TOP_N, Coverage, Period
+from intents.model import DEFAULT_TOP_N, MAX_TOP_N, Coverage, ErrorCode, Period
 from intents.period_rules import last_n
 from intents.periods import clip_to_coverage, describe_period, month_end
 from intents.spec import TIME_DIMENSIONS, PeriodRef, Spec
@@ -44,7 +44,7 @@ class Resolved:
     notes: tuple[str, ...] = ()
     # the periods as asked, for "the data ends ..., so this covers ..." notes
     asked: tuple[Period | None, ...] = ()
-    error: str | None = None
+    error: ErrorCode | None = None
     suggestions: tuple[str, ...] = ()
 
     @property

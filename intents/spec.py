@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Literal
 
+from intents.model import ErrorCode
+
 SpecKind = Literal[
     "data",  # a figure from the rollups
     "lookup",  # what a code is
@@ -150,7 +152,7 @@ class Spec:
     notes: tuple[str, ...] = ()
     alternatives: tuple[str, ...] = ()  # other readings, as questions to ask
     suggestions: tuple[str, ...] = ()  # examples for unknown / errors
-    error: str | None = None
+    error: ErrorCode | None = None
 
     @property
     def compare_by(self) -> SeriesBy | None:

@@ -26,7 +26,7 @@ from typing import Any
 from data.catalog import Catalog, in_rehab_range
 from data.vocab import Vocabulary, load_vocab
 from intents.lexicon import Lexicon, get_lexicon, singular
-from intents.model import MAX_QUESTION_CHARS, MAX_TOP_N
+from intents.model import MAX_QUESTION_CHARS, MAX_TOP_N, ErrorCode
 from intents.safety import is_unsafe
 from intents.spec import CodeSet, PeriodRef, Selection, Spec
 from intents.tagger import Tag, Tagged, cues_of, tag
@@ -363,7 +363,7 @@ def rule_lookup(c: _Ctx) -> Spec | None:
     )
     if written and not figure_asked and (not cohorts or has("lookup", "range")):
         code = written[0]
-        error = None if code in c.catalog.codes else "unknown_code"
+        error: ErrorCode | None = None if code in c.catalog.codes else "unknown_code"
         return Spec("lookup", text=c.text, lookup_codes=tuple(c.codes), error=error)
     if figure_asked:
         return None
@@ -629,7 +629,7 @@ class _Draft:
     def other_groups(self) -> list[_Grouping]:
         return [g for g in self.groupings if g.dimension not in ("year", "quarter", "month")]
 
-    def refuse(self, error: str, *notes: str, alternatives: tuple[str, ...] = ()) -> Spec:
+    def refuse(self, error: ErrorCode, *notes: str, alternatives: tuple[str, ...] = ()) -> Spec:
         return Spec("data", text=self.c.text, error=error, notes=notes, alternatives=alternatives)
 
 

@@ -40,7 +40,7 @@ ROLLUP_DETAIL = Rollup(
 )
 ROLLUP_CLAIMS = Rollup(
     "rollup_claims",
-    frozenset({"cohort", "month", "state", "payer", "place_of_service", "modifiers"}),
+    frozenset({"cohort", "month", "state", "payer", "place_of_service"}),
     frozenset({"claims"}),
     True,
 )

@@ -149,8 +149,7 @@ def oracle(lines: pd.DataFrame, r: Resolved) -> list[tuple[Any, ...]]:
     base &= _selection_mask(df.state, spec.states)
     base &= _selection_mask(df.payer, spec.payers)
     base &= _selection_mask(df.place_of_service, spec.places)
-    if spec.measure != "claims":
-        base &= _selection_mask(df.modifiers, spec.modifiers, modifiers=True)
+    base &= _selection_mask(df.modifiers, spec.modifiers, modifiers=True)
     picked = _codes_mask(df, spec.codes) if spec.codes else pd.Series(True, index=df.index)
     if spec.exclude_codes:
         picked &= ~_codes_mask(df, spec.exclude_codes)
@@ -178,13 +177,6 @@ def oracle(lines: pd.DataFrame, r: Resolved) -> list[tuple[Any, ...]]:
     out = []
     for key, mask in series:
         scope = df[mask & base]
-        if spec.measure == "claims" and spec.modifiers:
-            # a visit has a modifier when any of its lines in the scope carries it
-            sets = scope.groupby("claim_id").modifiers.apply(
-                lambda m: " ".join(sorted({x for v in m.dropna() for x in v.split(" ")}))
-            )
-            keep = sets[_selection_mask(sets, spec.modifiers, modifiers=True)].index
-            scope = scope[scope.claim_id.isin(keep)]
         if spec.group_by == "code":
             total = _measure(scope, spec.measure)
             for code, rows in scope[picked[scope.index]].groupby("hcpcs_code"):
@@ -332,7 +324,8 @@ def test_every_combination_matches_the_oracle(engine, lines, d) -> None:
     try:
         got = compiled(engine, r)
     except Unsupported:
-        # only what cannot be exact is refused: claims summed over codes or by modifier
+        # only what cannot be exact (or is not kept) is refused: visits over several codes,
+        # or by modifier
         assert spec.measure == "claims"
         return
     want = oracle(lines, r)
@@ -348,12 +341,13 @@ def test_claims_are_refused_only_where_they_cannot_be_exact(engine) -> None:
         base,
         replace(base, codes=(CodeSet("97110", ("97110",)),)),
         replace(base, group_by="state"),
-        replace(base, modifiers=Selection(("59",))),
+        replace(base, places=Selection(("11",))),
     ]
     for spec in ok:
         compile_plan(resolved(spec, ("pt",), (Y2022,)))
     refused = [
         replace(base, codes=(CodeSet("a", ("97110", "97140")),)),
+        replace(base, modifiers=Selection(("59",))),
         replace(base, codes=(CodeSet("97110", ("97110",)),), modifiers=Selection(("59",))),
         replace(base, ask="movers", group_by="code"),
     ]
