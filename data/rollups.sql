@@ -36,31 +36,21 @@ FROM claim_lines
 GROUP BY ALL
 ORDER BY month, cohort, hcpcs_code;
 
--- cohort x month x state x payer x code, derived cohorts included. Procedures and units
--- come from rollup_detail; claims per code need the lines.
+-- cohort x month x state x payer x code, derived cohorts included. One pass over the
+-- lines: the distinct claims per code are most of its cost either way.
 CREATE OR REPLACE TABLE rollup_month AS
-WITH measures AS (
-    SELECT cohort, month, state, payer, hcpcs_code,
-           CAST(SUM(procedures) AS BIGINT) AS procedures,
-           CAST(SUM(units) AS BIGINT) AS units
-    FROM rollup_detail
-    GROUP BY ALL
-),
-claims AS (
+WITH base AS (
     SELECT cohort,
            CAST(date_trunc('month', service_date) AS DATE) AS month,
            state,
            payer,
            hcpcs_code,
-           CAST(COUNT(DISTINCT hash(claim_id)) AS BIGINT) AS claims
+           CAST(SUM(procedures) AS BIGINT) AS procedures,
+           CAST(coalesce(SUM(units), 0) AS BIGINT) AS units,
+           CAST(COUNT(DISTINCT hash(claim_id)) FILTER (WHERE claim_id IS NOT NULL) AS BIGINT)
+               AS claims
     FROM claim_lines
-    WHERE claim_id IS NOT NULL
     GROUP BY ALL
-),
-base AS (
-    SELECT m.*, CAST(coalesce(c.claims, 0) AS BIGINT) AS claims
-    FROM measures AS m
-    LEFT JOIN claims AS c USING (cohort, month, state, payer, hcpcs_code)
 )
 SELECT cohort, month, state, payer, hcpcs_code, procedures, units, claims FROM base
 UNION ALL
