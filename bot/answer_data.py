@@ -568,7 +568,7 @@ def _denominator_notes(ctx: DataContext, totals: dict[Any, int]) -> list[str]:
     if 0 < total < ctx.min_cell:
         return [f"Fewer than {ctx.min_cell} {ctx.what()} in all: shares are withheld."]
     kept = " (codes left out still count in it)" if ctx.spec.exclude_codes else ""
-    return [f"Shares are of all {fmt_count(total)} {ctx.what()} in the period{kept}."]
+    return [f"Shares are of all {fmt_count(total)} {ctx.what()}, {ctx.scope_line()}{kept}."]
 
 
 # --------------------------------------------------------------------------- total
