@@ -356,6 +356,22 @@ def error_answer(
     )
 
 
+def timeout_answer(question: str, intent_kind: str, seconds: float) -> Answer:
+    """A question whose query ran past its deadline: said plainly, nothing half-done."""
+    answer = internal_error_answer(question, intent_kind)
+    return Answer(
+        **{
+            **answer.__dict__,
+            "error": "timeout",
+            "title": "That took too long",
+            "text": (
+                f"That question took longer than {seconds:g} seconds to answer, so I stopped "
+                "it. Try a narrower one (a cohort, a year), or ask again in a moment."
+            ),
+        }
+    )
+
+
 def internal_error_answer(question: str, intent_kind: str = "unknown") -> Answer:
     """What the user sees when something broke inside: no traceback, ever."""
     spec = Spec("unknown", text=question)

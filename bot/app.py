@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 from concurrent.futures import Executor
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
+from bot.delivery import Deduper, MemoryDeduper, WorkPool, delivery_key
 from bot.listeners import register_listeners
-from bot.listeners.common import Core
+from bot.listeners.common import SLACK_TIMEOUT_SECONDS, Core, Runtime
 
 SLACK_API_BASE_URL = WebClient.BASE_URL  # "https://slack.com/api/"
 
@@ -43,6 +44,23 @@ def _app_logger() -> logging.Logger:
     return logger
 
 
+def dedupe_middleware(deduper: Deduper, logger: logging.Logger):
+    """A Bolt middleware (after signature checks): a delivery seen before (Slack's retry
+    of an event, a replayed request) is acknowledged at once and not answered again."""
+
+    def middleware(req: BoltRequest, resp: BoltResponse, next) -> BoltResponse | None:  # noqa: A002
+        body = req.body or {}
+        if body.get("type") not in ("url_verification", "ssl_check"):
+            key = delivery_key(body, req.raw_body or "")
+            if key is not None and not deduper.first(key):
+                retry = (req.headers.get("x-slack-retry-num") or [None])[0]
+                logger.info("repeat delivery %s (retry %s): acknowledged only", key[:40], retry)
+                return BoltResponse(status=200, body="")
+        return next()
+
+    return middleware
+
+
 def build_app(
     core: Core,
     *,
@@ -51,13 +69,24 @@ def build_app(
     base_url: str | None = None,
     listener_executor: Executor | None = None,
     logger: logging.Logger | None = None,
+    pool: WorkPool | None = None,
+    deduper: Deduper | None = None,
+    slack_timeout: float = SLACK_TIMEOUT_SECONDS,
 ) -> App:
     """A Bolt App answering with `core` (bot.pipeline.Toprank or anything with ask/coverage).
 
-    `listener_executor` runs listeners and lazy listeners (Bolt's default: 5 threads).
+    `listener_executor` runs Bolt's listeners (default: 5 threads), which only ack and
+    hand off; `pool` runs the answers (bot.delivery.WorkPool). `deduper` remembers the
+    deliveries answered (one process by default; a shared store for several replicas).
+    Every call to Slack gives up after `slack_timeout` seconds.
     """
     logger = logger or _app_logger()
-    client = WebClient(token=token, base_url=web_api_base_url(base_url), logger=logger)
+    client = WebClient(
+        token=token,
+        base_url=web_api_base_url(base_url),
+        logger=logger,
+        timeout=int(slack_timeout),
+    )
     app = App(
         name="toprank",
         client=client,
@@ -65,5 +94,10 @@ def build_app(
         listener_executor=listener_executor,
         logger=logger,
     )
-    register_listeners(app, core)
+    runtime = Runtime(core, slack_timeout=slack_timeout, deduper=deduper or MemoryDeduper())
+    if pool is not None:
+        runtime.pool = pool
+    app.use(dedupe_middleware(runtime.deduper, logger))
+    register_listeners(app, runtime)
+    app.runtime = runtime  # type: ignore[attr-defined]  (tests and shutdown reach the pool)
     return app

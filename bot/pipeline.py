@@ -25,6 +25,7 @@ from bot.answer import (
     build_other,
     error_answer,
     internal_error_answer,
+    timeout_answer,
 )
 from bot.answer_model import Answer
 from bot.knowledge import Knowledge, load_knowledge
@@ -37,7 +38,7 @@ from intents.resolve import default_period, resolve
 from intents.spec import Spec, intent_name
 from intents.understand import understand
 from sql.compile import Unsupported, compile_plan
-from sql.engine import DatabaseMissing, DuckDBEngine, validated
+from sql.engine import DatabaseMissing, DuckDBEngine, QueryTimeout, validated
 from sql.plan import (
     coverage_query,
     knowledge_query,
@@ -198,6 +199,10 @@ class Toprank:
         try:
             spec = self.understand(question, context)
             answer = self.answer_spec(spec, question=question)
+        except QueryTimeout:
+            log.error("query timeout answering %r", question[:MAX_QUESTION_CHARS])
+            kind = "unknown" if spec is None else intent_name(spec)
+            return timeout_answer(question[:MAX_QUESTION_CHARS], kind, self.engine.timeout), context
         except Exception:
             log.exception("internal error answering %r", question[:MAX_QUESTION_CHARS])
             kind = "unknown" if spec is None else intent_name(spec)

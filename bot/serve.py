@@ -16,7 +16,7 @@ import socketserver
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 if TYPE_CHECKING:  # Slack libraries load only when serving: `toprank ask` never needs them
@@ -76,6 +76,12 @@ def settings_from_env(env: Mapping[str, str], *, http: bool) -> SlackSettings | 
     return SlackSettings("socket", bot_token, signing_secret, app_token, base_url)
 
 
+# Slack's payloads are a few kilobytes; anything past this is refused unread (413).
+MAX_BODY_BYTES = 1024 * 1024
+# A client must send its headers and body within this many seconds of each read.
+READ_TIMEOUT_SECONDS = 10.0
+
+
 class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
     """One thread per request: a slow client never holds up another request's ack."""
 
@@ -83,21 +89,109 @@ class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
 
 
 class QuietHandler(WSGIRequestHandler):
+    # socket timeout for every read: a sender that stalls is dropped, not waited on
+    timeout = READ_TIMEOUT_SECONDS
+
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib name)
         log.debug("%s - %s", self.address_string(), format % args)
 
 
-def make_http_server(app: App, host: str = "0.0.0.0", port: int = DEFAULT_PORT) -> WSGIServer:
+class RequestGuard:
+    """WSGI middleware in front of Bolt: checks what Bolt would otherwise trip on.
+
+    A body over MAX_BODY_BYTES is refused from its Content-Length, before it is read
+    (413); a missing length 411; a body that stops coming in time 408. The signature is
+    checked on the bytes read (401). Then the body must be what Slack sends: a JSON
+    object, or a form whose `payload` (if any) is a JSON object; and the timestamp a
+    number. Anything else is 400 with one log line, never a 500 with a traceback.
+    """
+
+    def __init__(self, app: Any, signing_secret: str, max_bytes: int = MAX_BODY_BYTES) -> None:
+        from slack_sdk.signature import SignatureVerifier
+
+        self.app = app
+        self.max_bytes = max_bytes
+        self.verifier = SignatureVerifier(signing_secret)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        refused = self._check(environ)
+        if refused is not None:
+            status, reason = refused
+            log.info(
+                "refused %s %s: %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), reason
+            )
+            start_response(status, [("Content-Type", "text/plain; charset=utf-8")])
+            return [reason.encode()]
+        return self.app(environ, start_response)
+
+    def _check(self, environ: dict[str, Any]) -> tuple[str, str] | None:
+        import io
+        import json
+        import urllib.parse
+
+        if environ.get("REQUEST_METHOD") != "POST":
+            return None  # Bolt answers the rest (404/405)
+        raw_length = environ.get("CONTENT_LENGTH") or ""
+        if not raw_length.strip():
+            return "411 Length Required", "a Content-Length is required"
+        try:
+            length = int(raw_length)
+        except ValueError:
+            return "400 Bad Request", "Content-Length is not a number"
+        if length < 0:
+            return "400 Bad Request", "Content-Length is negative"
+        if length > self.max_bytes:
+            return "413 Content Too Large", f"bodies over {self.max_bytes:,} bytes are refused"
+        try:
+            body = environ["wsgi.input"].read(length)
+        except OSError:  # socket.timeout included
+            return "408 Request Timeout", "the body did not arrive in time"
+        if len(body) != length:
+            return "400 Bad Request", "the body is shorter than its Content-Length"
+        environ["wsgi.input"] = io.BytesIO(body)
+        timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")
+        signature = environ.get("HTTP_X_SLACK_SIGNATURE", "")
+        if not timestamp.strip().isdigit():
+            return "400 Bad Request", "X-Slack-Request-Timestamp is not a number"
+        headers = {"x-slack-request-timestamp": timestamp, "x-slack-signature": signature}
+        if not self.verifier.is_valid_request(body, headers):
+            return "401 Unauthorized", "invalid signature or stale timestamp"
+        text = body.decode("utf-8", errors="replace")
+        content_type = environ.get("CONTENT_TYPE", "")
+        try:
+            if "json" in content_type:
+                if not isinstance(json.loads(text), dict):
+                    return "400 Bad Request", "the JSON body is not an object"
+            else:
+                fields = urllib.parse.parse_qs(text, keep_blank_values=True)
+                payload = fields.get("payload")
+                if payload is not None and not isinstance(json.loads(payload[0]), dict):
+                    return "400 Bad Request", "payload is not a JSON object"
+        except ValueError:
+            return "400 Bad Request", "the body is not valid JSON"
+        return None
+
+
+def make_http_server(
+    app: App,
+    host: str = "0.0.0.0",
+    port: int = DEFAULT_PORT,
+    signing_secret: str | None = None,
+) -> WSGIServer:
     """A threaded WSGI server answering Slack at EVENTS_PATH (port 0 picks a free port).
 
-    Bolt verifies every request's signature and timestamp; rejected ones get 401.
+    RequestGuard refuses oversized, malformed and unsigned requests before Bolt reads
+    them; Bolt verifies the signature and timestamp again.
     """
     from slack_bolt.adapter.wsgi import SlackRequestHandler
 
+    # The App keeps the secret it verifies with; the guard checks with the same one.
+    secret = signing_secret if signing_secret is not None else app._signing_secret
+    guarded = RequestGuard(SlackRequestHandler(app, path=EVENTS_PATH), secret or "")
     return make_server(
         host,
         port,
-        SlackRequestHandler(app, path=EVENTS_PATH),
+        guarded,
         server_class=ThreadingWSGIServer,
         handler_class=QuietHandler,
     )
@@ -154,7 +248,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_UNREACHABLE
 
     if settings.mode == "http":
-        server = make_http_server(app, args.host, args.port)
+        server = make_http_server(app, args.host, args.port, settings.signing_secret)
         host, port = server.server_address[:2]
         print(f"toprank: listening on http://{host}:{port}{EVENTS_PATH}", flush=True)
         try:

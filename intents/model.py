@@ -25,6 +25,7 @@ ErrorCode = Literal[
     "ambiguous",  # understood the shape but something is missing or contradicts itself
     "bad_period",  # a period that cannot exist (Q5, month 13, end before start)
     "internal",  # a bug, logged; the user sees a friendly message
+    "timeout",  # the query ran past its deadline (TOPRANK_QUERY_TIMEOUT) and was stopped
 ]
 ERROR_CODES: tuple[str, ...] = ErrorCode.__args__  # type: ignore[attr-defined]
 

@@ -49,6 +49,29 @@ def _python_value(value: Any) -> Any:
     return float(value) if isinstance(value, Decimal) else value
 
 
+# A question's query runs at most this long (TOPRANK_QUERY_TIMEOUT, seconds): answers
+# take milliseconds, so a query still running after this is a bug or a machine in
+# trouble, and the user hears so instead of waiting on a hung thread.
+DEFAULT_QUERY_TIMEOUT = 10.0
+
+
+class QueryTimeout(TimeoutError):
+    """A query ran past its deadline and was interrupted."""
+
+
+def query_timeout_from_env(environ: Any = os.environ) -> float:
+    raw = str(environ.get("TOPRANK_QUERY_TIMEOUT", "")).strip()
+    if not raw:
+        return DEFAULT_QUERY_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError as error:
+        raise ValueError(f"TOPRANK_QUERY_TIMEOUT={raw!r} is not a number of seconds") from error
+    if not 0 < value <= 3600:
+        raise ValueError(f"TOPRANK_QUERY_TIMEOUT={raw!r} must be between 0 and 3600 seconds")
+    return value
+
+
 class DatabaseMissing(FileNotFoundError):
     """The DuckDB file does not exist (build it with `toprank data demo`)."""
 
@@ -60,8 +83,9 @@ class DatabaseEmpty(RuntimeError):
 class DuckDBEngine:
     dialect = "duckdb"
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, timeout: float | None = None) -> None:
         self.path = Path(path)
+        self.timeout = query_timeout_from_env() if timeout is None else timeout
         self._con: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.Lock()
 
@@ -91,17 +115,31 @@ class DuckDBEngine:
             cursor.close()
 
     def records(self, query: Query) -> list[dict[str, Any]]:
-        """The same as `run`, as one dict per row of plain Python values (None for NULL)."""
+        """The same as `run`, as one dict per row of plain Python values (None for NULL).
+        Raises QueryTimeout when the query runs past the engine's deadline."""
+        sql = validated(query.sql)
         cursor = self._connection().cursor()
+        return self._fetch(cursor, sql, query.param_dict)
+
+    def _fetch(self, cursor: Any, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Run on `cursor` under the deadline: DuckDB has no statement timeout, so a timer
+        interrupts the cursor (its connection stays usable for the next question)."""
+        timer = threading.Timer(self.timeout, cursor.interrupt)
+        timer.daemon = True
+        timer.start()
         try:
-            cursor.execute(validated(query.sql), query.param_dict)
+            cursor.execute(sql, params)
             names = [column[0] for column in cursor.description]
-            return [
-                {name: _python_value(value) for name, value in zip(names, row, strict=True)}
-                for row in cursor.fetchall()
-            ]
+            rows = cursor.fetchall()
+        except duckdb.InterruptException as error:
+            raise QueryTimeout(f"the query ran past {self.timeout:g} s") from error
         finally:
+            timer.cancel()
             cursor.close()
+        return [
+            {name: _python_value(value) for name, value in zip(names, row, strict=True)}
+            for row in rows
+        ]
 
     def coverage(self) -> Coverage:
         cursor = self._connection().cursor()

@@ -54,6 +54,7 @@ class Call:
     body: dict[str, Any]  # form or JSON body, parsed (empty for uploads)
     headers: dict[str, str]
     raw: bytes = field(repr=False, default=b"")
+    at: float = field(default_factory=time.monotonic)  # when "Slack" received it
 
     def json_field(self, name: str) -> Any:
         """A field that WebClient may send as a JSON string inside a form."""
@@ -73,6 +74,9 @@ class SlackMock:
         self._ts = itertools.count(1)
         self._file_ids = itertools.count(1)
         self.failures: dict[str, str] = {}  # method -> Slack error to answer with
+        # Seconds "Slack" takes to answer each Web API and response_url call (a slow
+        # Slack, for the reliability tests and the load run); auth.test is never slowed.
+        self.delay = 0.0
         self.socket: SocketModeServer | None = None  # set by start_socket_mode()
         mock = self
 
@@ -83,6 +87,8 @@ class SlackMock:
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
+                if mock.delay and "auth.test" not in self.path:
+                    time.sleep(mock.delay)
                 status, payload, content_type = mock._handle(self.path, dict(self.headers), raw)
                 data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 self.send_response(status)
@@ -258,11 +264,13 @@ def post_signed(
     body: bytes,
     content_type: str,
     *,
-    timestamp: int | None = None,
+    timestamp: int | str | None = None,
     signature: str | None = None,
     secret: str = SIGNING_SECRET,
+    headers: Mapping[str, str] | None = None,
 ) -> Reply:
-    """POST like Slack does: X-Slack-Request-Timestamp and X-Slack-Signature headers."""
+    """POST like Slack does: X-Slack-Request-Timestamp and X-Slack-Signature headers
+    (plus any `headers`, such as Slack's X-Slack-Retry-Num on a retry)."""
     ts = int(time.time()) if timestamp is None else timestamp
     request = urllib.request.Request(
         url,
@@ -271,7 +279,9 @@ def post_signed(
         headers={
             "Content-Type": content_type,
             "X-Slack-Request-Timestamp": str(ts),
-            "X-Slack-Signature": signature or sign(body, ts, secret),
+            "X-Slack-Signature": signature
+            or sign(body, int(ts) if str(ts).isdigit() else 0, secret),
+            **(headers or {}),
         },
     )
     started = time.perf_counter()

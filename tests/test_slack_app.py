@@ -74,6 +74,7 @@ class SlackRig:
     mock: SlackMock
     executor: TrackingExecutor
     url: str
+    runtime: Any = None  # the app's bot.listeners.common.Runtime (its answer pools)
     _keys = iter(range(1, 1_000_000))
 
     def key(self, prefix: str) -> str:
@@ -111,6 +112,9 @@ class SlackRig:
     def quiet(self) -> int:
         """Wait until the app has finished all work; the number of calls so far."""
         self.executor.wait_idle()
+        if self.runtime is not None:
+            assert self.runtime.pool.wait_idle(WAIT_SECONDS)
+            assert self.runtime.notices.wait_idle(WAIT_SECONDS)
         return len(self.mock.calls)
 
 
@@ -135,7 +139,7 @@ def start_rig(core: Any) -> tuple[SlackRig, Any]:
     server = make_http_server(app, "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}{EVENTS_PATH}"
-    return SlackRig(mock, executor, url), server
+    return SlackRig(mock, executor, url, app.runtime), server
 
 
 def stop_rig(rig: SlackRig, server: Any) -> None:

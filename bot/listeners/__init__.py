@@ -5,11 +5,11 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.listeners import actions, commands, events, home
-from bot.listeners.common import Core
+from bot.listeners.common import Runtime
 
 
-def register_listeners(app: App, core: Core) -> None:
-    commands.register(app, core)
-    events.register(app, core)
-    home.register(app, core)
-    actions.register(app, core)
+def register_listeners(app: App, rt: Runtime) -> None:
+    commands.register(app, rt)
+    events.register(app, rt)
+    home.register(app, rt)
+    actions.register(app, rt)

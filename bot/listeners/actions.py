@@ -2,7 +2,7 @@
 
 Each button's value is only the question; the listener asks the core again (answers are
 deterministic) and works from that fresh Answer, so no SQL or data travels in a button.
-Each listener acks first, then does the work on Bolt's worker thread.
+Each listener acks first, then hands the work to the answer pool (bot.delivery).
 
 Files go into the answer's thread. An ephemeral answer (the slash command's) has no
 message to thread under and is private, so its chart or CSV goes to the user's DM with
@@ -14,13 +14,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.chart import bar_chart_png
 from bot.export import answer_csv, file_stem
-from bot.listeners.common import Core, answer_message_for, apologise_on_failure, deliver
+from bot.listeners.common import Runtime, Send, answer_message_for, apologise_on_failure, deliver
 from bot.render_blocks import (
     ACTION_CHART,
     ACTION_CSV,
@@ -41,16 +41,11 @@ def _thread_of(body: dict[str, Any]) -> str | None:
     return message.get("thread_ts")
 
 
-def _ephemeral_reply(respond: Respond, body: dict[str, Any]):
-    def send(**parts: Any) -> Any:
-        return respond(
-            response_type="ephemeral",
-            replace_original=False,
-            thread_ts=_thread_of(body),
-            **parts,
-        )
-
-    return send
+def _ephemeral_reply(rt: Runtime, body: dict[str, Any]) -> Send:
+    fixed: dict[str, Any] = {"response_type": "ephemeral", "replace_original": False}
+    if _thread_of(body):
+        fixed["thread_ts"] = _thread_of(body)
+    return rt.responder(body.get("response_url"), **fixed)
 
 
 def upload_target(body: dict[str, Any], client: WebClient) -> tuple[str, str | None, bool]:
@@ -71,19 +66,21 @@ def _upload(body: dict[str, Any], client: WebClient, send: Any, what: str, **fil
         send(**notice_message(f"I sent the {what} to our direct messages."))
 
 
-def register(app: App, core: Core) -> None:
+def register(app: App, rt: Runtime) -> None:
+    core = rt.core
+
     @app.action(ACTION_SHOW_SQL)
     def show_sql(
-        ack: Ack,
-        action: dict[str, Any],
-        body: dict[str, Any],
-        respond: Respond,
-        logger: logging.Logger,
+        ack: Ack, action: dict[str, Any], body: dict[str, Any], logger: logging.Logger
     ) -> None:
         ack()
-        send = _ephemeral_reply(respond, body)
-        with apologise_on_failure(logger, send):
-            deliver(send, sql_message(core.ask(action["value"])), logger)
+        send = _ephemeral_reply(rt, body)
+
+        def job() -> None:
+            with apologise_on_failure(logger, send):
+                deliver(send, sql_message(core.ask(action["value"])), logger)
+
+        rt.hand_off(job, send, logger)
 
     @app.action(ACTION_CHART)
     def upload_chart(
@@ -91,28 +88,31 @@ def register(app: App, core: Core) -> None:
         action: dict[str, Any],
         body: dict[str, Any],
         client: WebClient,
-        respond: Respond,
         logger: logging.Logger,
     ) -> None:
         ack()
-        send = _ephemeral_reply(respond, body)
-        with apologise_on_failure(logger, send):
-            answer = core.ask(action["value"])
-            try:
-                png = bar_chart_png(answer)
-            except ValueError:
-                send(**notice_message("That answer has no numbers to chart."))
-                return
-            _upload(
-                body,
-                client,
-                send,
-                "chart",
-                content=png,
-                filename=f"{file_stem(answer)}.png",
-                title=answer_title(answer),
-                alt_txt=f"Bar chart: {answer_title(answer)}",
-            )
+        send = _ephemeral_reply(rt, body)
+
+        def job() -> None:
+            with apologise_on_failure(logger, send):
+                answer = core.ask(action["value"])
+                try:
+                    png = bar_chart_png(answer)
+                except ValueError:
+                    send(**notice_message("That answer has no numbers to chart."))
+                    return
+                _upload(
+                    body,
+                    client,
+                    send,
+                    "chart",
+                    content=png,
+                    filename=f"{file_stem(answer)}.png",
+                    title=answer_title(answer),
+                    alt_txt=f"Bar chart: {answer_title(answer)}",
+                )
+
+        rt.hand_off(job, send, logger)
 
     @app.action(ACTION_CSV)
     def upload_csv(
@@ -120,25 +120,28 @@ def register(app: App, core: Core) -> None:
         action: dict[str, Any],
         body: dict[str, Any],
         client: WebClient,
-        respond: Respond,
         logger: logging.Logger,
     ) -> None:
         ack()
-        send = _ephemeral_reply(respond, body)
-        with apologise_on_failure(logger, send):
-            answer = core.ask(action["value"])
-            if not answer.rows:
-                send(**notice_message("That answer has no rows to export."))
-                return
-            _upload(
-                body,
-                client,
-                send,
-                "CSV",
-                content=answer_csv(answer),
-                filename=f"{file_stem(answer)}.csv",
-                title=f"{answer_title(answer)} (CSV, {len(answer.rows)} rows)",
-            )
+        send = _ephemeral_reply(rt, body)
+
+        def job() -> None:
+            with apologise_on_failure(logger, send):
+                answer = core.ask(action["value"])
+                if not answer.rows:
+                    send(**notice_message("That answer has no rows to export."))
+                    return
+                _upload(
+                    body,
+                    client,
+                    send,
+                    "CSV",
+                    content=answer_csv(answer),
+                    filename=f"{file_stem(answer)}.csv",
+                    title=f"{answer_title(answer)} (CSV, {len(answer.rows)} rows)",
+                )
+
+        rt.hand_off(job, send, logger)
 
     @app.action(ACTION_SHARE)
     def share_in_channel(
@@ -146,25 +149,29 @@ def register(app: App, core: Core) -> None:
         action: dict[str, Any],
         body: dict[str, Any],
         client: WebClient,
-        respond: Respond,
         logger: logging.Logger,
     ) -> None:
         ack()
-        send = _ephemeral_reply(respond, body)
-        with apologise_on_failure(logger, send):
-            user = body["user"]["id"]
-            message = answer_message_for(core, action["value"], logger, shared_by=user)
-            channel = (body.get("channel") or {}).get("id")
-            try:
-                client.chat_postMessage(channel=channel, **message)
-            except SlackApiError as error:
-                if error.response.get("error") not in CANNOT_POST_ERRORS:
-                    raise
-                logger.info(
-                    "cannot post in %s (%s); sharing through response_url",
-                    channel,
-                    error.response.get("error"),
-                )
-                respond(response_type="in_channel", replace_original=False, **message)
-            # The shared copy replaces the private one.
-            respond(delete_original=True)
+        send = _ephemeral_reply(rt, body)
+        respond = rt.responder(body.get("response_url"))
+
+        def job() -> None:
+            with apologise_on_failure(logger, send):
+                user = body["user"]["id"]
+                message = answer_message_for(core, action["value"], logger, shared_by=user)
+                channel = (body.get("channel") or {}).get("id")
+                try:
+                    client.chat_postMessage(channel=channel, **message)
+                except SlackApiError as error:
+                    if error.response.get("error") not in CANNOT_POST_ERRORS:
+                        raise
+                    logger.info(
+                        "cannot post in %s (%s); sharing through response_url",
+                        channel,
+                        error.response.get("error"),
+                    )
+                    respond(response_type="in_channel", replace_original=False, **message)
+                # The shared copy replaces the private one.
+                respond(delete_original=True)
+
+        rt.hand_off(job, send, logger)

@@ -1,8 +1,11 @@
-"""The /toprank slash command: ack at once, answer from a lazy listener via respond().
+"""The /toprank slash command: ack at once, answer on the answer pool through the
+response_url.
 
-Slack needs the HTTP 200 within 3 seconds; the ack function does nothing else, and the
-answer (parse, query, render) runs in a lazy listener on Bolt's worker threads. The
-answer is ephemeral (only the caller sees it) with a "Share in channel" button.
+Slack needs the HTTP 200 within 3 seconds; the ack does nothing else, and the answer
+(understand, query, render, post) runs on the answer pool (bot.delivery.WorkPool), so a
+slow Slack never delays an ack. When the pool is full the ack itself says "busy" (no
+Web API call needed). The answer is ephemeral (only the caller sees it) with a "Share
+in channel" button.
 """
 
 from __future__ import annotations
@@ -10,22 +13,30 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App
 
-from bot.listeners.common import SLASH_COMMAND, Core, answer_message_for, deliver, slash_question
+from bot.listeners.common import (
+    BUSY_TEXT,
+    SLASH_COMMAND,
+    Runtime,
+    answer_message_for,
+    deliver,
+    slash_question,
+)
 
 
-def register(app: App, core: Core) -> None:
-    def acknowledge_command(ack: Ack) -> None:
-        ack()
-
-    def answer_command(command: dict[str, Any], respond: Respond, logger: logging.Logger) -> None:
+def register(app: App, rt: Runtime) -> None:
+    @app.command(SLASH_COMMAND)
+    def answer_command(ack: Ack, command: dict[str, Any], logger: logging.Logger) -> None:
         question = slash_question(command.get("text", ""))
-        message = answer_message_for(core, question, logger, shareable=True)
+        send = rt.responder(
+            command.get("response_url"), response_type="ephemeral", replace_original=False
+        )
 
-        def send(**parts: Any) -> Any:
-            return respond(response_type="ephemeral", replace_original=False, **parts)
+        def job() -> None:
+            deliver(send, answer_message_for(rt.core, question, logger, shareable=True), logger)
 
-        deliver(send, message, logger)
-
-    app.command(SLASH_COMMAND)(ack=acknowledge_command, lazy=[answer_command])
+        if rt.hand_off(job, None, logger):
+            ack()
+        else:
+            ack(response_type="ephemeral", text=BUSY_TEXT)

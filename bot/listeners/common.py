@@ -1,9 +1,11 @@
-"""What every listener shares: cleaning Slack text, asking the core, and failing politely.
+"""What every listener shares: cleaning Slack text, asking the core, handing the work to
+the answer pool, and failing politely.
 
-Listeners stay thin: they pick the question out of the payload, call `answer_message_for`
-and hand the result to a Slack send function through `deliver`. Any exception on the way
-becomes the friendly failure message (and a log entry with the traceback); users never
-see a stack trace.
+Listeners stay thin: they ack, pick the question out of the payload and hand a job to
+`Runtime.pool` (bot.delivery.WorkPool); the job calls `answer_message_for` and gives the
+result to a Slack send function through `deliver`. A full pool gets a quick "busy"
+instead. Any exception on the way becomes the friendly failure message (and a log
+entry with the traceback); users never see a stack trace.
 """
 
 from __future__ import annotations
@@ -13,15 +15,22 @@ import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Protocol
 
+from slack_sdk.webhook import WebhookClient
+
 from bot.answer_model import Answer
-from bot.render_blocks import answer_message, failure_message
+from bot.delivery import Deduper, MemoryDeduper, WorkPool
+from bot.render_blocks import answer_message, failure_message, notice_message
 from data.catalog import load_catalog
 from intents.model import Coverage
 
 SLASH_COMMAND = "/toprank"
+# Every call to Slack (Web API, response_url) gives up after this long.
+SLACK_TIMEOUT_SECONDS = 10.0
+BUSY_TEXT = "I'm answering a lot of questions right now; please ask again in a moment."
 
 # <@U123>, <@U123|name>: user mentions; <#C123|general>: channel links;
 # <https://x|label>: links; <!here>: special mentions.
@@ -39,6 +48,42 @@ class Core(Protocol):
 
     @property
     def coverage(self) -> Coverage | None: ...
+
+
+@dataclass
+class Runtime:
+    """What the listeners share: the core, the answer pool, a small pool for "busy"
+    notices (so telling users we are busy never waits on the answers), the deduper."""
+
+    core: Core
+    pool: WorkPool = field(default_factory=WorkPool)
+    notices: WorkPool = field(default_factory=lambda: WorkPool(2, 64, "toprank-notice"))
+    deduper: Deduper = field(default_factory=MemoryDeduper)
+    slack_timeout: float = SLACK_TIMEOUT_SECONDS
+
+    def hand_off(self, job: Callable[[], Any], busy: Send | None, logger: logging.Logger) -> bool:
+        """Run `job` on the answer pool; when it is full, say so through `busy`."""
+        if self.pool.submit(job):
+            return True
+        logger.warning("answer pool full: asked to try again")
+        if busy is not None:
+            self.notices.submit(lambda: deliver(busy, notice_message(BUSY_TEXT), logger))
+        return False
+
+    def responder(self, response_url: str | None, **fixed: Any) -> Send:
+        """A send function posting to a response_url, with a timeout (Bolt's respond has
+        none of its own: 30 s)."""
+
+        def send(**message: Any) -> Any:
+            if not response_url:
+                raise ValueError("no response_url to answer through")
+            client = WebhookClient(url=response_url, timeout=int(self.slack_timeout))
+            response = client.send_dict({**fixed, **message})
+            if response.status_code >= 400:
+                raise RuntimeError(f"response_url answered {response.status_code}")
+            return response
+
+        return send
 
 
 @lru_cache(maxsize=1)

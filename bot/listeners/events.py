@@ -1,7 +1,8 @@
 """Questions in words: @mentions in channels (answered in the thread) and direct messages.
 
-Events are acknowledged by Bolt before these run. Bot messages (ours included), edits,
-deletions and every other message subtype are ignored, so the bot never answers itself.
+Events are acknowledged by Bolt before these run; they only hand the answer to the
+answer pool. Bot messages (ours included), edits, deletions and every other message
+subtype are ignored, so the bot never answers itself.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 from slack_bolt import App, BoltContext, Say
 
 from bot.listeners.common import (
-    Core,
+    Runtime,
     answer_message_for,
     apologise_on_failure,
     clean_slack_text,
@@ -23,7 +24,7 @@ from bot.listeners.common import (
 HELP_QUESTION = "help"
 
 
-def register(app: App, core: Core) -> None:
+def register(app: App, rt: Runtime) -> None:
     @app.event("app_mention")
     def answer_mention(
         event: dict[str, Any], say: Say, context: BoltContext, logger: logging.Logger
@@ -36,9 +37,13 @@ def register(app: App, core: Core) -> None:
         def send(**parts: Any) -> Any:
             return say(thread_ts=thread_ts, **parts)
 
-        with apologise_on_failure(logger, send):
-            question = clean_slack_text(event.get("text", "")) or HELP_QUESTION
-            deliver(send, answer_message_for(core, question, logger), logger)
+        question = clean_slack_text(event.get("text", "")) or HELP_QUESTION
+
+        def job() -> None:
+            with apologise_on_failure(logger, send):
+                deliver(send, answer_message_for(rt.core, question, logger), logger)
+
+        rt.hand_off(job, send, logger)
 
     @app.event("message")
     def answer_direct_message(
@@ -53,6 +58,10 @@ def register(app: App, core: Core) -> None:
         def send(**parts: Any) -> Any:
             return say(thread_ts=thread_ts, **parts)
 
-        with apologise_on_failure(logger, send):
-            question = clean_slack_text(event.get("text", "")) or HELP_QUESTION
-            deliver(send, answer_message_for(core, question, logger), logger)
+        question = clean_slack_text(event.get("text", "")) or HELP_QUESTION
+
+        def job() -> None:
+            with apologise_on_failure(logger, send):
+                deliver(send, answer_message_for(rt.core, question, logger), logger)
+
+        rt.hand_off(job, send, logger)

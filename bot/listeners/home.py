@@ -8,14 +8,18 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.listeners.common import Core, apologise_on_failure
+from bot.listeners.common import Runtime, apologise_on_failure
 from bot.render_blocks import home_view
 
 
-def register(app: App, core: Core) -> None:
+def register(app: App, rt: Runtime) -> None:
     @app.event("app_home_opened")
     def publish_home(event: dict[str, Any], client: WebClient, logger: logging.Logger) -> None:
         if event.get("tab", "home") != "home":
             return  # the Messages tab needs nothing from us
-        with apologise_on_failure(logger, None):
-            client.views_publish(user_id=event["user"], view=home_view(core.coverage))
+
+        def job() -> None:
+            with apologise_on_failure(logger, None):
+                client.views_publish(user_id=event["user"], view=home_view(rt.core.coverage))
+
+        rt.hand_off(job, None, logger)
