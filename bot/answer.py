@@ -389,6 +389,22 @@ def internal_error_answer(question: str, intent_kind: str = "unknown") -> Answer
 # ---------------------------------------------------------------- data questions
 
 
+def _suppression_note(rows: Sequence[dict[str, Any]], min_cell: int) -> str:
+    """Say what hidden cells mean, so a dash is never read as zero."""
+    small = any(r.get("suppressed") and not r.get("complementary") for r in rows)
+    withheld = any(r.get("complementary") for r in rows)
+    if withheld:
+        return (
+            f"Counts under {min_cell} are hidden (<{min_cell}); a dash is a larger count "
+            "withheld so that a hidden one cannot be worked out from the total."
+        )
+    if small:
+        return (
+            f"Counts under {min_cell} are hidden (<{min_cell}), as CMS's cell-size rule requires."
+        )
+    return ""
+
+
 def build_data(
     r: Resolved,
     plan: Plan,
@@ -444,6 +460,7 @@ def build_data(
         *_clip_notes(r, coverage),
         annual_note(r.periods, coverage),
         _claims_note(spec, r.periods, coverage),
+        _suppression_note(built.rows, min_cell),
     ]
     if spec.alternatives:
         notes.append("Or did you mean: " + "; ".join(f"'{a}'" for a in spec.alternatives) + "?")
@@ -586,6 +603,10 @@ def _ot_vs_pt(ctx: _Other) -> Answer:
             "ratio": None if ratio is None else round(float(ratio), 2),
             "over_represented_in": lead,
         }
+        if is_small(int(r["other_procedures"]), ctx.min_cell):
+            # the other cohort's share of a code it billed 1-10 times, with its total
+            # from another question, would give the count
+            row.update({f"{'pt' if lead == 'ot' else 'ot'}_share_pct": None, "ratio": None})
         if is_small(procedures, ctx.min_cell):
             row.update(
                 procedures=f"<{ctx.min_cell}",
@@ -611,7 +632,14 @@ def _ot_vs_pt(ctx: _Other) -> Answer:
         )
         data_lines = []
         for row in rows:
-            ratio = "only " + lead_noun if row["ratio"] is None else f"{row['ratio']:.1f}x"
+            if row["ratio"] is not None:
+                ratio = f"{row['ratio']:.1f}x"
+            elif (
+                row["pt_share_pct"] if lead == "ot" else row["ot_share_pct"]
+            ) is None and not row.get("suppressed"):
+                ratio = f"fewer than {ctx.min_cell} in {other_noun}"
+            else:
+                ratio = "only " + lead_noun
             lead_pct = row["ot_share_pct"] if lead == "ot" else row["pt_share_pct"]
             other_pct = row["pt_share_pct"] if lead == "ot" else row["ot_share_pct"]
             data_lines.append(

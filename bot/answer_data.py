@@ -317,17 +317,40 @@ def _split_series(rows: list[dict[str, Any]]) -> dict[Any, list[dict[str, Any]]]
 
 
 def _series_groups(rows: list[dict[str, Any]], measure: str, listed_all: bool) -> list[Group]:
-    """Each series is a group of cells adding to its total, which the answer states; it
-    is complete when every member is listed (the rows add up to the total)."""
+    """Each series is a group of cells adding up to its total, ranked by the count; it is
+    complete when every member is listed (the rows add up to the total)."""
     by: dict[Any, list[int]] = {}
     for i, row in enumerate(rows):
         by.setdefault(row["_series"], []).append(i)
     groups = []
     for ix in by.values():
+        ix.sort(key=lambda i: (rows[i].get("rank") is None, rows[i].get("rank") or 0, i))
         values = [rows[i].get(measure) for i in ix]
-        adds_up = all(isinstance(v, int) for v in values) and sum(values) == rows[ix[0]]["_total"]
-        groups.append(Group(tuple(ix), complete=listed_all or adds_up))
+        total = rows[ix[0]]["_total"]
+        adds_up = all(isinstance(v, int) for v in values) and sum(values) == total
+        groups.append(Group(tuple(ix), total, complete=listed_all or adds_up, ordered=True))
     return groups
+
+
+def _adds_up(rows: list[dict[str, Any]], group: Group, measure: str, total_key: str) -> bool:
+    values = [rows[i].get(measure) for i in group.rows]
+    return all(isinstance(v, int) for v in values) and sum(values) == rows[group.rows[0]][total_key]
+
+
+def _part_groups(rows: list[dict[str, Any]]) -> list[Group]:
+    """A count of part of a scope with the scope's total: the rest of the scope is a
+    cell too."""
+    return [Group((i,), row["_total"], complete=False) for i, row in enumerate(rows)]
+
+
+def _period_groups(ctx: DataContext, rows: list[dict[str, Any]]) -> list[Group]:
+    """Codes picked out of a scope, period by period: in each period the codes shown (one
+    per series when the series are codes) and the rest of the scope add up to its total."""
+    by: dict[Any, list[int]] = {}
+    for i, row in enumerate(rows):
+        series = None if ctx.plan.series_by == "code" else row["_series"]
+        by.setdefault((row["period"], series), []).append(i)
+    return [Group(tuple(ix), rows[ix[0]]["_total"], complete=False) for ix in by.values()]
 
 
 def _finish(rows: list[dict[str, Any]]) -> None:
@@ -338,8 +361,10 @@ def _finish(rows: list[dict[str, Any]]) -> None:
             del row[key]
 
 
-def _total_phrase(ctx: DataContext, total: int, what: str | None = None) -> str:
+def _total_phrase(ctx: DataContext, total: int | None, what: str | None = None) -> str:
     what = what or ctx.what()
+    if total is None:  # withheld: it would let a small count be worked out
+        return f"all {what}"
     if 0 < total < ctx.min_cell:
         return f"fewer than {ctx.min_cell} {what}"
     return f"all {fmt_count(total)} {what}"
@@ -382,14 +407,20 @@ def build_ranked(ctx: DataContext) -> Built:
             row["asked"] = code in asked
         row.update(_series=rec["series"], _total=total, _selected=int(rec["selected"] or 0))
         rows.append(row)
+    groups = _series_groups(rows, measure, listed_all=False)
+    if among:  # the set's own total is stated too ("together the 3 codes were ...")
+        groups += [
+            Group(
+                g.rows,
+                rows[g.rows[0]]["_selected"],
+                complete=_adds_up(rows, g, measure, "_selected"),
+                ordered=True,
+                total_key="_selected",
+            )
+            for g in groups
+        ]
+    suppress(rows, (measure,), ("share_pct",), ctx.min_cell, groups)
     totals = {row["_series"]: row["_total"] for row in rows}
-    suppress(
-        rows,
-        (measure,),
-        ("share_pct",),
-        ctx.min_cell,
-        _series_groups(rows, measure, listed_all=False),
-    )
     by_series = _split_series(rows)
     if spec.ask == "share" or spec.code_mode == "compared":
         built = _standings(ctx, by_series, totals)
@@ -403,7 +434,7 @@ def build_ranked(ctx: DataContext) -> Built:
 def _top_list(
     ctx: DataContext,
     by_series: dict[Any, list[dict[str, Any]]],
-    totals: dict[Any, int],
+    totals: dict[Any, int | None],
     among: bool,
 ) -> Built:
     n = ctx.r.n
@@ -472,7 +503,7 @@ def _code_phrase(ctx: DataContext, code: str) -> str:
 
 
 def _standings(
-    ctx: DataContext, by_series: dict[Any, list[dict[str, Any]]], totals: dict[Any, int]
+    ctx: DataContext, by_series: dict[Any, list[dict[str, Any]]], totals: dict[Any, int | None]
 ) -> Built:
     """Where asked codes stand: share and rank in the whole scope, and together."""
     spec, measure = ctx.spec, ctx.measure
@@ -488,7 +519,8 @@ def _standings(
         )
         prefix = f"{label}: " if label else ""
         asked_rows = {r["code"]: r for r in srows if r.get("asked")}
-        total = totals.get(key, 0)
+        total = totals.get(key)
+        of_total = "" if total is None else f" of {fmt_count(total)}"
         parts = []
         for code in asked_codes:
             row = asked_rows.get(code)
@@ -504,7 +536,7 @@ def _standings(
                 parts.append(
                     f"{_code_phrase(ctx, code)} was {fmt_pct(row['share_pct'])} of "
                     f"{series_what}: ranked {ordinal(row['rank'])}, "
-                    f"{fmt_count(row[measure])} of {fmt_count(total)}"
+                    f"{fmt_count(row[measure])}{of_total}"
                 )
         shown = [asked_rows.get(c) for c in asked_codes]
         if len(asked_codes) > 1 and all(
@@ -512,8 +544,8 @@ def _standings(
         ):
             together = sum(r[measure] for r in shown if r is not None)
             parts.append(
-                f"together {fmt_pct(_share(together, total))} of {series_what} "
-                f"({fmt_count(together)} of {fmt_count(total)})"
+                f"together {fmt_pct(_share(together, total or 0))} of {series_what} "
+                f"({fmt_count(together)}{of_total})"
             )
         summary.append(prefix + "; ".join(parts) + ".")
         if len(by_series) == 1 and spec.code_mode != "compared":
@@ -534,21 +566,25 @@ def _standings(
 
 
 def _set_notes(
-    ctx: DataContext, by_series: dict[Any, list[dict[str, Any]]], totals: dict[Any, int]
+    ctx: DataContext, by_series: dict[Any, list[dict[str, Any]]], totals: dict[Any, int | None]
 ) -> list[str]:
     """A ranking within named codes: what the whole set was, and where its first stands."""
     out = []
     label = " and ".join(s.label for s in ctx.spec.codes)
     count = len(ctx.spec.all_codes)
     for key, srows in by_series.items():
-        selected, total = srows[0]["_selected"], totals.get(key, 0)
-        if 0 < selected < ctx.min_cell:
+        selected, total = srows[0]["_selected"], totals.get(key)
+        if selected is None:
+            out.append(
+                f"The total of the codes of {label} is withheld (it would reveal a small count)."
+            )
+        elif 0 < selected < ctx.min_cell:
             out.append(f"The codes of {label} had fewer than {ctx.min_cell} {ctx.noun}.")
         elif count:
             out.append(
                 f"Together the {count} codes of {label} were "
-                f"{fmt_pct(_share(selected, total))} of {ctx.what()} "
-                f"({fmt_count(selected)} of {fmt_count(total)})."
+                f"{fmt_pct(_share(selected, total or 0))} of {ctx.what()} "
+                f"({fmt_count(selected)}{'' if total is None else ' of ' + fmt_count(total)})."
             )
         first = srows[0]
         if first.get("cohort_rank"):
@@ -559,12 +595,17 @@ def _set_notes(
     return out
 
 
-def _denominator_notes(ctx: DataContext, totals: dict[Any, int]) -> list[str]:
+def _denominator_notes(ctx: DataContext, totals: dict[Any, int | None]) -> list[str]:
     if not totals:
         return []
     if len(totals) > 1:
         return [f"Each {_series_noun(ctx)}'s shares are of its own {ctx.noun} in the period."]
     total = next(iter(totals.values()))
+    if total is None:
+        return [
+            f"Shares are of all {ctx.what()}, {ctx.scope_line()}; the total is withheld "
+            "because it would reveal a small count."
+        ]
     if 0 < total < ctx.min_cell:
         return [f"Fewer than {ctx.min_cell} {ctx.what()} in all: shares are withheld."]
     kept = " (codes left out still count in it)" if ctx.spec.exclude_codes else ""
@@ -624,7 +665,7 @@ def build_total(ctx: DataContext) -> Built:
             row["codes"] = ctx.codes_label()
         row.update(_series=rec["series"], _total=total)
         rows.append(row)
-    suppress(rows, (measure,), ("share_pct",), ctx.min_cell)
+    suppress(rows, (measure,), ("share_pct",), ctx.min_cell, _part_groups(rows) if picked else ())
     what = ctx.what()
     whole = f"{ctx.codes_label()} {ctx.noun}" if spec.codes and part else what
     subject = part or ctx.codes_label() or what
@@ -636,6 +677,11 @@ def build_total(ctx: DataContext) -> Built:
         value = row[measure]
         if isinstance(value, str):
             summary.append(f"{prefix}{_cap(subject)}: fewer than {ctx.min_cell} {ctx.noun}.")
+        elif value is None:
+            summary.append(
+                f"{prefix}{_cap(subject)}: withheld, because the rest of {whole} would be "
+                f"fewer than {ctx.min_cell} {ctx.noun}."
+            )
         elif part:
             summary.append(
                 f"{prefix}{_cap(part)} was {fmt_pct(row['share_pct'])} of {whole}: "
@@ -719,7 +765,7 @@ def build_breakdown(ctx: DataContext) -> Built:
     notes = []
     if len(by_series) == 1:
         total = next(iter(by_series.values()))[0]["_total"]
-        if not 0 < total < ctx.min_cell:
+        if total is not None and not 0 < total < ctx.min_cell:
             notes.append(f"Shares are of all {fmt_count(total)} {whole} in the period.")
     else:
         notes.append(f"Each {_series_noun(ctx)}'s shares are of its own {ctx.noun}.")
@@ -765,7 +811,9 @@ def build_time(ctx: DataContext) -> Built:
             row["share_pct"] = _share(value, total)
         row.update(_series=rec["series"], _total=total)
         rows.append(row)
-    suppress(rows, (measure,), ("share_pct",), ctx.min_cell)
+    suppress(
+        rows, (measure,), ("share_pct",), ctx.min_cell, _period_groups(ctx, rows) if picked else ()
+    )
     subject = ctx.codes_label()
     what = ctx.what()
     if picked and ctx.plan.series_by in ("cohort", "cohort_index"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import numbers
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -42,15 +43,48 @@ def bar_label(row: Mapping[str, Any], several_cohorts: bool) -> str:
     return "?"
 
 
-def bar_chart_png(answer: Answer) -> bytes:
-    """PNG bytes of a bar chart of the answer's rows. ValueError if there is nothing to plot."""
+@dataclass(frozen=True)
+class Bars:
+    """What a chart shows: a bar per row, its length and the figure printed by it. A
+    hidden count has no bar and says so ("<11", "withheld"), never 0."""
+
+    key: str
+    labels: tuple[str, ...]
+    values: tuple[float, ...]
+    figures: tuple[str, ...]
+
+
+def chart_bars(answer: Answer) -> Bars:
+    """The bars of the answer's rows. ValueError if there is nothing to plot."""
     rows = list(answer.rows[:MAX_BARS])
     key = chart_measure(rows)
     if key is None:
         raise ValueError("the answer has no numbers to chart")
     several_cohorts = len({r.get("cohort") for r in rows}) > 1
-    labels = [bar_label(r, several_cohorts) for r in rows]
-    values = [float(r[key]) if _is_number(r.get(key)) else 0.0 for r in rows]
+    is_share = key.endswith("_pct")
+    figures = []
+    for r in rows:
+        value = r.get(key)
+        if _is_number(value):
+            figures.append(f"{value:.1f}%" if is_share else f"{value:,.0f}")
+        elif r.get("suppressed") and not r.get("complementary"):
+            marks = [v for v in r.values() if isinstance(v, str) and v.startswith("<")]
+            figures.append(marks[0] if marks else "withheld")
+        else:
+            figures.append("withheld" if r.get("suppressed") else "-")
+    return Bars(
+        key,
+        tuple(bar_label(r, several_cohorts) for r in rows),
+        tuple(float(r[key]) if _is_number(r.get(key)) else 0.0 for r in rows),
+        tuple(figures),
+    )
+
+
+def bar_chart_png(answer: Answer) -> bytes:
+    """PNG bytes of a bar chart of the answer's rows. ValueError if there is nothing to plot."""
+    rows = list(answer.rows[:MAX_BARS])
+    bars_of = chart_bars(answer)
+    key, labels, values = bars_of.key, list(bars_of.labels), list(bars_of.values)
     is_share = key.endswith("_pct")
     by_time = any(r.get("year") is not None or r.get("period") is not None for r in rows)
 
@@ -58,17 +92,15 @@ def bar_chart_png(answer: Answer) -> bytes:
         figure = Figure(figsize=(max(6.0, 0.8 * len(rows) + 2), 4.5), dpi=100)
         axes = figure.add_subplot()
         bars = axes.bar(labels, values, color=BAR_COLOR)
-        axes.set_ylabel("Share of procedures (%)" if is_share else "Procedures")
+        axes.set_ylabel("Share (%)" if is_share else key.capitalize())
     else:  # a ranking reads top to bottom, first rank on top
         figure = Figure(figsize=(8.0, max(3.0, 0.32 * len(rows) + 1.5)), dpi=100)
         axes = figure.add_subplot()
         bars = axes.barh(labels[::-1], values[::-1], color=BAR_COLOR)
-        axes.set_xlabel("Share of procedures (%)" if is_share else "Procedures")
+        axes.set_xlabel("Share (%)" if is_share else key.capitalize())
     axes.bar_label(
         bars,
-        labels=[
-            f"{v:.1f}%" if is_share else f"{v:,.0f}" for v in (values if by_time else values[::-1])
-        ],
+        labels=list(bars_of.figures if by_time else bars_of.figures[::-1]),
         padding=3,
         fontsize=8,
     )

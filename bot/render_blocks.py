@@ -389,7 +389,8 @@ def chart_measure(rows: Sequence[Mapping[str, Any]]) -> str | None:
     keys: list[str] = []
     for row in rows:
         keys.extend(k for k in row if k not in keys)
-    for key in ("share_pct", *[k for k in keys if k.endswith(SHARE_SUFFIX)], "procedures"):
+    counts = ("procedures", "units", "claims", "visits")
+    for key in ("share_pct", *[k for k in keys if k.endswith(SHARE_SUFFIX)], *counts):
         if any(_is_number(r.get(key)) for r in rows):
             return key
     return None

@@ -195,10 +195,9 @@ def oracle(lines: pd.DataFrame, r: Resolved) -> list[tuple[Any, ...]]:
             total = _measure(part, spec.measure)
             for value, rows in part.groupby(spec.group_by):
                 out.append((key, value, _measure(rows, spec.measure), total))
-        else:  # year or quarter
-            bucket = scope.service_date.dt.year * 10 + (
-                scope.service_date.dt.quarter if spec.group_by == "quarter" else 0
-            )
+        else:  # year, quarter or month
+            part = {"quarter": scope.service_date.dt.quarter, "month": scope.service_date.dt.month}
+            bucket = scope.service_date.dt.year * 100 + part.get(spec.group_by, 0)
             for value, rows in scope.groupby(bucket):
                 out.append(
                     (
@@ -222,7 +221,7 @@ def compiled(engine: DuckDBEngine, r: Resolved) -> list[tuple[Any, ...]]:
         elif plan.family == "breakdown":
             group = row["grp"]
         elif plan.family == "time":
-            group = int(row["year"]) * 10 + int(row["part"])
+            group = int(row["year"]) * 100 + int(row["part"])
         else:
             group = None
         out.append((row["series"], group, int(row["value"]), int(row["total"])))
