@@ -223,6 +223,25 @@ def test_clipped_periods_are_said(bot) -> None:
     assert any("The data ends 2022-12-31" in n for n in answer.notes)
 
 
+def test_a_sparse_trend_labels_periods_by_the_coverage_not_by_its_rows(bot, lines) -> None:
+    # months without rows in a thin slice are months with no such claims, not missing data
+    d = pd.to_datetime(lines.service_date)
+    thin = lines[(lines.cohort == "pmr") & (lines.state == "FL") & (lines.payer == "medicare")]
+    months = {(t.year, t.month) for t in pd.to_datetime(thin.service_date)}
+    assert len(months) < 24 and min(months)[1] > 1 and max(months)[1] < 12  # really sparse
+    assert (d.min().month, d.max().month) == (1, 12)  # while the data covers each year
+    answer = ask(bot, "physiatry volume by year in FL for medicare")
+    assert [r["period"] for r in answer.rows] == ["2021", "2022"]
+    assert not any("partly covered" in n for n in answer.notes)
+
+
+def test_a_city_with_its_state_is_said_as_a_state_filter(bot) -> None:
+    answer = ask(bot, "top PT codes in Dallas, TX 2022")
+    assert answer.params["state"] == "TX"
+    assert any("Dallas" in n and "Texas" in n for n in answer.notes)
+    assert not any("no state" in n.lower() for n in answer.notes)
+
+
 def test_internal_error_answer_is_friendly() -> None:
     answer = internal_error_answer("top ot codes", "data")
     assert answer.error == "internal" and answer.rows == ()
