@@ -195,10 +195,14 @@ class Toprank:
         """Answer one turn of a conversation: the answer, and the context the next turn
         continues (None after a turn that is not about the data)."""
         question = text if isinstance(text, str) else str(text or "")
+        # what the answer echoes: never more than the length limit
+        shown = (
+            question if len(question) <= MAX_QUESTION_CHARS else question[:MAX_QUESTION_CHARS] + "…"
+        )
         spec: Spec | None = None
         try:
             spec = self.understand(question, context)
-            answer = self.answer_spec(spec, question=question)
+            answer = self.answer_spec(spec, question=shown)
         except QueryTimeout:
             log.error("query timeout answering %r", question[:MAX_QUESTION_CHARS])
             kind = "unknown" if spec is None else intent_name(spec)

@@ -34,6 +34,31 @@ _DETERMINERS = frozenset({"the", "a", "an", "my", "our", "this", "that", "all"})
 _STATE_LEADS = frozenset({"in", "for", "from", "across", "within", "of", "vs", "versus", "and"})
 _GREETINGS_FIRST = frozenset({"hi", "oh", "ok", "me", "so", "yo"})
 _PLACE_LEADS = frozenset({"in", "from", "across", "within", "near", "around"})
+_VERSUS = frozenset({"vs", "versus", "v"})
+# Words that can follow a place: "in or for medicare", "in al in 2022", "in pa vs wa".
+_AFTER_PLACE = frozenset(
+    {
+        "vs",
+        "versus",
+        "compared",
+        "and",
+        "or",
+        "for",
+        "by",
+        "in",
+        "excluding",
+        "except",
+        "without",
+        "during",
+        "only",
+        "alone",
+        "state",
+        "through",
+        "thru",
+        "since",
+        "from",
+    }
+)
 # "other" alone names the provider cohort only where a cohort can stand.
 _OTHER_NOT_BEFORE = frozenset({"than", "then", "payer", "payers", "insurance", "words"})
 
@@ -139,8 +164,8 @@ def _in_phrase(low: list[str], i: int, lex: Lexicon) -> bool:
 
 
 def _names_state(low: list[str], i: int, lex: Lexicon) -> bool:
-    """True when a state name or code starts at position i."""
-    if low[i] in lex.state_codes:
+    """True when a state name, or a code that is no English word, starts at position i."""
+    if low[i] in lex.state_codes and low[i] not in lex.vocab.ambiguous_state_codes:
         return True
     for size in (1, 2, 3):
         entries = lex.phrases.get(tuple(singular(t) for t in low[i : i + size]))
@@ -169,14 +194,18 @@ def _is_state_code(f: Tagged, lex: Lexicon, i: int) -> bool:
     if t in vocab.ambiguous_state_codes and i + 1 < n and _names_state(low, i + 1, lex):
         return False  # "in texas": the word before a state is a preposition
     orig = tokens.orig[i] if len(tokens.orig) == n else t
+    stands = _stands_as_state(f, lex, i)
     if (
         t in vocab.function_word_state_codes
         and not orig.isupper()
+        and not stands
         and i + 1 < n
         and _starts_period(low[i + 1], vocab)
     ):
         return False  # "/toprank pt in 2022": a preposition; "/toprank pt 2022 in" is Indiana
     if t in vocab.ambiguous_state_codes and not tokens.slash:
+        if stands:
+            return True
         if not orig.isupper() or tokens.shouting:
             return False
         if i == 0 and t in _GREETINGS_FIRST:
@@ -192,10 +221,37 @@ def _is_state_code(f: Tagged, lex: Lexicon, i: int) -> bool:
     return True
 
 
+def _stands_as_state(f: Tagged, lex: Lexicon, i: int) -> bool:
+    """A code that is also a word ("or", "me", "pa") stands as a state in any case where
+    a place word leads to it and what follows can end a place: "in or 2022", "in al in
+    2022", "from pa vs wa"; or beside "vs" with a state on the other side ("or vs wa")."""
+    low, n = f.low, len(f.low)
+    prev = low[i - 1] if i else ""
+    nxt = low[i + 1] if i + 1 < n else ""
+    if prev in _PLACE_LEADS and (
+        not nxt or nxt in _AFTER_PLACE or _starts_period(nxt, lex.vocab) or nxt in lex.state_codes
+    ):
+        return True
+    if nxt in _VERSUS and i + 2 < n and low[i + 2] in lex.state_codes:
+        return True
+    # the second of two places: "or vs wa", "in DE and MD", "texas or ok"
+    return (
+        (prev in _VERSUS or prev in ("and", "or"))
+        and i >= 2
+        and (low[i - 2] in lex.state_codes or _names_state(low, i - 2, lex))
+        and (prev in _VERSUS or not nxt or nxt in _AFTER_PLACE or _starts_period(nxt, lex.vocab))
+    )
+
+
 def tag_state_codes(f: Tagged, lex: Lexicon) -> None:
     for i in range(len(f.low)):
         if i not in f.used and _is_state_code(f, lex, i):
-            f.claim(Tag(i, i + 1, "state", f.low[i].upper()))
+            code = f.low[i].upper()
+            f.claim(Tag(i, i + 1, "state", code))
+            orig = f.tokens.orig[i] if len(f.tokens.orig) == len(f.low) else f.low[i]
+            if f.low[i] in lex.vocab.function_word_state_codes or not orig.isupper():
+                name = lex.catalog.states.get(code, code)
+                f.notes.append(f"Read '{orig}' as the state {name} ({code}).")
 
 
 def tag_modifiers(f: Tagged, lex: Lexicon) -> None:

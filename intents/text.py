@@ -15,8 +15,11 @@ _SLACK_REF = re.compile(r"<[@!#][^>]*>")
 # <https://example.com|label> -> label; a bare <https://...> goes away.
 _SLACK_LINK = re.compile(r"<(?:https?|mailto):[^>|]*(?:\|([^>]*))?>")
 _SLASH = re.compile(r"^\s*/\s*toprank\b", re.I)
-# Emoji, symbols, control and format characters, private use.
-_DROP_CATEGORIES = frozenset({"So", "Sk", "Cc", "Cf", "Cs", "Co", "Cn", "Me"})
+# Emoji, symbols, control characters, private use: word breaks.
+_DROP_CATEGORIES = frozenset({"So", "Sk", "Cc", "Cs", "Co", "Cn"})
+# Invisible (zero-width, format) and combining characters: removed, so "202\u200b2" is
+# still 2022.
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Mn", "Me"})
 _DASHES = dict.fromkeys(
     map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"), "-"
 )
@@ -54,13 +57,20 @@ def _slash_token(m: re.Match[str]) -> str:
 
 
 def clean(text: str) -> str:
-    """Unicode-normalise, drop Slack markup, emoji and control characters."""
+    """Unicode-normalise, drop Slack markup, emoji and control characters, remove
+    invisible and combining characters (accents go: "fémur" reads as "femur")."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in text if unicodedata.category(c) not in _INVISIBLE_CATEGORIES)
     text = unicodedata.normalize("NFKC", text)
     text = _SLACK_LINK.sub(lambda m: f" {m.group(1) or ''} ", text)
     text = _SLACK_REF.sub(" ", text)
     text = text.translate(_DASHES).translate(_QUOTES)
     if not text.isascii() or any(c < " " for c in text):
-        text = "".join(" " if unicodedata.category(c) in _DROP_CATEGORIES else c for c in text)
+        text = "".join(
+            "" if cat in _INVISIBLE_CATEGORIES else " " if cat in _DROP_CATEGORIES else c
+            for c, cat in ((c, unicodedata.category(c)) for c in text)
+        )
     return " ".join(text.split())
 
 

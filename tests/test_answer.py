@@ -29,6 +29,7 @@ from bot.render_blocks import answer_message
 from bot.render_text import render_text
 from data.catalog import load_catalog
 from data.db import create_schema, rebuild_rollups
+from intents.model import MAX_QUESTION_CHARS
 from intents.resolve import resolve
 from sql.engine import DuckDBEngine
 from tests.test_compile import STATES, fixture_lines, oracle
@@ -240,6 +241,15 @@ def test_a_city_with_its_state_is_said_as_a_state_filter(bot) -> None:
     assert answer.params["state"] == "TX"
     assert any("Dallas" in n and "Texas" in n for n in answer.notes)
     assert not any("no state" in n.lower() for n in answer.notes)
+
+
+@pytest.mark.parametrize("size", [MAX_QUESTION_CHARS + 1, 100_000, 5_000_000])
+def test_a_long_question_is_not_echoed_whole(bot, size: int) -> None:
+    question = "top ot codes 2022 " + "x" * size
+    answer = bot.ask(question)
+    assert answer.error == "too_long"
+    assert len(answer.question) <= MAX_QUESTION_CHARS + 1
+    assert len(json.dumps(answer.to_json())) < 20 * MAX_QUESTION_CHARS
 
 
 def test_internal_error_answer_is_friendly() -> None:

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from intents.model import MAX_QUESTION_CHARS
+
 TOPRANK = [sys.executable, "-m", "bot.cli"]
 REPO = Path(__file__).resolve().parent.parent
 
@@ -68,7 +70,10 @@ def test_batch_mode_one_json_line_per_input_line_in_order(demo_db: Path) -> None
     lines = proc.stdout.splitlines()
     assert len(lines) == len(questions)
     answers = [json.loads(line) for line in lines]
-    assert [a["question"] for a in answers] == questions
+    # echoed as asked, cut at the length limit
+    assert [a["question"] for a in answers] == [
+        q if len(q) <= MAX_QUESTION_CHARS else q[:MAX_QUESTION_CHARS] + "…" for q in questions
+    ]
     assert answers[0]["intent"] == "top_codes" and answers[0]["rows"]
     assert answers[1]["rows"] == [] and answers[3]["rows"] == [] and answers[4]["rows"] == []
     assert answers[5]["error"] == "no_data"

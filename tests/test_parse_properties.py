@@ -274,6 +274,23 @@ def test_noise_does_not_change_the_parse(
     assert _key(parse(text, TODAY, CATALOG)) == _key(parse(question, TODAY, CATALOG)), text
 
 
+INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u0301", "\ufe0f"]
+
+
+@PROPS
+@given(st.sampled_from(VALID), st.data())
+def test_invisible_characters_inside_words_change_nothing(
+    question: str, data: st.DataObject
+) -> None:
+    # zero-width, soft hyphen, combining marks: "202\u200b2" is still 2022
+    chars = list(question)
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(1, len(chars)))
+        chars.insert(at, data.draw(st.sampled_from(INVISIBLE)))
+    text = "".join(chars)
+    assert _key(parse(text, TODAY, CATALOG)) == _key(parse(question, TODAY, CATALOG)), repr(text)
+
+
 @pytest.mark.parametrize("question", VALID)
 def test_valid_questions_are_understood(question: str) -> None:
     assert parse(question, TODAY, CATALOG).kind != "unknown"

@@ -965,6 +965,52 @@ def test_filters_the_data_cannot_apply_are_refused(question: str, error: str) ->
     assert spec.error == error and (spec.notes or spec.suggestions)
 
 
+def _usps_codes() -> list[str]:
+    import csv
+
+    with (Path(__file__).parents[1] / "data" / "states.csv").open() as f:
+        return [row["code"] for row in csv.DictReader(f)]
+
+
+@pytest.mark.parametrize("code", _usps_codes())
+def test_every_usps_code_stands_as_a_state_in_any_case(code: str) -> None:
+    for question in (
+        f"top ot codes in {code} in 2022",
+        f"top ot codes in {code.lower()} 2022",
+        f"top ot codes in {code.lower()}",
+        f"{code} vs TX pt 2022",
+    ):
+        spec = spec_of(question)
+        assert spec.error is None, question
+        assert code in spec.states.include, (question, spec.states, spec.notes)
+        assert not any("Not used" in n for n in spec.notes), (question, spec.notes)
+    spec = spec_of(f"top ot codes in {code.lower()} 2022")
+    if code.lower() in ("in", "or", "me", "so", "us", "hi", "ok", "oh", "pa", "ma", "md", "co"):
+        assert any(f"Read '{code.lower()}' as the state" in n for n in spec.notes), spec.notes
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "pt in 2022",
+        "top codes in 2022 or 2023",
+        "rank 97110 in ot or pt 2022",
+        "how many ot procedures in 2022 or 2021",
+        "is 97110 in or out of the rehab range",
+        "hi, top ot codes 2022",
+        "ok so what are the top pt codes",
+    ],
+)
+def test_two_letter_words_that_are_not_places_stay_words(question: str) -> None:
+    assert spec_of(question).states.include == ()
+
+
+def test_two_states_side_by_side() -> None:
+    for question in ("OR vs WA pt 2022", "or vs wa pt 2022", "PT in DE and MD 2022"):
+        spec = spec_of(question)
+        assert len(spec.states.include) == 2 and spec.error is None, (question, spec.states)
+
+
 def test_a_city_is_its_state_said_as_such() -> None:
     for question in ("top PT codes in Dallas, TX", "top PT codes in houston"):
         spec = spec_of(question)
