@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from bot.http_server import (
+    MAX_BODY_BYTES,
     BoundedWSGIServer,
     ServerLimits,
     bind_http_server,
@@ -80,10 +81,6 @@ def settings_from_env(env: Mapping[str, str], *, http: bool) -> SlackSettings | 
             "without Slack, run `toprank chat`."
         )
     return SlackSettings("socket", bot_token, signing_secret, app_token, base_url)
-
-
-# Slack's payloads are a few kilobytes; anything past this is refused unread (413).
-MAX_BODY_BYTES = 1024 * 1024
 
 
 class RequestGuard:
