@@ -12,12 +12,18 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import socketserver
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
+
+from bot.http_server import (
+    MAX_BODY_BYTES,
+    BoundedWSGIServer,
+    ServerLimits,
+    bind_http_server,
+    listen_failure,
+)
 
 if TYPE_CHECKING:  # Slack libraries load only when serving: `toprank ask` never needs them
     from slack_bolt import App
@@ -26,6 +32,7 @@ EVENTS_PATH = "/slack/events"
 DEFAULT_PORT = 3000
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 1
+EXIT_CANNOT_LISTEN = 3  # the port or host cannot be listened on (in use, denied, unknown)
 
 Mode = Literal["socket", "http"]
 
@@ -74,26 +81,6 @@ def settings_from_env(env: Mapping[str, str], *, http: bool) -> SlackSettings | 
             "without Slack, run `toprank chat`."
         )
     return SlackSettings("socket", bot_token, signing_secret, app_token, base_url)
-
-
-# Slack's payloads are a few kilobytes; anything past this is refused unread (413).
-MAX_BODY_BYTES = 1024 * 1024
-# A client must send its headers and body within this many seconds of each read.
-READ_TIMEOUT_SECONDS = 10.0
-
-
-class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
-    """One thread per request: a slow client never holds up another request's ack."""
-
-    daemon_threads = True
-
-
-class QuietHandler(WSGIRequestHandler):
-    # socket timeout for every read: a sender that stalls is dropped, not waited on
-    timeout = READ_TIMEOUT_SECONDS
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib name)
-        log.debug("%s - %s", self.address_string(), format % args)
 
 
 class RequestGuard:
@@ -172,13 +159,8 @@ class RequestGuard:
         return None
 
 
-def make_http_server(
-    app: App,
-    host: str = "0.0.0.0",
-    port: int = DEFAULT_PORT,
-    signing_secret: str | None = None,
-) -> WSGIServer:
-    """A threaded WSGI server answering Slack at EVENTS_PATH (port 0 picks a free port).
+def guarded_app(app: App, signing_secret: str | None = None) -> RequestGuard:
+    """The WSGI app answering Slack at EVENTS_PATH, behind RequestGuard.
 
     RequestGuard refuses oversized, malformed and unsigned requests before Bolt reads
     them; Bolt verifies the signature and timestamp again.
@@ -187,14 +169,34 @@ def make_http_server(
 
     # The App keeps the secret it verifies with; the guard checks with the same one.
     secret = signing_secret if signing_secret is not None else app._signing_secret
-    guarded = RequestGuard(SlackRequestHandler(app, path=EVENTS_PATH), secret or "")
-    return make_server(
-        host,
-        port,
-        guarded,
-        server_class=ThreadingWSGIServer,
-        handler_class=QuietHandler,
-    )
+    return RequestGuard(SlackRequestHandler(app, path=EVENTS_PATH), secret or "")
+
+
+def make_http_server(
+    app: App,
+    host: str = "0.0.0.0",
+    port: int = DEFAULT_PORT,
+    signing_secret: str | None = None,
+    limits: ServerLimits = ServerLimits(),  # noqa: B008 (frozen, shared safely)
+) -> BoundedWSGIServer:
+    """The bounded threaded server (bot.http_server) answering Slack at EVENTS_PATH
+    (port 0 picks a free port); OSError when it cannot listen."""
+    server = bind_http_server(host, port, limits)
+    server.set_app(guarded_app(app, signing_secret))
+    return server
+
+
+def port_number(text: str) -> int:
+    """--port: 0 to 65535 (0 picks a free port)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"a port is a whole number from 0 to 65535 (0 picks a free one), not {text!r}"
+        )
+    return port
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -208,10 +210,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--http", action="store_true", help="serve Events/Commands/Interactivity over HTTP"
     )
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="HTTP port (default 3000)")
+    parser.add_argument(
+        "--port",
+        type=port_number,
+        default=DEFAULT_PORT,
+        help="HTTP port, 0 to 65535 (default 3000; 0 picks a free one)",
+    )
     parser.add_argument("--host", default="0.0.0.0", help="HTTP interface (default 0.0.0.0)")
     parser.add_argument("--db", help="DuckDB file (default: TOPRANK_DB or data/claims.duckdb)")
     parser.set_defaults(func=run)
+    _say_usage_errors_in_one_line(parser)
+
+
+def _say_usage_errors_in_one_line(parser: argparse.ArgumentParser) -> None:
+    """argparse prints the usage block before an error; serve says one line instead."""
+
+    def error(message: str) -> NoReturn:
+        parser.exit(EXIT_USAGE, f"{parser.prog}: {message} (see {parser.prog} --help)\n")
+
+    parser.error = error  # type: ignore[method-assign]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -223,6 +240,24 @@ def run(args: argparse.Namespace) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
 
+    server: BoundedWSGIServer | None = None
+    if settings.mode == "http":
+        # Listen first: a port in use is said at once, before the data is opened.
+        try:
+            server = bind_http_server(args.host, args.port)
+        except OSError as error:
+            print(f"toprank serve: {listen_failure(args.host, args.port, error)}", file=sys.stderr)
+            return EXIT_CANNOT_LISTEN
+    try:
+        return _serve(args, settings, server)
+    finally:
+        if server is not None:
+            server.server_close()
+
+
+def _serve(
+    args: argparse.Namespace, settings: SlackSettings, server: BoundedWSGIServer | None
+) -> int:
     # Imported here so a missing-token run stays instant.
     from slack_bolt.error import BoltError
 
@@ -255,14 +290,21 @@ def run(args: argparse.Namespace) -> int:
         print(f"toprank serve: cannot reach Slack's Web API at {where} ({reason})", file=sys.stderr)
         return EXIT_UNREACHABLE
 
-    if settings.mode == "http":
-        server = make_http_server(app, args.host, args.port, settings.signing_secret)
-        host, port = server.server_address[:2]
+    if server is not None:
+        server.set_app(guarded_app(app, settings.signing_secret))
+        host, port = server.socket.getsockname()[:2]
+        host = f"[{host}]" if ":" in host else host  # an IPv6 address in a URL
+        limits = server.limits
+        log.info(
+            "limits: %d connections open at once, backlog %d, idle %g s, headers %g s, body %g s",
+            limits.max_connections,
+            limits.backlog,
+            limits.idle_timeout,
+            limits.header_timeout,
+            limits.body_timeout,
+        )
         print(f"toprank: listening on http://{host}:{port}{EVENTS_PATH}", flush=True)
-        try:
-            server.serve_forever()
-        finally:
-            server.server_close()
+        server.serve_forever()
         return 0
 
     from slack_bolt.adapter.socket_mode import SocketModeHandler
