@@ -111,6 +111,12 @@ _CSV_FIELD = r'"(?:[^"]|"")*"|[^,"]*'
 _CSV_LINE = rf"(?:{_CSV_FIELD})(?:,(?:{_CSV_FIELD}))*"
 _CSV_NEXT_FIELD = rf",({_CSV_FIELD})"  # matched over ',' || line: one match per field
 _BLANK_LINE = re.compile(rb"(?<=\n)\r?\n")
+# The widest file toprank reads. toprank uses 11 columns of a claims file and 7 of the
+# CMS file's 29; real extracts carry some dozens more. Past this a file is refused before
+# any row is read: it is more likely the wrong file, and every column costs its share of
+# each read (a CSV's reader types all of them).
+MAX_COLUMNS = 1_000
+_HEADER_MAX_BYTES = 1 << 20  # a header line longer than this is not read whole
 
 
 class IngestError(Exception):
@@ -307,6 +313,8 @@ def _csv_header(path: Path, compression: str) -> list[str]:
         raise IngestError(
             f"{path} is not a readable gzip file ({exc}); nothing was loaded"
         ) from exc
+    if len(first) >= _HEADER_MAX_BYTES and not first.endswith(b"\n"):
+        raise _too_wide(path, f"its header line is over {_HEADER_MAX_BYTES >> 20} MB")
     try:
         text = first.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -317,21 +325,25 @@ def _csv_header(path: Path, compression: str) -> list[str]:
 
 
 def _plain_first_line(path: Path) -> bytes:
+    """The header line with its line end (none when the file has one line or the line
+    is longer than _HEADER_MAX_BYTES)."""
     with path.open("rb") as f:
-        return f.readline(1 << 20)
+        return f.readline(_HEADER_MAX_BYTES)
 
 
 def _gzip_first_line(path: Path) -> bytes:
-    """The header of a gzip CSV, decompressing only as much as needed."""
+    """The header of a gzip CSV, decompressing only as much as needed; like
+    _plain_first_line, with its line end."""
     inflate = zlib.decompressobj(wbits=31)
     out = b""
     with path.open("rb") as f:
-        while b"\n" not in out and len(out) < (1 << 20) and not inflate.eof:
+        while b"\n" not in out and len(out) < _HEADER_MAX_BYTES and not inflate.eof:
             chunk = f.read(1 << 16)
             if not chunk:
                 break
             out += inflate.decompress(chunk)
-    return out.split(b"\n", 1)[0]
+    end = out.find(b"\n")
+    return out[: end + 1] if 0 <= end < _HEADER_MAX_BYTES else out[:_HEADER_MAX_BYTES]
 
 
 def _resolve_columns(
@@ -400,8 +412,23 @@ def _inspect(
         names = _csv_header(path, compression)
         types = tuple("VARCHAR" for _ in names)
         parquet_rows = None
+    _check_width(path, len(names))
     positions, ignored = _resolve_columns(path, names, kind, column_map)
     return _File(path, given, fmt, compression, len(names), positions, types, parquet_rows, ignored)
+
+
+def _check_width(path: Path, ncols: int) -> None:
+    """The column limit, checked before any row is read."""
+    if ncols > MAX_COLUMNS:
+        raise _too_wide(path, f"it has {ncols:,} columns")
+
+
+def _too_wide(path: Path, why: str) -> IngestError:
+    return IngestError(
+        f"{path} is too wide: {why} and toprank reads at most {MAX_COLUMNS:,} columns; "
+        f"keep the columns it uses (claims: {len(CLAIM_COLUMNS)}, the CMS file: "
+        f"{len(PUF_COLUMNS)}) and load that file; nothing was loaded"
+    )
 
 
 def _first_line(exc: BaseException) -> str:
