@@ -309,3 +309,24 @@ def test_a_header_line_over_a_megabyte_is_refused(tmp_path: Path) -> None:
     with pytest.raises(IngestError, match="header line is over 1 MB.*nothing was loaded"):
         ingest_claims(tmp_path / "claims.duckdb", [src], progress=False, today=TODAY)
     assert not (tmp_path / "claims.duckdb").exists()
+
+
+# ------------------------------------------------------------------------ benchmark
+
+
+def test_wide_benchmark_smoke(tmp_path: Path) -> None:
+    from data import ingest
+    from tests import bench_wide
+
+    cases = bench_wide.run([20, MAX_COLUMNS + 1], rows=10, workdir=tmp_path)
+    assert [(c.columns, c.stray_quote, c.reader) for c in cases] == [
+        (20, False, "csv"),
+        (20, True, "csv-lines"),
+        (MAX_COLUMNS + 1, False, "refused"),  # the limit holds...
+        (MAX_COLUMNS + 1, False, "csv"),  # ...until the benchmark lifts it
+        (MAX_COLUMNS + 1, True, "csv-lines"),
+    ]
+    for c in cases:
+        if c.reader != "refused":
+            assert (c.read, c.loaded, c.rejected) == (10, 10 - c.stray_quote, int(c.stray_quote))
+    assert ingest.MAX_COLUMNS == MAX_COLUMNS  # restored after the benchmark
