@@ -22,7 +22,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -110,8 +110,15 @@ def time_ingest(src: Path, workdir: Path, columns: int, stray_quote: bool, rows:
     )
 
 
-def run(columns: list[int], rows: int, workdir: Path, repeat: int = 1) -> list[Case]:
-    """Every width, clean then with a stray quote; over the limit, the refusal first."""
+def run(
+    columns: list[int],
+    rows: int,
+    workdir: Path,
+    repeat: int = 1,
+    on_case: Callable[[Case], None] = lambda case: None,
+) -> list[Case]:
+    """Every width, clean then with a stray quote; over the limit, the refusal first.
+    on_case sees each result as it comes (a slow case need not hide the others)."""
     cases: list[Case] = []
     for width in columns:
         files = {}
@@ -120,21 +127,28 @@ def run(columns: list[int], rows: int, workdir: Path, repeat: int = 1) -> list[C
             write_wide(files[stray], width, rows, stray)
         if width > ingest.MAX_COLUMNS:
             cases.append(time_ingest(files[False], workdir, width, False, rows))
+            on_case(cases[-1])
         with column_limit(width):
             for stray in (False, True):
                 runs = [
                     time_ingest(files[stray], workdir, width, stray, rows) for _ in range(repeat)
                 ]
                 cases.append(min(runs, key=lambda c: c.seconds))
+                on_case(cases[-1])
         for f in files.values():
             f.unlink()
     return cases
 
 
-def print_table(cases: list[Case], rows: int) -> None:
-    print(f"{'columns':>8} {'file':12} {'reader':10} {'seconds':>8} {'ms/row':>8}  counts")
-    clean: dict[int, float] = {}
-    for c in cases:
+class Table:
+    """Prints each case as it comes, with the stray-quote / clean ratio per width."""
+
+    def __init__(self, rows: int) -> None:
+        self.rows = rows
+        self.clean: dict[int, float] = {}
+        print(f"{'columns':>8} {'file':12} {'reader':10} {'seconds':>8} {'ms/row':>8}  counts")
+
+    def __call__(self, c: Case) -> None:
         kind = "stray quote" if c.stray_quote else "clean"
         counts = (
             f"refused (over {ingest.MAX_COLUMNS:,} columns)"
@@ -143,13 +157,15 @@ def print_table(cases: list[Case], rows: int) -> None:
         )
         print(
             f"{c.columns:>8,} {kind:12} {c.reader:10} {c.seconds:>8.3f} "
-            f"{1000 * c.seconds / rows:>8.2f}  {counts}"
+            f"{1000 * c.seconds / self.rows:>8.2f}  {counts}",
+            flush=True,
         )
         if c.reader != "refused":
             if not c.stray_quote:
-                clean[c.columns] = c.seconds
-            elif c.columns in clean:
-                print(f"{'':8} stray quote / clean = {c.seconds / clean[c.columns]:.1f}x")
+                self.clean[c.columns] = c.seconds
+            elif c.columns in self.clean:
+                ratio = c.seconds / self.clean[c.columns]
+                print(f"{'':8} stray quote / clean = {ratio:.1f}x", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,11 +186,10 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.dir or Path(tempfile.mkdtemp(prefix="toprank-bench-wide-"))
     workdir.mkdir(parents=True, exist_ok=True)
     try:
-        cases = run(columns, args.rows, workdir, repeat=max(args.repeat, 1))
+        run(columns, args.rows, workdir, repeat=max(args.repeat, 1), on_case=Table(args.rows))
     finally:
         if args.dir is None:
             shutil.rmtree(workdir, ignore_errors=True)
-    print_table(cases, args.rows)
     return 0
 
 
