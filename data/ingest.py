@@ -117,6 +117,7 @@ _BLANK_LINE = re.compile(rb"(?<=\n)\r?\n")
 # each read (a CSV's reader types all of them).
 MAX_COLUMNS = 1_000
 _HEADER_MAX_BYTES = 1 << 20  # a header line longer than this is not read whole
+_IGNORED_NAMED = 25  # columns named in the "ignored column(s)" note
 
 
 class IngestError(Exception):
@@ -428,6 +429,16 @@ def _too_wide(path: Path, why: str) -> IngestError:
         f"{path} is too wide: {why} and toprank reads at most {MAX_COLUMNS:,} columns; "
         f"keep the columns it uses (claims: {len(CLAIM_COLUMNS)}, the CMS file: "
         f"{len(PUF_COLUMNS)}) and load that file; nothing was loaded"
+    )
+
+
+def _ignored_note(file: _File) -> str:
+    """The columns toprank does not use, by name up to _IGNORED_NAMED of them (the CMS
+    file's 22 all named; a wide extract's hundreds not in one line)."""
+    named = ", ".join(file.ignored[:_IGNORED_NAMED])
+    more = len(file.ignored) - _IGNORED_NAMED
+    return f"{file.path.name}: ignored column(s) {named}" + (
+        f" and {more:,} more" if more > 0 else ""
     )
 
 
@@ -871,7 +882,7 @@ class _Ingest:
             inspected = [_inspect(con, f, self.kind, self.column_map) for f in self.files]
             for f in inspected:
                 if f.ignored:
-                    notes.append(f"{f.path.name}: ignored column(s) {', '.join(f.ignored)}")
+                    notes.append(_ignored_note(f))
             con.execute("SET enable_progress_bar = true")
             con.execute("SET enable_progress_bar_print = false")
             con.execute("SET preserve_insertion_order = false")

@@ -179,6 +179,14 @@ def test_stray_quote_in_a_500_column_file_rejects_only_its_line(tmp_path: Path) 
     dbf = tmp_path / "claims.duckdb"
     report = ingest_claims(dbf, [src], progress=False, today=TODAY)
     assert report.files[0].reader == "csv-lines"  # the fallback reader did the work
+    ignored = [name for name in header if name not in CLAIM_COLUMNS]
+    (note,) = [n for n in report.notes if "ignored column(s)" in n]
+    assert (
+        note
+        == (  # a wide file's unused columns are not all named in one line
+            f"wide.csv: ignored column(s) {', '.join(ignored[:25])} and {len(ignored) - 25} more"
+        )
+    )
     assert (report.read, report.loaded, report.rejected) == (read, len(whole), len(broken))
     assert loaded_rows(dbf) == {cid: expected_row(v) for cid, v in whole.items()}
     (reject,) = read_rejects(report.rejects_path)
