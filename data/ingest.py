@@ -103,8 +103,21 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _PARQUET_MAGIC = b"PAR1"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 # A well-formed CSV field: quoted (with "" for a quote inside) or without any quote.
-_CSV_FIELD = r'("(?:[^"]|"")*"|[^,"]*)'
+# The per-line reader checks a line against _CSV_LINE and splits it with _CSV_NEXT_FIELD:
+# both are the size of one field whatever the width of the file, so their cost follows
+# the length of the line. (A pattern with one capture group per column, as first used,
+# costs RE2 time in proportion to length x columns: 44 ms a row at 500 columns.)
+_CSV_FIELD = r'"(?:[^"]|"")*"|[^,"]*'
+_CSV_LINE = rf"(?:{_CSV_FIELD})(?:,(?:{_CSV_FIELD}))*"
+_CSV_NEXT_FIELD = rf",({_CSV_FIELD})"  # matched over ',' || line: one match per field
 _BLANK_LINE = re.compile(rb"(?<=\n)\r?\n")
+# The widest file toprank reads. toprank uses 11 columns of a claims file and 7 of the
+# CMS file's 29; real extracts carry some dozens more. Past this a file is refused before
+# any row is read: it is more likely the wrong file, and every column costs its share of
+# each read (a CSV's reader types all of them).
+MAX_COLUMNS = 1_000
+_HEADER_MAX_BYTES = 1 << 20  # a header line longer than this is not read whole
+_IGNORED_NAMED = 25  # columns named in the "ignored column(s)" note
 
 
 class IngestError(Exception):
@@ -301,6 +314,8 @@ def _csv_header(path: Path, compression: str) -> list[str]:
         raise IngestError(
             f"{path} is not a readable gzip file ({exc}); nothing was loaded"
         ) from exc
+    if len(first) >= _HEADER_MAX_BYTES and not first.endswith(b"\n"):
+        raise _too_wide(path, f"its header line is over {_HEADER_MAX_BYTES >> 20} MB")
     try:
         text = first.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -311,21 +326,25 @@ def _csv_header(path: Path, compression: str) -> list[str]:
 
 
 def _plain_first_line(path: Path) -> bytes:
+    """The header line with its line end (none when the file has one line or the line
+    is longer than _HEADER_MAX_BYTES)."""
     with path.open("rb") as f:
-        return f.readline(1 << 20)
+        return f.readline(_HEADER_MAX_BYTES)
 
 
 def _gzip_first_line(path: Path) -> bytes:
-    """The header of a gzip CSV, decompressing only as much as needed."""
+    """The header of a gzip CSV, decompressing only as much as needed; like
+    _plain_first_line, with its line end."""
     inflate = zlib.decompressobj(wbits=31)
     out = b""
     with path.open("rb") as f:
-        while b"\n" not in out and len(out) < (1 << 20) and not inflate.eof:
+        while b"\n" not in out and len(out) < _HEADER_MAX_BYTES and not inflate.eof:
             chunk = f.read(1 << 16)
             if not chunk:
                 break
             out += inflate.decompress(chunk)
-    return out.split(b"\n", 1)[0]
+    end = out.find(b"\n")
+    return out[: end + 1] if 0 <= end < _HEADER_MAX_BYTES else out[:_HEADER_MAX_BYTES]
 
 
 def _resolve_columns(
@@ -394,8 +413,33 @@ def _inspect(
         names = _csv_header(path, compression)
         types = tuple("VARCHAR" for _ in names)
         parquet_rows = None
+    _check_width(path, len(names))
     positions, ignored = _resolve_columns(path, names, kind, column_map)
     return _File(path, given, fmt, compression, len(names), positions, types, parquet_rows, ignored)
+
+
+def _check_width(path: Path, ncols: int) -> None:
+    """The column limit, checked before any row is read."""
+    if ncols > MAX_COLUMNS:
+        raise _too_wide(path, f"it has {ncols:,} columns")
+
+
+def _too_wide(path: Path, why: str) -> IngestError:
+    return IngestError(
+        f"{path} is too wide: {why} and toprank reads at most {MAX_COLUMNS:,} columns; "
+        f"keep the columns it uses (claims: {len(CLAIM_COLUMNS)}, the CMS file: "
+        f"{len(PUF_COLUMNS)}) and load that file; nothing was loaded"
+    )
+
+
+def _ignored_note(file: _File) -> str:
+    """The columns toprank does not use, by name up to _IGNORED_NAMED of them (the CMS
+    file's 22 all named; a wide extract's hundreds not in one line)."""
+    named = ", ".join(file.ignored[:_IGNORED_NAMED])
+    more = len(file.ignored) - _IGNORED_NAMED
+    return f"{file.path.name}: ignored column(s) {named}" + (
+        f" and {more:,} more" if more > 0 else ""
+    )
 
 
 def _first_line(exc: BaseException) -> str:
@@ -514,7 +558,7 @@ def _projection(file: _File, kind: _Kind, reader: Reader | Literal["set-aside"])
         elif reader == "csv":
             expr = f"c{pos}"
         elif reader == "csv-lines":  # a line that does not split keeps only raw_line
-            expr = f"CASE WHEN well_formed THEN ingest_unquote(f.c{pos}) END"
+            expr = f"CASE WHEN well_formed THEN ingest_unquote(fields[{pos + 1}]) END"
         else:
             ref = f"#{pos + 1}"
             if file.types[pos].startswith("TIMESTAMP"):
@@ -531,8 +575,8 @@ def _source(file: _File, kind: _Kind, reader: Reader) -> tuple[str, dict[str, ob
     if reader == "csv":
         params["columns"] = {f"c{i}": "VARCHAR" for i in range(file.ncols)}
     elif reader == "csv-lines":
-        params["pattern"] = ",".join([_CSV_FIELD] * file.ncols)
-        params["group_names"] = [f"c{i}" for i in range(file.ncols)]
+        params["line_pattern"] = _CSV_LINE
+        params["field_pattern"] = _CSV_NEXT_FIELD
         params["ncols"] = file.ncols
         params["raw_delim"] = "\x1f\x1e\x1d"  # unit, record, group separators in a row
     return sql, params
@@ -838,7 +882,7 @@ class _Ingest:
             inspected = [_inspect(con, f, self.kind, self.column_map) for f in self.files]
             for f in inspected:
                 if f.ignored:
-                    notes.append(f"{f.path.name}: ignored column(s) {', '.join(f.ignored)}")
+                    notes.append(_ignored_note(f))
             con.execute("SET enable_progress_bar = true")
             con.execute("SET enable_progress_bar_print = false")
             con.execute("SET preserve_insertion_order = false")

@@ -107,7 +107,10 @@ FROM read_csv($path, columns = $columns, header = true, auto_detect = false,
 -- $raw_delim is a byte sequence no text contains, so a line is never cut; strict_mode
 -- off lets mixed \n and \r\n endings through (a \r ends a line too, which leaves a NULL
 -- row where a blank line or a \r\n was: those are dropped, as the line count does).
--- $pattern matches a whole well-formed line (one group per column, quoted or not).
+-- A line is split in one pass whatever the number of columns: on commas when it holds
+-- no quote (most lines), else, when $line_pattern shows it is well formed (quoted fields
+-- with "" inside, or fields without quotes), one match of $field_pattern per field over
+-- ',' || line. A line that does not split into the header's number of fields is rejected.
 WITH raw AS (
     SELECT line
     FROM read_csv($path, columns = {'line': 'VARCHAR'}, header = true, auto_detect = false,
@@ -118,20 +121,26 @@ WITH raw AS (
 ),
 parsed AS (
     SELECT line,
-           regexp_full_match(line, $pattern) AS well_formed,
-           regexp_extract(line, $pattern, $group_names) AS f
+           CASE WHEN strpos(line, '"') = 0 THEN string_split(line, ',')
+                WHEN regexp_full_match(line, $line_pattern)
+                THEN regexp_extract_all(',' || line, $field_pattern, 1)
+           END AS fields
     FROM raw
+),
+split AS (
+    SELECT line, fields, coalesce(len(fields) = $ncols, false) AS well_formed
+    FROM parsed
 )
 SELECT __PROJECTION__,
        CASE WHEN NOT well_formed THEN
-           CASE WHEN strpos(line, '"') > 0
+           CASE WHEN fields IS NULL
                 THEN 'malformed CSV line: bad quoting (unterminated or stray quote)'
                 ELSE printf('malformed CSV line: %d columns, the header has %d',
-                            len(string_split(line, ',')), $ncols)
+                            len(fields), $ncols)
            END
        END AS _malformed,
        line AS _raw_line
-FROM parsed
+FROM split
 
 -- name: source_parquet
 SELECT __PROJECTION__,
