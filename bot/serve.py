@@ -228,9 +228,8 @@ def run(args: argparse.Namespace) -> int:
 
     from bot.app import build_app
     from bot.pipeline import Toprank
-    from data.db import db_path
 
-    toprank = Toprank.open(db_path(args.db), build_if_missing=True, warm=True)
+    toprank = Toprank.open(args.db, build_if_missing=True, warm=True)
     try:
         app = build_app(
             toprank,
