@@ -145,7 +145,7 @@ def _interrupted() -> int:
 
 def run_info(args: argparse.Namespace) -> int:
     from data.demo import human_bytes
-    from data.writer import leftovers, size_of
+    from data.writer import current_holder, leftovers, size_of
 
     location = db.locate(args.db)
     path = location.path
@@ -169,7 +169,13 @@ def run_info(args: argparse.Namespace) -> int:
         con.close()
     print(report)
     left = leftovers(path)
-    if left:
+    holder = current_holder(path)
+    if holder is not None:
+        print(
+            f"\na write is in progress: pid {holder.pid}, `{holder.command}`, since "
+            f"{holder.since} (answers come from the data above until it commits)"
+        )
+    elif left:
         total = sum(size_of(p) for p in left)
         print(
             f"\nleft by an interrupted write: {human_bytes(total)} in "

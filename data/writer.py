@@ -76,6 +76,24 @@ def leftovers(db: Path) -> list[Path]:
     return found + _legacy_leftovers(db)
 
 
+def current_holder(db: Path) -> Holder | None:
+    """The writer working on `db` now, if any (from the lock file: a holder line whose
+    process is alive; a killed writer leaves its line, but not its process)."""
+    try:
+        holder = Holder.parse(lock_path(db).read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return None
+    if holder is None:
+        return None
+    try:
+        os.kill(holder.pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, another user's
+    return holder
+
+
 def size_of(path: Path) -> int:
     if path.is_dir():
         return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
@@ -235,7 +253,9 @@ def _checkpoint_legacy_wal(db: Path) -> None:
 def writing(db: Path, command: str, *, copy: bool, wait: float = 0.0) -> Iterator[Draft]:
     """Hold the writer lock and a draft of the next generation (a copy of the current
     database when `copy` and there is one, else nothing yet: the caller creates it).
-    Without `draft.publish()`, nothing changes and the draft is removed."""
+    Without `draft.publish()`, nothing changes and the draft is removed. A symlinked
+    database path is followed: the new generation replaces the file it names."""
+    db = Path(os.path.realpath(db))
     with WriterLock(db, command, wait):
         freed = 0
         for stale in leftovers(db):

@@ -224,6 +224,12 @@ def test_every_writer_is_refused_while_another_holds_the_lock(
         # Readers are never refused: the bot answers while a writer works.
         asked = toprank("ask", "--json", "--db", str(db), "top ot codes 2022")
         assert asked.returncode == 0 and '"error": null' in asked.stdout
+        # The writer's working files are not called leftovers while it works.
+        writer.work_dir(db).mkdir()
+        info = toprank("data", "info", "--no-verify", "--db", str(db))
+        assert f"a write is in progress: pid {os.getpid()}" in info.stdout
+        assert "left by an interrupted write" not in info.stdout
+        writer.work_dir(db).rmdir()
     assert sha256(db) == before
 
 
@@ -583,6 +589,17 @@ def test_a_full_disk_names_the_database_directory_and_changes_nothing(
         assert str(src) not in line and "nothing was loaded, the database is unchanged" in line
         assert sha256(db) == before
         assert listing(db.parent) == ["claims.duckdb", "claims.duckdb.lock"]
+
+
+def test_a_symlinked_database_is_replaced_where_it_points(small_demo: Path, tmp_path: Path) -> None:
+    real = copy_db(small_demo, tmp_path / "volume")
+    link = tmp_path / "claims.duckdb"
+    link.symlink_to(real)
+    done = toprank(
+        "data", "ingest", "claims", str(claims_file(tmp_path / "a.csv", 7)), "--db", str(link)
+    )
+    assert done.returncode == 0, done.stderr
+    assert link.is_symlink() and count(real, "SELECT count(*) FROM claim_lines") == 7
 
 
 def test_concurrent_first_use_builds_the_demo_once(
