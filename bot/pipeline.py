@@ -171,6 +171,7 @@ class Toprank:
         )
         if warm:
             toprank.warm_up()
+        engine.warm = toprank.warm_questions  # a new generation is warmed before it serves
         return toprank
 
     def warm_up(self) -> None:
@@ -179,6 +180,10 @@ class Toprank:
         calls this once at start; a one-shot CLI question pays only for what it needs)."""
         for name in template_names():
             validated(load_template(name)[0])
+        self.warm_questions()
+
+    def warm_questions(self) -> None:
+        """One question of each common shape (their answers are dropped)."""
         for question in WARM_QUESTIONS:
             self.ask(question)
 

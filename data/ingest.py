@@ -6,7 +6,9 @@
 The work happens inside DuckDB (its CSV and Parquet readers plus set-based SQL in
 data/ingest.sql), never row by row in Python. One run is one transaction: every file is
 read, validated and inserted, the sources rows written and the rollups rebuilt, and only
-then committed, once. Any failure (a corrupt file, a refused re-ingest, Ctrl-C, a killed
+then committed, once. It runs in a copy of the database (data.writer: one writer at a
+time, the bot never waits) that replaces the database by one rename after the commit.
+Any failure (a corrupt file, a refused re-ingest, Ctrl-C, a full disk, a killed
 process) leaves the database exactly as it was.
 
 Nothing vanishes: for every file, loaded + rejected = read, checked before the commit.
@@ -1311,9 +1313,7 @@ def _reasons_text(reasons: Sequence[tuple[str, int]]) -> str:
 
 def _open_error(path: Path, exc: BaseException) -> str:
     text = _first_line(exc)
-    if "lock" in text.lower():
-        return f"the database {path} is in use by another process (is the bot running?)"
-    return f"cannot open the database {path}: {text}"
+    return f"cannot open the copy of the database {path} to load into: {text}"
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:

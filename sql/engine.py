@@ -21,7 +21,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -163,6 +163,10 @@ class DuckDBEngine:
         self._lock = threading.Lock()
         self._local = threading.local()
         self._closed = False
+        self._opener: threading.Thread | None = None
+        # Run on a new generation before it serves (bot.pipeline asks its warm-up
+        # questions there), so no user pays the first reads of a cold file.
+        self.warm: Callable[[], None] | None = None
 
     # --- generations -----------------------------------------------------------------
 
@@ -220,13 +224,20 @@ class DuckDBEngine:
         if identity == self._refused:
             return
         self._opening = identity
-        threading.Thread(
+        self._opener = threading.Thread(
             target=self._switch_to, args=(identity,), name="toprank-reopen", daemon=True
-        ).start()
+        )
+        self._opener.start()
 
     def _switch_to(self, identity: FileIdentity) -> None:
         try:
             fresh = self._open_generation(identity)
+            if self.warm is not None:
+                self._local.generation = fresh  # this thread's queries read the new file
+                try:
+                    self.warm()
+                finally:
+                    self._local.generation = None
         except Exception as exc:
             log.error(
                 "keeping the data already open: the new %s cannot be used: %s", self.path, exc
@@ -346,6 +357,9 @@ class DuckDBEngine:
         return generation.coverage
 
     def close(self) -> None:
+        opener = self._opener
+        if opener is not None and opener is not threading.current_thread():
+            opener.join(timeout=60)  # never leave DuckDB working in a thread at exit
         with self._lock:
             self._closed = True
             if self._current is not None:

@@ -21,6 +21,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -281,18 +282,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--demo-lines", type=parse_lines, default=1_000_000)
     parser.add_argument("--new-lines", type=parse_lines, default=1_000_000)
     parser.add_argument("--dir", type=Path, default=None, help="work here (default: a temp dir)")
+    parser.add_argument(
+        "--from", dest="source", type=Path, default=None, help="start from a copy of this database"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         work = Path(tmp)
         db = work / "db" / "claims.duckdb"
-        print(f"building the demo database ({args.demo_lines:,} lines) ...", file=sys.stderr)
-        build_demo(db, args.demo_lines, progress=False)
+        if args.source is not None:
+            db.parent.mkdir(parents=True)
+            shutil.copyfile(args.source, db)
+        else:
+            print(f"building the demo database ({args.demo_lines:,} lines) ...", file=sys.stderr)
+            build_demo(db, args.demo_lines, progress=False)
         new_file = new_claims_file(work / "new.csv", args.new_lines)
         print("bot answering while the ingest runs ...", file=sys.stderr)
         run = scenario(db, new_file)
         figures = summary(run)
     print(
-        f"new data while answering: demo {args.demo_lines:,} lines, ingest of "
+        f"new data while answering: {'a copy of ' + str(args.source) if args.source else 'demo'} "
+        f"{args.demo_lines:,} lines, ingest of "
         f"{args.new_lines:,} lines in {figures['ingest_seconds']:.1f} s (exit {run.ingest_code})"
     )
     after = figures["new_data_after_commit_s"]

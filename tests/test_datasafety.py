@@ -376,7 +376,8 @@ def test_damaged_databases_are_reported_in_one_line(small_demo: Path, tmp_path: 
     info = toprank("data", "info", "--db", str(damaged))
     assert info.returncode == 1
     assert "is damaged" in one_line(info.stderr) and "checksum" in info.stderr
-    assert "checksums: FAILED" in info.stdout
+    # The report says so too, unless the damage is in what the report itself reads.
+    assert "checksums: FAILED" in info.stdout or info.stdout == ""
     serve = toprank("serve", "--http", "--db", str(damaged), env=SERVE_ENV)
     assert serve.returncode == 2 and "is damaged" in one_line(serve.stderr)
     # `ask` opens without reading every block; a question that meets the damage gets a
