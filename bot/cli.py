@@ -46,16 +46,47 @@ def default_command() -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    args = parser.parse_args(argv or default_command())
+    try:  # building the parser imports the subcommands' modules: a second or so
+        parser = build_parser()
+        args = parser.parse_args(argv or default_command())
+        from data.db import StartupError  # light: no Slack, no pandas
+    except KeyboardInterrupt:
+        print("\ninterrupted: nothing was done", file=sys.stderr)
+        return 130
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+
     try:
         return int(args.func(args) or 0)
+    except StartupError as error:  # a setting or a database the user must fix: one line
+        print(f"toprank: {error}", file=sys.stderr)
+        return EXIT_STARTUP
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _stdout_closed()
+
+
+# A setting or database problem found before anything ran (the same code as bad usage).
+EXIT_STARTUP = 2
+# What a shell reports for a command ended by SIGPIPE (128 + 13), as `yes | head` does.
+EXIT_PIPE_CLOSED = 141
+
+
+def _stdout_closed() -> int:
+    """The reader of stdout went away (`toprank ask - | head -1`): stop quietly. Python
+    would otherwise print an error while flushing stdout at exit, so stdout is pointed
+    at /dev/null first."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    finally:
+        os.close(devnull)
+    return EXIT_PIPE_CLOSED
 
 
 if __name__ == "__main__":

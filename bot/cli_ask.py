@@ -75,10 +75,14 @@ def _configure_io() -> None:
 def _open(db: str | None):
     """The pipeline, or None after a clear message on stderr."""
     from bot.pipeline import Toprank  # imported here so `toprank --help` stays fast
+    from data.db import StartupError
 
     try:
         return Toprank.open(db)
-    except Exception as exc:  # no database, unreadable file: a message, not a traceback
+    except StartupError as exc:  # a setting, or a database that cannot be used: says which
+        print(f"toprank: {exc}", file=sys.stderr)
+        return None
+    except Exception as exc:  # anything else: a message, not a traceback
         logging.getLogger("toprank").debug("open failed", exc_info=True)
         print(f"toprank: cannot open the database: {exc}", file=sys.stderr)
         return None

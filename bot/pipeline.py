@@ -17,7 +17,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
-from pathlib import Path
 
 from bot.answer import (
     DEFAULT_MIN_CELL,
@@ -30,7 +29,7 @@ from bot.answer import (
 from bot.answer_model import Answer
 from bot.knowledge import Knowledge, load_knowledge
 from data.catalog import Catalog, load_catalog
-from data.db import db_path as resolve_db_path
+from data.db import QUESTION_TABLES, ConfigError, DatabaseProblem, locate, verify_blocks
 from data.vocab import Vocabulary, load_vocab
 from intents.conversation import Context, follow_up
 from intents.model import MAX_QUESTION_CHARS, Coverage, Period
@@ -38,7 +37,15 @@ from intents.resolve import default_period, resolve
 from intents.spec import Spec, intent_name
 from intents.understand import understand
 from sql.compile import Unsupported, compile_plan
-from sql.engine import DatabaseMissing, DuckDBEngine, QueryTimeout, validated
+from sql.engine import (
+    DatabaseDamaged,
+    DatabaseEmpty,
+    DatabaseMissing,
+    DuckDBEngine,
+    QueryTimeout,
+    query_timeout_from_env,
+    validated,
+)
 from sql.plan import (
     coverage_query,
     knowledge_query,
@@ -71,15 +78,21 @@ WARM_QUESTIONS = (
 
 
 def min_cell_from_env(environ: Mapping[str, str] = os.environ) -> int:
-    """TOPRANK_MIN_CELL (default 11; 0 turns small-cell suppression off)."""
+    """TOPRANK_MIN_CELL (default 11; 0 turns small-cell suppression off). Anything but
+    a whole number from 0 up is refused: a typo must never turn suppression off."""
     raw = environ.get(MIN_CELL_ENV, "").strip()
     if not raw:
         return DEFAULT_MIN_CELL
     try:
-        return max(0, int(raw))
+        value = int(raw)
     except ValueError:
-        log.warning("ignoring %s=%r (not a whole number)", MIN_CELL_ENV, raw)
-        return DEFAULT_MIN_CELL
+        value = -1
+    if value < 0:
+        raise ConfigError(
+            f"{MIN_CELL_ENV}={raw!r} is not a whole number of 0 or more (counts under it are "
+            f"hidden; default {DEFAULT_MIN_CELL}, 0 shows every count)"
+        )
+    return value
 
 
 class Toprank:
@@ -99,7 +112,10 @@ class Toprank:
         self.engine = engine
         self._catalog = catalog
         self._knowledge = knowledge
+        # The coverage given is the one of the engine's generation now; a later
+        # generation (new data renamed over the file) brings its own (see `coverage`).
         self._coverage = coverage
+        self._coverage_generation = engine.generation
         self._vocab = vocab if vocab is not None else load_vocab()
         self._today = today
         self.min_cell = min_cell
@@ -113,20 +129,35 @@ class Toprank:
         build_if_missing: bool = True,
         warm: bool = False,
     ) -> Toprank:
-        """Open the database (building the demo data first when it is missing and
-        allowed), load the catalog and knowledge, and read the coverage once. With
-        `warm`, also pay the one-time costs of the first questions now (`warm_up`)."""
-        path = resolve_db_path(db_path)
-        if not Path(path).exists():
-            if not build_if_missing:
-                raise DatabaseMissing(f"no database at {path}; build one with `toprank data demo`")
+        """Open the database, load the catalog and knowledge, and read the coverage once.
+        The settings are checked first (ConfigError). Only the default path is built
+        (the demo data) when missing and allowed: a path given by --db or TOPRANK_DB
+        that does not exist is an error, never a new synthetic database. A file that is
+        not a toprank database raises DatabaseProblem, one line. With `warm`, also check
+        every block of the tables answers read (a corrupt file is found at start, not by
+        a user) and pay the one-time costs of the first questions now (`warm_up`)."""
+        min_cell = min_cell_from_env()
+        timeout = query_timeout_from_env()
+        location = locate(db_path)
+        path = location.path
+        if not path.exists():
+            if location.explicit or not build_if_missing:
+                raise DatabaseMissing(location.missing_message())
             from data.demo import ensure_database  # only needed on first use
 
             path = ensure_database(path)
-        engine = DuckDBEngine(path)
+        engine = DuckDBEngine(path, timeout)
         try:
             coverage = engine.coverage()
-        except Exception:
+            if warm:
+                _verify_answer_tables(engine)
+        except DatabaseEmpty as exc:
+            engine.close()
+            raise DatabaseProblem(
+                f"{exc}; load files with `toprank data ingest` or build the demo with "
+                "`toprank data demo`"
+            ) from None
+        except BaseException:
             engine.close()
             raise
         toprank = cls(
@@ -136,10 +167,11 @@ class Toprank:
             coverage=coverage,
             vocab=load_vocab(),
             today=today,
-            min_cell=min_cell_from_env(),
+            min_cell=min_cell,
         )
         if warm:
             toprank.warm_up()
+        engine.warm = toprank.warm_questions  # a new generation is warmed before it serves
         return toprank
 
     def warm_up(self) -> None:
@@ -148,12 +180,20 @@ class Toprank:
         calls this once at start; a one-shot CLI question pays only for what it needs)."""
         for name in template_names():
             validated(load_template(name)[0])
+        self.warm_questions()
+
+    def warm_questions(self) -> None:
+        """One question of each common shape (their answers are dropped)."""
         for question in WARM_QUESTIONS:
             self.ask(question)
 
     @property
     def coverage(self) -> Coverage:
-        return self._coverage
+        """The coverage of the data this thread's question reads (the generation pinned
+        by `converse`, else the newest)."""
+        if self.engine.generation == self._coverage_generation:
+            return self._coverage
+        return self.engine.coverage()
 
     @property
     def catalog(self) -> Catalog:
@@ -201,8 +241,14 @@ class Toprank:
         )
         spec: Spec | None = None
         try:
-            spec = self.understand(question, context)
-            answer = self.answer_spec(spec, question=shown)
+            # One generation of the data for the whole answer (coverage and rows).
+            with self.engine.pinned():
+                spec = self.understand(question, context)
+                answer = self.answer_spec(spec, question=shown)
+        except DatabaseDamaged as exc:
+            log.error("answering %r: %s", question[:MAX_QUESTION_CHARS], exc)
+            kind = "unknown" if spec is None else intent_name(spec)
+            return damaged_answer(question[:MAX_QUESTION_CHARS], kind), context
         except QueryTimeout:
             log.error("query timeout answering %r", question[:MAX_QUESTION_CHARS])
             kind = "unknown" if spec is None else intent_name(spec)
@@ -224,7 +270,7 @@ class Toprank:
         """Resolve, compile, run and build (may raise; `ask` catches)."""
         common = {
             "catalog": self._catalog,
-            "coverage": self._coverage,
+            "coverage": self.coverage,
             "knowledge": self._knowledge,
             "question": question,
         }
@@ -232,7 +278,7 @@ class Toprank:
             return error_answer(spec, spec.error, **common)
         if spec.kind != "data":
             return self._answer_other(spec, question)
-        resolved = resolve(spec, self._coverage)
+        resolved = resolve(spec, self.coverage)
         if resolved.error is not None:
             return error_answer(
                 spec, resolved.error, resolved=resolved, suggestions=resolved.suggestions, **common
@@ -251,10 +297,10 @@ class Toprank:
         if spec.kind == "coverage":
             query = coverage_query()
         elif spec.kind in ("lookup", "knowledge"):
-            period = default_period(spec, self._coverage)
+            period = default_period(spec, self.coverage)
             from intents.periods import clip_to_coverage
 
-            period = clip_to_coverage(period, self._coverage)
+            period = clip_to_coverage(period, self.coverage)
             known = [c for c in spec.lookup_codes if c in self._catalog.codes]
             if spec.kind == "lookup" and known and period is not None:
                 query = lookup_query(known[0], period)
@@ -265,10 +311,40 @@ class Toprank:
             spec,
             rows,
             catalog=self._catalog,
-            coverage=self._coverage,
+            coverage=self.coverage,
             knowledge=self._knowledge,
             query=query,
             period=period if query is not None else None,
             question=question,
             min_cell=self.min_cell,
         )
+
+
+def _verify_answer_tables(engine: DuckDBEngine) -> None:
+    """Read every block of the tables answers read but the claim lines (those are
+    checked by `toprank data info`): a damaged file is refused at start, in one line."""
+    tables = tuple(sorted(QUESTION_TABLES - {"claim_lines"}))
+    with engine.pinned():
+        cursor = engine.cursor()
+        try:
+            result = verify_blocks(cursor, tables)
+        finally:
+            cursor.close()
+    if result.damaged is not None:
+        raise DatabaseProblem(
+            f"{engine.path} is damaged ({result.damaged}); restore it from a backup or "
+            "rebuild it (`toprank data info` checks the whole file)"
+        )
+
+
+def damaged_answer(question: str, intent_kind: str) -> Answer:
+    """A question that ran into a damaged block of the database file."""
+    answer = internal_error_answer(question, intent_kind)
+    return replace(
+        answer,
+        title="The data file is damaged",
+        text=(
+            "Sorry, part of the data file is damaged, so I can't answer that. The error "
+            "has been logged; the file needs restoring from a backup or rebuilding."
+        ),
+    )

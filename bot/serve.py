@@ -266,13 +266,13 @@ def _serve(
     from bot.state import StateError, StateStore
     from data.db import db_path
 
-    path = db_path(args.db)
-    try:
-        store = StateStore.from_env(path)
+    toprank = Toprank.open(args.db, build_if_missing=True, warm=True)
+    try:  # after the database: a mistyped path must not leave a state file behind
+        store = StateStore.from_env(db_path(args.db))
     except StateError as error:
+        toprank.close()
         print(f"toprank serve: {error}", file=sys.stderr)
         return EXIT_USAGE
-    toprank = Toprank.open(path, build_if_missing=True, warm=True)
     try:
         app = build_app(
             toprank,

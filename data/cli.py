@@ -67,13 +67,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="claim lines to generate (default 1,000,000; 10M and 100M work too)",
     )
     demo.add_argument("--db", metavar="PATH", help="database file to write")
-    demo.add_argument("--force", action="store_true", help="replace an existing database file")
+    demo.add_argument("--force", action="store_true", help="replace an existing demo database file")
+    demo.add_argument(
+        "--replace-real-data",
+        action="store_true",
+        help="with --force: replace the file even if it holds loaded (non-demo) sources",
+    )
     demo.set_defaults(func=run_demo)
 
     info = data_sub.add_parser(
         "info", help="coverage, sources, row counts and procedures by cohort and year"
     )
     info.add_argument("--db", metavar="PATH", help="database file to describe")
+    info.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="skip reading every block to verify its checksum (a full scan of the file)",
+    )
     info.set_defaults(func=run_info)
 
     try:
@@ -97,6 +107,7 @@ def _error(message: str) -> int:
 
 def run_demo(args: argparse.Namespace) -> int:
     from data.demo import DEFAULT_LINES, CalibrationError, build_demo, human_bytes
+    from data.writer import no_space, no_space_message
 
     path = db.db_path(args.db)
     lines = args.lines or DEFAULT_LINES
@@ -109,8 +120,16 @@ def run_demo(args: argparse.Namespace) -> int:
         return _error(f"{path} is a directory, not a database file")
     print(f"building the demo database: {lines:,} claim lines at {path}", file=sys.stderr)
     try:
-        stats = build_demo(path, lines, progress=sys.stderr.isatty())
+        stats = build_demo(
+            path, lines, progress=sys.stderr.isatty(), replace_real_data=args.replace_real_data
+        )
+    except db.StartupError as exc:  # another writer, real data in the file
+        return _error(f"{exc}; nothing was changed")
+    except KeyboardInterrupt:
+        return _interrupted()
     except (CalibrationError, ValueError, OSError, duckdb.Error) as exc:
+        if no_space(exc):
+            return _error(f"demo build failed, nothing was changed: {no_space_message(path, exc)}")
         return _error(f"demo build failed, nothing was changed: {exc}")
     print(
         f"demo database built: {stats.lines:,} claim lines in {stats.seconds:.1f} s, "
@@ -119,23 +138,60 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _interrupted() -> int:
+    print("\ninterrupted: nothing was changed, the database is as it was", file=sys.stderr)
+    return 130
+
+
 def run_info(args: argparse.Namespace) -> int:
-    path = db.db_path(args.db)
+    from data.demo import human_bytes
+    from data.writer import current_holder, leftovers, size_of
+
+    location = db.locate(args.db)
+    path = location.path
     if not path.exists():
         return _error(
-            f"no database at {path}; build the demo with `toprank data demo` "
+            location.missing_message()
+            if location.explicit
+            else f"no database at {path}; build the demo with `toprank data demo` "
             "(or choose one with --db or TOPRANK_DB)"
         )
     try:
-        con = db.connect_ro(path)
-    except duckdb.Error as exc:
-        return _error(f"cannot open {path} as a DuckDB database: {exc}")
+        con = db.open_reader(path)
+    except db.DatabaseProblem as exc:
+        return _error(str(exc))
     try:
-        print(describe(con, path))
+        report = describe(con, path)
+        verification = None if args.no_verify else db.verify_blocks(con)
     except duckdb.Error as exc:
-        return _error(f"{path} is not a toprank database (or is damaged): {exc}")
+        return _error(db.open_error_message(path, exc))
     finally:
         con.close()
+    print(report)
+    left = leftovers(path)
+    holder = current_holder(path)
+    if holder is not None:
+        print(
+            f"\na write is in progress: pid {holder.pid}, `{holder.command}`, since "
+            f"{holder.since} (answers come from the data above until it commits)"
+        )
+    elif left:
+        total = sum(size_of(p) for p in left)
+        print(
+            f"\nleft by an interrupted write: {human_bytes(total)} in "
+            f"{', '.join(str(p) for p in left)} (the next data command removes it)"
+        )
+    if verification is None:
+        return 0
+    if verification.damaged is not None:
+        print(f"\nchecksums: FAILED in {verification.damaged}")
+        return _error(
+            f"{path} is damaged ({verification.damaged}); restore it from a backup or rebuild it"
+        )
+    print(
+        f"\nchecksums: every block of {len(verification.tables)} tables "
+        f"({verification.rows:,} rows) read and verified in {verification.seconds:.1f} s"
+    )
     return 0
 
 

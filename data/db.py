@@ -1,10 +1,20 @@
-"""The database edge: where the DuckDB file lives, its schema, rollups and coverage."""
+"""The database edge: where the DuckDB file lives, how it is opened and checked, its
+schema, rollups and coverage.
+
+Questions only ever read the file, through `open_reader` (a read-only attach, see
+there); writers never write the file a reader has open (data.writer: every writer
+builds a new generation and renames it over the path).
+"""
 
 from __future__ import annotations
 
 import os
+import re
+import time
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 import duckdb
 
@@ -12,19 +22,88 @@ from intents.model import Coverage
 
 DATA_DIR = Path(__file__).resolve().parent
 DEFAULT_DB = DATA_DIR / "claims.duckdb"
+DB_ENV = "TOPRANK_DB"
 
 # Tables a question may read. sql/ validation refuses any other table name.
 QUESTION_TABLES = frozenset(
     {"rollup_month", "rollup_national", "rollup_detail", "rollup_claims", "claim_lines", "sources"}
 )
+# What a reader checks at open: every table a question reads must be there.
+REQUIRED_TABLES = QUESTION_TABLES
+# The alias the read-only attach gives the database (queries name tables unqualified).
+READER_ALIAS = "claims"
+
+
+class StartupError(Exception):
+    """A problem the user can fix before anything runs: one line, no traceback.
+
+    The console script prints str(error) and exits 2 (bot/cli.py), so every surface
+    (ask, chat, serve, data) reports it the same way."""
+
+
+class ConfigError(StartupError, ValueError):
+    """A setting (an environment variable) that cannot be used as given."""
+
+
+class DatabaseProblem(StartupError):
+    """The database file is missing, locked, not DuckDB, not toprank's, or damaged."""
+
+
+Origin = Literal["--db", "TOPRANK_DB", "default"]
+
+
+@dataclass(frozen=True)
+class DbLocation:
+    """Where the database is, and who said so (only the default path may be created
+    on first use: an explicit path that does not exist is a mistake to report)."""
+
+    path: Path
+    origin: Origin
+
+    @property
+    def explicit(self) -> bool:
+        return self.origin != "default"
+
+    def missing_message(self) -> str:
+        if not self.explicit:
+            return f"no database at {self.path}; build one with `toprank data demo`"
+        return (
+            f"no database at {self.path} (set by {self.origin}); check the path, or build "
+            f"one there with `toprank data demo --db {self.path}`"
+        )
+
+
+def locate(override: str | os.PathLike | None = None) -> DbLocation:
+    """--db beats TOPRANK_DB beats data/claims.duckdb."""
+    if override:
+        return DbLocation(Path(override), "--db")
+    env = os.environ.get(DB_ENV, "").strip()
+    if env:
+        return DbLocation(Path(env), "TOPRANK_DB")
+    return DbLocation(DEFAULT_DB, "default")
 
 
 def db_path(override: str | os.PathLike | None = None) -> Path:
     """--db beats TOPRANK_DB beats data/claims.duckdb."""
-    if override:
-        return Path(override)
-    env = os.environ.get("TOPRANK_DB")
-    return Path(env) if env else DEFAULT_DB
+    return locate(override).path
+
+
+@dataclass(frozen=True)
+class FileIdentity:
+    """Which file a path names right now: a renamed-in generation has a new inode."""
+
+    device: int
+    inode: int
+    mtime_ns: int
+    size: int
+
+    @classmethod
+    def of(cls, path: Path) -> FileIdentity | None:
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        return cls(st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 def connect_rw(path: str | os.PathLike) -> duckdb.DuckDBPyConnection:
@@ -35,6 +114,119 @@ def connect_rw(path: str | os.PathLike) -> duckdb.DuckDBPyConnection:
 def connect_ro(path: str | os.PathLike) -> duckdb.DuckDBPyConnection:
     """Questions only ever get a read-only connection."""
     return duckdb.connect(str(path), read_only=True)
+
+
+def open_reader(path: str | os.PathLike) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the file at `path` as it is now, checked.
+
+    The file is attached to a fresh in-memory DuckDB rather than opened with
+    duckdb.connect(path): DuckDB caches database instances by path within a process,
+    so after a writer renamed a new generation over the path, connect(path) would hand
+    back the old, unlinked file for as long as any connection to it is open. Raises
+    DatabaseProblem (one line) when the file is missing, locked, not a DuckDB
+    database, or lacks toprank's tables."""
+    path = Path(path)
+    if not path.exists():
+        raise DatabaseProblem(f"no database at {path}")
+    if path.is_dir():
+        raise DatabaseProblem(f"{path} is a directory, not a database file")
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"ATTACH $path AS {READER_ALIAS} (READ_ONLY)", {"path": str(path)})
+        con.execute(f"USE {READER_ALIAS}")
+        check_tables(con, path)
+    except duckdb.Error as exc:
+        con.close()
+        raise DatabaseProblem(open_error_message(path, exc)) from None
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def check_tables(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Raises DatabaseProblem unless every table a question reads is there."""
+    present = {
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+        ).fetchall()
+    }
+    missing = sorted(REQUIRED_TABLES - present)
+    if missing:
+        raise DatabaseProblem(
+            f"{path} is a DuckDB database but not a toprank one (no table "
+            f"{', '.join(missing)}); build one with `toprank data demo` or load files with "
+            "`toprank data ingest`"
+        )
+
+
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.*?) \(PID (\d+)\)")
+
+
+def open_error_message(path: Path, exc: BaseException) -> str:
+    """One line for a failure to open or read the database file."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    holder = _LOCK_HOLDER.search(text)
+    if holder is not None or "could not set lock" in text.lower():
+        who = f" ({holder.group(1)}, pid {holder.group(2)})" if holder else ""
+        return (
+            f"{path} is locked by another program that has it open for writing{who}; "
+            "toprank's own writers never lock the file the bot reads, so close that program"
+        )
+    if "not a valid DuckDB database" in text:
+        return f"{path} is not a DuckDB database file"
+    if is_corruption(exc):
+        return f"{path} is damaged ({first}); restore it from a backup or rebuild it"
+    if "version" in text.lower() and "storage" in text.lower():
+        return f"{path} was written by a different DuckDB version ({first})"
+    return f"cannot open {path} as a DuckDB database: {first}"
+
+
+def is_corruption(exc: BaseException) -> bool:
+    """DuckDB's report of a block whose checksum does not match (or a mangled file)."""
+    text = str(exc).lower()
+    return "corrupt database file" in text or "checksum" in text
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The result of reading every block of the given tables."""
+
+    tables: tuple[str, ...]
+    rows: int
+    seconds: float
+    damaged: str | None  # the first table that failed, with DuckDB's reason
+
+
+def verify_blocks(
+    con: duckdb.DuckDBPyConnection, tables: tuple[str, ...] | None = None
+) -> Verification:
+    """Reads every column of every row of `tables` (default: all of the database's), so
+    DuckDB checks every block's checksum. It is the cost of one full scan: 0.6 s for
+    the 1M-line demo database on 2 cores, growing with the data."""
+    started = time.perf_counter()
+    names = tables or tuple(
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+            "ORDER BY table_name"
+        ).fetchall()
+    )
+    rows = 0
+    for table in names:
+        columns = [r[0] for r in con.execute(f'DESCRIBE "{table}"').fetchall()]
+        hashes = ", ".join(f'sum(hash("{c}"))' for c in columns)
+        try:
+            row = con.execute(f'SELECT count(*), {hashes} FROM "{table}"').fetchone()
+        except duckdb.Error as exc:
+            if not is_corruption(exc):
+                raise
+            reason = str(exc).strip().splitlines()[0]
+            return Verification(names, rows, time.perf_counter() - started, f"{table}: {reason}")
+        rows += int(row[0]) if row else 0
+    return Verification(names, rows, time.perf_counter() - started, None)
 
 
 def _run_script(con: duckdb.DuckDBPyConnection, name: str) -> None:

@@ -32,6 +32,7 @@ import yaml
 
 from data import db
 from data.catalog import in_rehab_range, load_catalog
+from data.db import StartupError
 
 DATA_DIR = Path(__file__).resolve().parent
 DEFAULT_LINES = 1_000_000
@@ -567,114 +568,68 @@ def bucket_lists(spec: DemoSpec) -> dict[str, list]:
 # ---------------------------------------------------------------------------- build
 
 
-def _remove(*paths: Path) -> None:
-    for path in paths:
-        if path.is_dir():
-            for child in path.iterdir():
-                child.unlink()
-            path.rmdir()
-        elif path.exists():
-            path.unlink()
+class RealDataPresent(StartupError):
+    """The database holds real (non-demo) sources that a demo build would replace."""
+
+
+def _refuse_real_data(path: Path) -> None:
+    """Raises RealDataPresent when the file at `path` holds anything but the demo, or
+    cannot be read to tell (a demo build must never destroy loaded files by surprise)."""
+    if not path.exists():
+        return
+    try:
+        con = db.open_reader(path)
+    except db.DatabaseProblem as exc:
+        raise RealDataPresent(
+            f"cannot tell what {path} holds ({exc}); add --replace-real-data to replace it anyway"
+        ) from None
+    try:
+        real = con.execute(
+            "SELECT source_id, name, rows_loaded FROM sources WHERE kind <> 'demo' "
+            "ORDER BY source_id"
+        ).fetchall()
+    except duckdb.Error as exc:
+        raise RealDataPresent(
+            f"cannot tell what {path} holds ({str(exc).splitlines()[0]}); add "
+            "--replace-real-data to replace it anyway"
+        ) from None
+    finally:
+        con.close()
+    if real:
+        listed = "; ".join(f"#{sid} {name} ({int(n or 0):,} claim lines)" for sid, name, n in real)
+        raise RealDataPresent(
+            f"{path} holds real data that a demo build would delete: {listed}. Add "
+            "--replace-real-data to replace it anyway, or build the demo elsewhere with --db"
+        )
 
 
 def build_demo(
-    path: str | os.PathLike, lines: int = DEFAULT_LINES, progress: bool = True
+    path: str | os.PathLike,
+    lines: int = DEFAULT_LINES,
+    progress: bool = True,
+    *,
+    replace_real_data: bool = False,
+    wait: float = 0.0,
 ) -> DemoStats:
-    """Writes the demo database at `path` (replacing any file there) and returns its stats.
+    """Writes the demo database at `path` (replacing a demo database there) and returns
+    its stats.
 
-    The database is built in a temporary file next to `path` and renamed at the end, so
-    an interrupted build never leaves a half-built database behind."""
-    from tqdm import tqdm
+    It is a writer like ingest (data.writer): it takes the writer lock (waiting `wait`
+    seconds for another writer), builds the new file beside the database and renames it
+    over the path at the end, so an interrupted build changes nothing and a bot reading
+    the old file moves to the new one. A file holding real sources is refused unless
+    `replace_real_data`."""
+    from data import writer
 
     if lines < MIN_LINES:
         raise ValueError(f"the demo needs at least {MIN_LINES:,} lines (asked for {lines:,})")
     started = time.perf_counter()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}.duckdb.tmp")
-    tmp_wal = Path(f"{tmp}.wal")
-    spill = path.with_name(f"{path.stem}.{os.getpid()}.spill.tmp")
-    _remove(tmp, tmp_wal, spill)
-    steps = tqdm(total=4, desc="demo data", unit="step", disable=not progress, file=sys.stderr)
-    try:
-        spec = load_spec()
-        steps.set_postfix_str("quotas")
-        counts = code_year_counts(spec, lines)
-        problems = calibration_problems(counts, spec)
-        if problems and lines >= CALIBRATED_FROM_LINES:
-            raise CalibrationError("; ".join(problems))
-        cells = cell_table(spec, *quota_index_cells(spec, counts))
-        if int(cells["n"].sum()) != lines:
-            raise CalibrationError(f"quotas add up to {int(cells['n'].sum()):,}, not {lines:,}")
-        steps.update()
-
-        con = duckdb.connect(
-            str(tmp),
-            config={
-                # Row order inside a batch carries no meaning; dropping it lets the insert
-                # run in parallel. Batches still go in month order, so zone maps on
-                # service_date stay useful.
-                "preserve_insertion_order": False,
-                "memory_limit": MEMORY_LIMIT,
-                "temp_directory": str(spill),
-            },
-        )
-        try:
-            db.create_schema(con)
-            con.register("cells_frame", cells)
-            con.execute(
-                "CREATE TEMP TABLE demo_cells AS"
-                " SELECT * REPLACE (CAST(month AS DATE) AS month) FROM cells_frame"
-            )
-            con.unregister("cells_frame")
-            steps.update()
-            steps.set_postfix_str("claim lines")
-            sql = (DATA_DIR / "demo_lines.sql").read_text(encoding="utf-8")
-            buckets = bucket_lists(spec)
-            batch_lines = cells.groupby("batch")["n"].sum()
-            with tqdm(
-                total=lines,
-                desc="claim lines",
-                unit=" lines",
-                unit_scale=True,
-                disable=not progress,
-                file=sys.stderr,
-                leave=False,
-            ) as bar:
-                for batch, n in batch_lines.items():
-                    con.execute(sql, {"batch": int(batch), "source_id": SOURCE_ID, **buckets})
-                    bar.update(int(n))
-            loaded = con.execute("SELECT count(*) FROM claim_lines").fetchone()[0]
-            if loaded != lines:
-                raise RuntimeError(f"built {loaded:,} claim lines, expected {lines:,}")
-            con.execute(
-                "INSERT INTO sources (source_id, name, kind, fingerprint, rows_read, rows_loaded,"
-                " rows_rejected, first_date, last_date, loaded_at)"
-                " VALUES ($id, $name, 'demo', $fp, $n, $n, 0, $first, $last, now())",
-                {
-                    "id": SOURCE_ID,
-                    "name": SOURCE_NAME,
-                    "fp": f"demo:v{spec.params['version']}:lines={lines}",
-                    "n": lines,
-                    "first": spec.first_date,
-                    "last": spec.last_date,
-                },
-            )
-            con.execute("DROP TABLE demo_cells")
-            steps.update()
-            steps.set_postfix_str("rollups")
-            db.rebuild_rollups(con)
-            con.execute("CHECKPOINT")
-            steps.update()
-        finally:
-            con.close()
-        _remove(Path(f"{path}.wal"), spill)
-        os.replace(tmp, path)
-    except BaseException:
-        _remove(tmp, tmp_wal, spill)
-        raise
-    finally:
-        steps.close()
+    with writer.writing(path, writer.command_line(), copy=False, wait=wait) as draft:
+        if not replace_real_data:
+            _refuse_real_data(path)
+        _build_and_publish(draft, lines, progress)
     return DemoStats(
         path=path,
         lines=lines,
@@ -683,16 +638,122 @@ def build_demo(
     )
 
 
+def _build_and_publish(draft, lines: int, progress: bool) -> None:
+    """Build the demo into the draft (data.writer.Draft) and rename it over the database."""
+    from tqdm import tqdm
+
+    from data import writer
+
+    steps = tqdm(total=4, desc="demo data", unit="step", disable=not progress, file=sys.stderr)
+    try:
+        _build_into(draft.path, draft.scratch("spill"), lines, steps)
+    finally:
+        steps.close()
+    with writer.interrupts_deferred():
+        draft.publish()
+
+
+def _build_into(target: Path, spill: Path, lines: int, steps) -> None:
+    """The demo database, written to `target` (a new file) and checkpointed."""
+    from tqdm import tqdm
+
+    spec = load_spec()
+    steps.set_postfix_str("quotas")
+    counts = code_year_counts(spec, lines)
+    problems = calibration_problems(counts, spec)
+    if problems and lines >= CALIBRATED_FROM_LINES:
+        raise CalibrationError("; ".join(problems))
+    cells = cell_table(spec, *quota_index_cells(spec, counts))
+    if int(cells["n"].sum()) != lines:
+        raise CalibrationError(f"quotas add up to {int(cells['n'].sum()):,}, not {lines:,}")
+    steps.update()
+
+    con = duckdb.connect(
+        str(target),
+        config={
+            # Row order inside a batch carries no meaning; dropping it lets the insert
+            # run in parallel. Batches still go in month order, so zone maps on
+            # service_date stay useful.
+            "preserve_insertion_order": False,
+            "memory_limit": MEMORY_LIMIT,
+            "temp_directory": str(spill),
+        },
+    )
+    try:
+        # DuckDB prints its own bar on stdout for slow statements; stdout carries
+        # answers only (the first `toprank ask --json` builds the demo).
+        con.execute("SET enable_progress_bar = false")
+        db.create_schema(con)
+        con.register("cells_frame", cells)
+        con.execute(
+            "CREATE TEMP TABLE demo_cells AS"
+            " SELECT * REPLACE (CAST(month AS DATE) AS month) FROM cells_frame"
+        )
+        con.unregister("cells_frame")
+        steps.update()
+        steps.set_postfix_str("claim lines")
+        sql = (DATA_DIR / "demo_lines.sql").read_text(encoding="utf-8")
+        buckets = bucket_lists(spec)
+        batch_lines = cells.groupby("batch")["n"].sum()
+        with tqdm(
+            total=lines,
+            desc="claim lines",
+            unit=" lines",
+            unit_scale=True,
+            disable=steps.disable,
+            file=sys.stderr,
+            leave=False,
+        ) as bar:
+            for batch, n in batch_lines.items():
+                con.execute(sql, {"batch": int(batch), "source_id": SOURCE_ID, **buckets})
+                bar.update(int(n))
+        loaded = con.execute("SELECT count(*) FROM claim_lines").fetchone()[0]
+        if loaded != lines:
+            raise RuntimeError(f"built {loaded:,} claim lines, expected {lines:,}")
+        con.execute(
+            "INSERT INTO sources (source_id, name, kind, fingerprint, rows_read, rows_loaded,"
+            " rows_rejected, first_date, last_date, loaded_at)"
+            " VALUES ($id, $name, 'demo', $fp, $n, $n, 0, $first, $last, now())",
+            {
+                "id": SOURCE_ID,
+                "name": SOURCE_NAME,
+                "fp": f"demo:v{spec.params['version']}:lines={lines}",
+                "n": lines,
+                "first": spec.first_date,
+                "last": spec.last_date,
+            },
+        )
+        con.execute("DROP TABLE demo_cells")
+        steps.update()
+        steps.set_postfix_str("rollups")
+        db.rebuild_rollups(con)
+        con.execute("CHECKPOINT")
+        steps.update()
+    finally:
+        con.close()
+
+
+# A first question waits this long for another process building the demo data.
+FIRST_USE_WAIT_SECONDS = 600.0
+
+
 def ensure_database(path: str | os.PathLike | None = None) -> Path:
     """The database path (--db, TOPRANK_DB, data/claims.duckdb); builds the demo there
-    first if no file exists yet."""
+    first if no file exists yet. Several processes starting at once build it once: the
+    others wait for the writer lock, then find the file there."""
+    from data import writer
+
     target = db.db_path(path)
-    if not target.exists():
+    if target.exists():
+        return target
+    with writer.writing(target, "first use", copy=False, wait=FIRST_USE_WAIT_SECONDS) as draft:
+        if target.exists():  # built by the process that held the lock
+            return target
         print(
             f"building the demo database (about a million claim lines) at {target} ...",
             file=sys.stderr,
         )
-        build_demo(target, DEFAULT_LINES, progress=sys.stderr.isatty())
+        _build_and_publish(draft, DEFAULT_LINES, sys.stderr.isatty())
     return target
 
 

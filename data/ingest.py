@@ -6,7 +6,9 @@
 The work happens inside DuckDB (its CSV and Parquet readers plus set-based SQL in
 data/ingest.sql), never row by row in Python. One run is one transaction: every file is
 read, validated and inserted, the sources rows written and the rollups rebuilt, and only
-then committed, once. Any failure (a corrupt file, a refused re-ingest, Ctrl-C, a killed
+then committed, once. It runs in a copy of the database (data.writer: one writer at a
+time, the bot never waits) that replaces the database by one rename after the commit.
+Any failure (a corrupt file, a refused re-ingest, Ctrl-C, a full disk, a killed
 process) leaves the database exactly as it was.
 
 Nothing vanishes: for every file, loaded + rejected = read, checked before the commit.
@@ -33,11 +35,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import errno
 import functools
 import hashlib
 import io
 import os
 import re
+import shutil
 import sys
 import tempfile
 import threading
@@ -55,7 +59,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from data import db
+from data import db, writer
 from data.catalog import Catalog, load_catalog
 
 SourceKind = Literal["claims", "cms-puf"]
@@ -173,6 +177,8 @@ class IngestReport:
     demo_lines_removed: int = 0
     notes: tuple[str, ...] = ()
     timings: tuple[tuple[str, float], ...] = ()  # seconds per step, for the benchmark
+    # Set when the data was committed but the rejects file could not go where asked.
+    rejects_problem: str | None = None
 
     @property
     def source_ids(self) -> tuple[int, ...]:
@@ -863,19 +869,66 @@ class _Ingest:
     catalog: Catalog = field(default_factory=load_catalog)
     _scans: dict[int, _Scan] = field(default_factory=dict)
     _set_aside: _SetAside | None = None  # the file being loaded: where its rejected rows go
+    _draft: writer.Draft | None = None  # the generation being written (data.writer)
     timings: dict[str, float] = field(default_factory=dict)
 
     def run(self) -> IngestReport:
+        """Load into a new generation of the database and rename it over the old one
+        (data.writer): before that rename nothing has changed, after it everything has.
+        Success or failure is decided there, and every message says which it was."""
         started = time.perf_counter()
         if not self.files:
             raise IngestError("no files given")
         if self.kind is _PUF and len(self.files) != 1:
             raise IngestError("cms-puf takes one file (one year) at a time")
+        draft: writer.Draft | None = None
+        report: IngestReport | None = None
+        with writer.watching_interrupts() as watch:
+            try:
+                with writer.writing(self.db_path, writer.command_line(), copy=True) as draft:
+                    self._draft = draft
+                    report = self._load_and_commit(draft, started)
+            except KeyboardInterrupt:
+                if report is not None:  # Ctrl-C while the working files were removed
+                    return report
+                raise
+            except writer.WriterBusy as exc:
+                raise IngestError(str(exc)) from None
+            except writer.GenerationConflict as exc:
+                raise IngestError(str(exc)) from None
+            except IngestError as exc:
+                if watch.pressed:
+                    raise KeyboardInterrupt from None
+                if writer.no_space(exc):  # said of the input file by the step that met it
+                    raise IngestError(
+                        f"{writer.no_space_message(self.db_path, exc)}; nothing was loaded, "
+                        "the database is unchanged"
+                    ) from None
+                raise
+            except Exception as exc:
+                if watch.pressed:  # an error Ctrl-C caused (a UDF, a reader): the same thing
+                    raise KeyboardInterrupt from None
+                if writer.no_space(exc):
+                    raise IngestError(
+                        f"{writer.no_space_message(self.db_path, exc)}; nothing was loaded, "
+                        "the database is unchanged"
+                    ) from None
+                raise
+            finally:
+                self._draft = None
+        assert report is not None
+        return report
+
+    def _load_and_commit(self, draft: writer.Draft, started: float) -> IngestReport:
         readers: dict[int, Reader] = {}
         notes: list[str] = []
-        new_db = not self.db_path.exists()
+        if draft.cleaned_up:
+            notes.append(
+                f"removed {_human_bytes(draft.cleaned_up)} left beside the database by an "
+                "interrupted write"
+            )
         try:
-            con = db.connect_rw(self.db_path)
+            con = db.connect_rw(draft.path)
         except duckdb.Error as exc:
             raise IngestError(_open_error(self.db_path, exc)) from exc
         try:
@@ -907,31 +960,64 @@ class _Ingest:
                     )
             files, rejects, demo_removed = result
             con.execute("CHECKPOINT")
-        except BaseException:
+        finally:
             con.close()
-            if new_db:
-                _remove(self.db_path, Path(f"{self.db_path}.wal"))
-            raise
-        con.close()
         if demo_removed:
             notes.insert(
                 0,
                 f"removed the demo data ({demo_removed:,} claim lines) so demo and real "
                 "data never mix",
             )
+        loaded = sum(f.loaded for f in files)
+        with writer.interrupts_deferred() as late:
+            draft.publish()  # the commit
+            where, problem = self._place_rejects(rejects, loaded)
+        if late.pressed:
+            notes.append("Ctrl-C came after the commit: the load is complete")
         return IngestReport(
             kind=self.kind.kind,
             db_path=self.db_path,
             files=tuple(files),
             read=sum(f.read for f in files),
-            loaded=sum(f.loaded for f in files),
+            loaded=loaded,
             rejected=sum(f.rejected for f in files),
-            rejects_path=rejects,
+            rejects_path=where,
             seconds=time.perf_counter() - started,
             demo_lines_removed=demo_removed,
             notes=tuple(notes),
             timings=tuple(self.timings.items()),
+            rejects_problem=problem,
         )
+
+    def _place_rejects(
+        self, rejects: tuple[Path, Path] | None, loaded: int
+    ) -> tuple[Path | None, str | None]:
+        """After the commit: move the rejects file from the working directory to where it
+        was asked for. A failure is said as what it is (the data is loaded), with where
+        the file is instead (next to the database)."""
+        if rejects is None:
+            return None, None
+        written, target = rejects
+        try:
+            _move(written, target)
+            return target, None
+        except OSError as exc:
+            reason = exc.strerror or _first_line(exc)
+            fallback = self._rejects_target(_source_id_of(written), default=True)
+            if fallback == target:
+                fallback = fallback.with_name(f"{fallback.stem}.{os.getpid()}.csv")
+            try:
+                _move(written, fallback)
+            except OSError as again:
+                return None, (
+                    f"loaded {loaded:,} rows; could not move the rejects file to {target}: "
+                    f"{reason}; nor next to the database ({again.strerror or again}): the "
+                    "rejected rows were not kept"
+                )
+            return fallback, (
+                f"loaded {loaded:,} rows; could not move the rejects file to {target}: "
+                f"{reason}; it is at {fallback}"
+            )
 
     def _register_set_aside(self, con: duckdb.DuckDBPyConnection, batched: bool) -> None:
         """(Re)defines ingest_set_aside, the function the insert calls for rejected rows."""
@@ -960,14 +1046,14 @@ class _Ingest:
     ) -> pa.Array:
         return self._current_set_aside().take_batch(ok, row)
 
-    # One transaction for the whole run; returns (file reports, rejects path, demo lines).
+    # One transaction for the whole run; returns (file reports, (rejects file written,
+    # where it goes) or None, demo lines).
     def _transaction(
         self,
         con: duckdb.DuckDBPyConnection,
         inspected: list[_File],
         readers: dict[int, Reader],
-    ) -> tuple[list[FileReport], Path | None, int]:
-        partial: Path | None = None
+    ) -> tuple[list[FileReport], tuple[Path, Path] | None, int]:
         con.execute("BEGIN TRANSACTION")
         try:
             db.create_schema(con)
@@ -987,20 +1073,22 @@ class _Ingest:
                 reports.append(report)
             self._step(con, "rollups", lambda: db.rebuild_rollups(con))
             total_rejected = sum(r.rejected for r in reports)
-            final = self._rejects_target(next_id) if total_rejected else None
-            if final is not None:
-                partial = final.with_name(final.name + ".partial")
-                final.parent.mkdir(parents=True, exist_ok=True)
+            rejects: tuple[Path, Path] | None = None
+            if total_rejected:
+                # Written beside the draft; moved to its place only after the commit.
+                written = self._scratch(f"rejects.{next_id}.csv")
                 con.execute(
                     "COPY (SELECT * FROM ingest_rejects) TO $path (HEADER, DELIMITER ',')",
-                    {"path": str(partial)},
+                    {"path": str(written)},
                 )
+                rejects = (written, self._rejects_target(next_id))
             for r in reports:
                 if r.loaded == 0:
                     where = ""
-                    if partial is not None and final is not None:
-                        os.replace(partial, final)
-                        partial, where = None, f"; see {final}"
+                    if rejects is not None:
+                        with contextlib.suppress(OSError):
+                            _move(*rejects)
+                            where = f"; see {rejects[1]}"
                     raise IngestError(
                         f"every row of {r.file} was rejected ({_reasons_text(r.reasons)}); "
                         f"the database is unchanged{where}"
@@ -1011,12 +1099,14 @@ class _Ingest:
             con.execute("COMMIT")
         except BaseException:
             _rollback(con)
-            if partial is not None:
-                _remove(partial)
             raise
-        if partial is not None and final is not None:
-            os.replace(partial, final)
-        return reports, final, demo_removed
+        return reports, rejects, demo_removed
+
+    def _scratch(self, name: str) -> Path:
+        """A file in the draft's working directory (removed with it)."""
+        if self._draft is None:
+            raise RuntimeError("no draft: ingest runs inside data.writer.writing")
+        return self._draft.scratch(name)
 
     def _load_file(
         self,
@@ -1157,7 +1247,8 @@ class _Ingest:
     @contextlib.contextmanager
     def _setting_aside(self, rows_expected: int) -> Iterator[_SetAside]:
         """Where ingest_set_aside puts the rejected rows of the file being loaded."""
-        self._set_aside = set_aside = _SetAside(self.db_path.parent, rows_expected)
+        directory = self._draft.dir if self._draft is not None else self.db_path.parent
+        self._set_aside = set_aside = _SetAside(directory, rows_expected)
         try:
             yield set_aside
         finally:
@@ -1221,10 +1312,15 @@ class _Ingest:
             return f"CMS Medicare by Provider and Service {self.year} ({file.path.name})"
         return file.path.name
 
-    def _rejects_target(self, first_source_id: int) -> Path:
-        if self.rejects_path is not None:
+    def _rejects_target(self, first_source_id: int, *, default: bool = False) -> Path:
+        """--rejects (a file, or a directory to put the default name in), else next to
+        the database."""
+        name = f"{self.db_path.stem}.rejects.{first_source_id}.csv"
+        if self.rejects_path is not None and not default:
+            if self.rejects_path.is_dir():
+                return self.rejects_path / name
             return self.rejects_path
-        return self.db_path.with_name(f"{self.db_path.stem}.rejects.{first_source_id}.csv")
+        return self.db_path.with_name(name)
 
     def _lookup_params(self) -> dict[str, object]:
         cat = self.catalog
@@ -1261,9 +1357,7 @@ def _reasons_text(reasons: Sequence[tuple[str, int]]) -> str:
 
 def _open_error(path: Path, exc: BaseException) -> str:
     text = _first_line(exc)
-    if "lock" in text.lower():
-        return f"the database {path} is in use by another process (is the bot running?)"
-    return f"cannot open the database {path}: {text}"
+    return f"cannot open the copy of the database {path} to load into: {text}"
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:
@@ -1275,6 +1369,30 @@ def _remove(*paths: Path) -> None:
     for p in paths:
         with contextlib.suppress(FileNotFoundError):
             p.unlink()
+
+
+def _move(source: Path, target: Path) -> None:
+    """A rename where it can be, else a copy then a removal (another file system)."""
+    for parent in (target.parent, *target.parent.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, f"{parent} is not a directory")
+            break
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a directory", str(target))
+    shutil.move(str(source), str(target))
+
+
+def _source_id_of(rejects: Path) -> int:
+    match = re.search(r"rejects\.(\d+)\.csv$", rejects.name)
+    return int(match.group(1)) if match else 0
+
+
+def _human_bytes(size: float) -> str:
+    from data.demo import human_bytes
+
+    return human_bytes(size)
 
 
 # --------------------------------------------------------------------------------- CLI
@@ -1408,7 +1526,9 @@ def format_report(report: IngestReport) -> str:
         lines.append(
             f"total: read {report.read:,} / loaded {report.loaded:,} / rejected {report.rejected:,}"
         )
-    if report.rejects_path:
+    if report.rejects_problem:
+        lines.append(report.rejects_problem)
+    elif report.rejects_path:
         lines.append(f"rejected rows written to {report.rejects_path}")
     lines.append(f"database {report.db_path} updated in {report.seconds:.1f}s; rollups rebuilt")
     return "\n".join(lines)

@@ -147,13 +147,30 @@ def test_unreadable_database_is_a_message(tmp_path: Path) -> None:
     bad.write_text("this is not a duckdb file")
     proc = run(["ask", "--json", "--db", str(bad), "top ot 2022"], None)
     assert proc.returncode == 2
-    assert proc.stdout == "" and "cannot open" in proc.stderr
+    assert proc.stdout == "" and "is not a DuckDB database file" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
 def test_first_use_builds_the_demo_with_progress_on_stderr_only(tmp_path: Path) -> None:
+    # Only the default path is built on first use; the process sees a default moved to
+    # tmp_path (an explicit path that does not exist is an error, tests/test_datasafety.py).
     db = tmp_path / "fresh" / "claims.duckdb"
-    proc = run(["ask", "--json", "-"], db, stdin="top rehab codes 2023\n", timeout=600)
+    code = (
+        "import sys; from pathlib import Path; import data.db; "
+        "data.db.DEFAULT_DB = Path(sys.argv[1]); from bot.cli import main; "
+        "sys.exit(main(sys.argv[2:]))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("TOPRANK_DB", None)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(db), "ask", "--json", "-"],
+        input="top rehab codes 2023\n",
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=REPO,
+    )
     assert proc.returncode == 0, proc.stderr
     assert db.exists()
     assert "demo" in proc.stderr.lower()

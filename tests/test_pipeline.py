@@ -15,6 +15,7 @@ import duckdb
 import pytest
 
 from bot.pipeline import Toprank, min_cell_from_env
+from data.db import ConfigError
 from sql.engine import DatabaseMissing, validated
 from sql.plan import template_names
 from tests.conftest import TODAY
@@ -276,7 +277,10 @@ def test_min_cell_from_env() -> None:
     assert min_cell_from_env({}) == 11
     assert min_cell_from_env({"TOPRANK_MIN_CELL": "0"}) == 0
     assert min_cell_from_env({"TOPRANK_MIN_CELL": "25"}) == 25
-    assert min_cell_from_env({"TOPRANK_MIN_CELL": "lots"}) == 11
+    # A typo must never switch suppression off or change it silently: refused.
+    for bad in ("lots", "-5", "-1", "1.5", "11 cells"):
+        with pytest.raises(ConfigError, match="TOPRANK_MIN_CELL"):
+            min_cell_from_env({"TOPRANK_MIN_CELL": bad})
 
 
 def test_small_cells_in_a_thin_slice(bot: Toprank) -> None:
