@@ -503,8 +503,8 @@ def draw(spec: ChartSpec) -> Figure:
     figure = Figure(figsize=(WIDTH_IN, height(spec)), dpi=DPI, layout="constrained")
     figure.set_label(spec.kind)
     drawer(figure, spec)
-    width_chars = int(WIDTH_IN * 72 / (TITLE_SIZE * 0.62))
-    figure.suptitle(
+    width_chars = title_width()
+    title = figure.suptitle(
         wrap(spec.title, width_chars),
         x=0.01,
         ha="left",
@@ -513,14 +513,21 @@ def draw(spec: ChartSpec) -> Figure:
         color=TEXT_COLOR,
     )
     footer_chars = int(WIDTH_IN * 72 / (FOOTER_SIZE * 0.55))
-    figure.supxlabel(
+    footer = figure.supxlabel(
         wrap(spec.footer, footer_chars),
         x=0.01,
         ha="left",
         fontsize=FOOTER_SIZE,
         color="#555555",
     )
+    title.set_gid("title")
+    footer.set_gid("footer")
     return figure
+
+
+def title_width() -> int:
+    """Characters of a title line that fit the figure's width (bold, about 0.62 em each)."""
+    return int(WIDTH_IN * 72 / (TITLE_SIZE * 0.62))
 
 
 def chart_figure(answer: Answer) -> Figure:

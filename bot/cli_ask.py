@@ -151,10 +151,10 @@ def _chart_path_problem(path: str | None, from_stdin: bool) -> str | None:
     target = Path(path)
     if from_stdin:
         return "--chart draws one answer; ask one question, not '-'"
-    if target.suffix.lower() != ".png":
-        return f"--chart writes a PNG image: name the file *.png (got {path!r})"
     if target.is_dir():
         return f"--chart {path}: is a directory"
+    if target.suffix.lower() != ".png":
+        return f"--chart writes a PNG image: name the file *.png (got {path!r})"
     if not target.parent.is_dir():
         return f"--chart {path}: no such directory {str(target.parent)!r}"
     return None
