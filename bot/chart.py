@@ -165,7 +165,7 @@ def draw_bars(figure: Figure, spec: ChartSpec) -> None:
 
 
 def _height_grouped(spec: ChartSpec) -> float:
-    return max(3.5, len(spec.categories) * (0.22 * len(spec.series) + 0.25) + 2.2)
+    return max(3.5, len(spec.categories) * (0.18 * len(spec.series) + 0.2) + 2.2)
 
 
 def draw_grouped_bars(figure: Figure, spec: ChartSpec) -> None:
@@ -396,6 +396,28 @@ def _sequential() -> Any:
     return LinearSegmentedColormap.from_list("toprank_blues", ["#DCEAF7", "#0B4F8A"])
 
 
+LEGEND_LINE_CHARS = 78  # legend text that fits one line across the figure
+
+
+def _legend_columns(labels: list[str]) -> int:
+    """As few rows as the longest entry allows across the figure, the columns even."""
+    widest = max((len(label) for label in labels), default=1) + 6  # + the colour key
+    fit = max(1, min(len(labels), LEGEND_LINE_CHARS // widest))
+    rows = -(-len(labels) // fit)
+    return -(-len(labels) // rows)
+
+
+def _stacked_labels(spec: ChartSpec) -> list[str]:
+    single = len(spec.categories) == 1
+    return [f"{s.name} {s.points[0].figure}" if single else s.name for s in spec.series]
+
+
+def _height_stacked(spec: ChartSpec) -> float:
+    labels = _stacked_labels(spec)
+    legend_rows = -(-len(labels) // _legend_columns(labels))
+    return max(3.0, 0.7 * len(spec.categories) + 2.4) + 0.28 * legend_rows
+
+
 def draw_stacked_bar(figure: Figure, spec: ChartSpec) -> None:
     """Each group a 100% bar, its parts left to right in one order and colour; a part
     wide enough prints its share inside, the legend names every part."""
@@ -432,8 +454,7 @@ def draw_stacked_bar(figure: Figure, spec: ChartSpec) -> None:
                     gid="figure",
                 )
             left[j] += point.value
-        name = f"{series.name} {series.points[0].figure}" if single else series.name
-        handles.append(_patch(color, name))
+        handles.append(_patch(color, _stacked_labels(spec)[s]))
     axes.set_yticks(range(n), list(reversed(spec.categories)))
     if single:
         axes.set_yticks([])
@@ -442,7 +463,7 @@ def draw_stacked_bar(figure: Figure, spec: ChartSpec) -> None:
     axes.set_ylim(-0.6, n - 0.4)
     axes.set_xlabel(spec.value_label, fontsize=LABEL_SIZE)
     _style(axes)
-    ncol = len(handles) if len(handles) <= 4 else 3
+    ncol = _legend_columns([h.get_label() for h in handles])
     _legend(axes, handles, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=ncol)
 
 
@@ -490,7 +511,7 @@ DRAWERS: dict[str, tuple[Callable[[Figure, ChartSpec], None], Callable[[ChartSpe
     GROUPED_BARS: (draw_grouped_bars, _height_grouped),
     LINES: (draw_lines, lambda spec: 4.8),
     STATE_MAP: (draw_state_map, lambda spec: 6.4),
-    STACKED_BAR: (draw_stacked_bar, lambda spec: max(3.4, 0.7 * len(spec.categories) + 2.8)),
+    STACKED_BAR: (draw_stacked_bar, _height_stacked),
     DIVERGING_BARS: (draw_diverging_bars, _height_bars),
 }
 

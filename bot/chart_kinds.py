@@ -239,7 +239,7 @@ def _value_label(key: str, answer: Answer) -> str:
 
 
 def _title(answer: Answer) -> str:
-    title = answer.title or answer.question
+    title = (answer.title or answer.question).strip().rstrip(",")
     # Titles of data answers name their periods; others (OT vs PT) get the period here.
     if answer.period_label and not YEAR.search(title):
         title = f"{title} ({answer.period_label})"
