@@ -24,6 +24,7 @@ from bot.chart_kinds import (
     DIVERGING_BARS,
     GROUPED_BARS,
     LINES,
+    OTHER_CODES,
     STACKED_BAR,
     STATE_MAP,
     ChartSpec,
@@ -309,6 +310,10 @@ def draw_state_map(figure: Figure, spec: ChartSpec) -> None:
 
     axes = figure.add_subplot()
     categorical = any(s.name for s in spec.series)
+    colours = [
+        OTHER if s.name == OTHER_CODES else PALETTE[i % len(PALETTE)]
+        for i, s in enumerate(spec.series)
+    ]
     by_state = {p.category: (s, p) for s, series in enumerate(spec.series) for p in series.points}
     values = [p.value for p in spec.points if p.value is not None]
     cmap = _sequential()
@@ -325,8 +330,8 @@ def draw_state_map(figure: Figure, spec: ChartSpec) -> None:
             face, hatch, ink, gid = HIDDEN_FILL, HIDDEN_HATCH, MARK_COLOR, "tile_hidden"
             detail = found[1].figure
         elif categorical:
-            face, hatch, gid = PALETTE[found[0] % len(PALETTE)], None, "tile"
-            ink = "white" if found[0] in (0, 5, 3) else TEXT_COLOR
+            face, hatch, gid = colours[found[0]], None, "tile"
+            ink = "white" if face in (PALETTE[0], PALETTE[3], PALETTE[5]) else TEXT_COLOR
         else:
             value = found[1].value or 0
             face, hatch, gid = cmap(norm(value)), None, "tile"
@@ -374,7 +379,7 @@ def draw_state_map(figure: Figure, spec: ChartSpec) -> None:
     axes.set_aspect("equal")
     axes.axis("off")
     if categorical:
-        handles = [_patch(PALETTE[s % len(PALETTE)], x.name) for s, x in enumerate(spec.series)]
+        handles = [_patch(colours[s], x.name) for s, x in enumerate(spec.series)]
         _legend(axes, handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2)
     elif values:
         bar = figure.colorbar(

@@ -64,6 +64,8 @@ SERIES_FIELDS = {  # compare_by / per_group -> the row field holding the group
     "quarter": "quarter",
     "month": "month",
 }
+STATES_AND_DC = 51
+OTHER_CODES = "Other codes"  # the map's grey for codes beyond the palette
 NOT_LISTED = "–"  # a code in one group's list and not another's
 HIDDEN_NOTE = "<11: a count under 11, hidden with its share (CMS cell-size rule)."
 PARTIAL = re.compile(r"\((?P<first>[A-Z][a-z]{2})(?:-(?P<last>[A-Z][a-z]{2}))?\)$")
@@ -497,17 +499,27 @@ def build_state_map(answer: Answer) -> ChartSpec:
         by_code: dict[str, list[Point]] = {}
         for row in rows:
             value, figure = _figure(row, key)
-            by_code.setdefault(_code_label(row), []).append(Point(str(row["state"]), value, figure))
-        series = [Series(code, tuple(points)) for code, points in by_code.items()]
-        notes = ["Each state is coloured by its top code."]
-        return _spec(
-            answer, STATE_MAP, key, [p.category for s in series for p in s.points], series, notes
-        )
+            point = Point(str(row["state"]), value, figure)
+            by_code.setdefault(_code_label(row), []).append(point)
+        # the codes that lead most states; the rest share one grey, never a reused colour
+        ranked = sorted(by_code.items(), key=lambda item: -len(item[1]))
+        series = [Series(code, tuple(points)) for code, points in ranked[:MAX_SERIES]]
+        rest = tuple(p for _, points in ranked[MAX_SERIES:] for p in points)
+        if rest:
+            series.append(Series(OTHER_CODES, rest))
+        notes = ["Each state is coloured by its top code.", *_unlisted(rows)]
+        states = [p.category for s in series for p in s.points]
+        return _spec(answer, STATE_MAP, key, states, series, notes)
     points = []
     for row in answer.rows:
         value, figure = _figure(row, key)
         points.append(Point(str(row["state"]), value, figure))
-    return _spec(answer, STATE_MAP, key, [p.category for p in points], [Series("", tuple(points))])
+    states = [p.category for p in points]
+    return _spec(answer, STATE_MAP, key, states, [Series("", tuple(points))], _unlisted(points))
+
+
+def _unlisted(listed: Sequence[Any]) -> list[str]:
+    return ["White: not in the answer (no procedures)."] if len(listed) < STATES_AND_DC else []
 
 
 def build_stacked_bar(answer: Answer) -> ChartSpec:

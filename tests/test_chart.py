@@ -28,6 +28,7 @@ from bot.chart import (
     FALL,
     HIDDEN_FILL,
     HIGHLIGHT,
+    OTHER,
     PALETTE,
     PNG_SIGNATURE,
     RISE,
@@ -368,6 +369,45 @@ def test_top_code_in_each_state_colours_states_by_code(toprank, lines) -> None:
             lines, "hcpcs_code", f"cohort = 'pt' AND state = '{state}' AND {YEAR.format(y=2021)}"
         )
         assert face(tile) == colour_of[top(truth, 1)[0]]
+
+
+def test_more_top_codes_than_colours_share_one_grey() -> None:
+    """Nine different leading codes: the six that lead most states get a colour each,
+    the rest one grey 'Other codes', so no colour stands for two codes; states missing
+    from the answer are white and the footer says so."""
+    states = sorted(STATE_TILES)[:45]
+    codes = [f"9711{i}" for i in range(9)]
+    rows = tuple(
+        {"state": s, "rank": 1, "code": codes[i % 9 if i < 36 else i % 3], "share_pct": 30.0}
+        for i, s in enumerate(states)
+    )
+    answer = Answer(
+        question="top code per state",
+        intent="breakdown",
+        params={"per_group": "state", "group_by": "code", "n": 1, "measure": "procedures"},
+        rows=rows,
+        text="",
+        shape="ranked:rollup_month",
+        title="Top code in each state, 2022",
+    )
+    figure = chart_figure(answer)
+    legend = legend_texts(figure.axes[0])
+    assert len(legend) == 7 and legend[-1] == "Other codes"
+    assert legend[:3] == ["97110", "97111", "97112"]  # leading the most states
+    state_at = {(col, -row): s for s, (row, col) in STATE_TILES.items()}
+    colour = {
+        state_at[(round(t.get_x()), round(t.get_y()))]: face(t) for t in by_gid(figure, "tile")
+    }
+    code_of = {r["state"]: r["code"] for r in rows}
+    by_code: dict[str, set[str]] = {}
+    for state, code in code_of.items():
+        by_code.setdefault(code, set()).add(colour[state])
+    assert all(len(c) == 1 for c in by_code.values())  # one colour per code
+    named = {next(iter(by_code[c])) for c in ["97110", "97111", "97112", "97113", "97114", "97115"]}
+    assert len(named) == 6 and OTHER.lower() not in named
+    assert {next(iter(by_code[c])) for c in ["97116", "97117", "97118"]} == {OTHER.lower()}
+    assert len(by_gid(figure, "tile_unlisted")) == 51 - 45
+    assert "White: not in the answer" in by_gid(figure, "footer")[0].get_text().replace("\n", " ")
 
 
 def test_a_top_few_states_is_a_ranking(toprank) -> None:
