@@ -18,6 +18,7 @@ from slack_sdk import WebClient
 from bot.delivery import Deduper, MemoryDeduper, WorkPool, delivery_key
 from bot.listeners import register_listeners
 from bot.listeners.common import SLACK_TIMEOUT_SECONDS, Core, Runtime
+from bot.state import StateStore
 
 SLACK_API_BASE_URL = WebClient.BASE_URL  # "https://slack.com/api/"
 
@@ -72,13 +73,15 @@ def build_app(
     pool: WorkPool | None = None,
     deduper: Deduper | None = None,
     slack_timeout: float = SLACK_TIMEOUT_SECONDS,
+    store: StateStore | None = None,
 ) -> App:
     """A Bolt App answering with `core` (bot.pipeline.Toprank or anything with ask/coverage).
 
     `listener_executor` runs Bolt's listeners (default: 5 threads), which only ack and
     hand off; `pool` runs the answers (bot.delivery.WorkPool). `deduper` remembers the
     deliveries answered (one process by default; a shared store for several replicas).
-    Every call to Slack gives up after `slack_timeout` seconds.
+    Every call to Slack gives up after `slack_timeout` seconds. `store` keeps the
+    conversations and the answers behind refine menus (bot.state; in memory if None).
     """
     logger = logger or _app_logger()
     client = WebClient(
@@ -94,7 +97,12 @@ def build_app(
         listener_executor=listener_executor,
         logger=logger,
     )
-    runtime = Runtime(core, slack_timeout=slack_timeout, deduper=deduper or MemoryDeduper())
+    runtime = Runtime(
+        core,
+        slack_timeout=slack_timeout,
+        deduper=deduper or MemoryDeduper(),
+        store=store or StateStore(),
+    )
     if pool is not None:
         runtime.pool = pool
     app.use(dedupe_middleware(runtime.deduper, logger))

@@ -18,6 +18,7 @@ from typing import Any
 
 from bot.answer_model import Answer, Provenance
 from bot.chart_kinds import has_chart
+from bot.controls import Menus, alternatives_block, refine_block
 from intents.model import Coverage
 
 # Block Kit limits (https://docs.slack.dev/reference/block-kit/blocks).
@@ -31,10 +32,13 @@ MAX_BUTTON_TEXT = 75
 MAX_BUTTON_VALUE = 2000
 # Slack truncates the top-level text of a message at 40,000 characters; a notification
 # needs far less, so the fallback is kept short.
-MAX_FALLBACK_TEXT = 1000
+MAX_FALLBACK_TEXT = 3000
 
-# Table rows shown in a message; the CSV button carries the rest.
-MAX_TABLE_ROWS = 50
+# Table rows shown in a message; the CSV button carries the rest. The table block holds
+# 100 rows (the header included) of at most 20 cells.
+MAX_TABLE_ROWS = 99
+MAX_TABLE_COLUMNS = 20
+MAX_TABLE_CELL = 200
 # A line of the monospace table. Description goes last so that, when a phone wraps a
 # long line, only the description wraps and the numbers stay aligned.
 MAX_TABLE_LINE = 72
@@ -325,6 +329,43 @@ def table_blocks(
     return blocks, len(rows) - rows_in_blocks
 
 
+# "<!channel>", "<@U123>", "<#C123>": Slack's markup, never let through in plain text
+_SLACK_MARKUP = re.compile(r"<(?=[!@#])")
+
+
+def native_table(
+    rows: Sequence[Mapping[str, Any]], intent: str | None = None, *, max_rows: int = MAX_TABLE_ROWS
+) -> tuple[dict[str, Any] | None, int]:
+    """Slack's table block: a header row, then up to `max_rows` rows; numbers right-aligned.
+    Returns (block, rows shown)."""
+    shown = list(rows[:max_rows])
+    columns = table_columns(shown, intent)[:MAX_TABLE_COLUMNS]
+    if not shown or not columns:
+        return None, 0
+
+    def cell(text: str) -> dict[str, Any]:
+        # plain text, shown as is ("<11" stays "<11"); Slack's own markup cannot ping
+        safe = _SLACK_MARKUP.sub("‹", text)
+        return {"type": "raw_text", "text": clip(safe, MAX_TABLE_CELL) or " "}
+
+    body = []
+    for row in shown:
+        cells = [format_cell(k, row.get(k)) for k in columns]
+        if "rank" in columns and row.get("asked"):
+            cells[columns.index("rank")] = ASKED_MARK + cells[columns.index("rank")]
+        body.append([cell(c) for c in cells])
+    settings = [
+        {"align": "right"} if _right_aligned(k, shown) else {"is_wrapped": k == "description"}
+        for k in columns
+    ]
+    block = {
+        "type": "table",
+        "rows": [[cell(column_label(k)) for k in columns], *body],
+        "column_settings": settings,
+    }
+    return block, len(shown)
+
+
 def _code_block(head: str, lines: Sequence[str]) -> dict[str, Any]:
     body = "\n".join([head, *lines])
     return section(f"```\n{body}\n```")
@@ -385,10 +426,13 @@ def answer_title(answer: Answer) -> str:
     return first or "toprank"
 
 
-def action_buttons(answer: Answer, *, shareable: bool) -> dict[str, Any] | None:
-    """Buttons carry only the question: re-asking it is deterministic, and no SQL or data
-    ever travels through Slack in a button."""
-    question = answer.question.strip()
+def action_buttons(
+    answer: Answer, *, shareable: bool, value: str | None = None
+) -> dict[str, Any] | None:
+    """Buttons carry only the question (or "@<answer id>" for an answer kept in the state
+    store: a follow-up or a refined answer): re-asking is deterministic, and no SQL or
+    data ever travels through Slack in a button."""
+    question = (value if value is not None else answer.question).strip()
     if answer.error or answer.intent in ("unknown", "help") or not question:
         return None
     if len(question) > MAX_BUTTON_VALUE:
@@ -406,8 +450,17 @@ def action_buttons(answer: Answer, *, shareable: bool) -> dict[str, Any] | None:
 
 
 def fallback_text(answer: Answer) -> str:
-    """The notification text: title and the first few ranked rows, or the first line."""
+    """The notification text: the title, and the table in monospace (what clients that
+    cannot draw a table block show), or the first line."""
     title = answer_title(answer)
+    lines = table_lines(answer.rows[:MAX_TABLE_ROWS], answer.intent) if shows_table(answer) else []
+    if lines and not (answer.error or answer.intent == "unknown"):
+        body = "\n".join(_code_safe(line) for line in lines)
+        head = escape_mrkdwn(clip(title, 300))
+        room = MAX_FALLBACK_TEXT - len(head) - len("\n```\n\n```")
+        if len(body) > room:
+            body = body[:room].rsplit("\n", 1)[0]
+        return f"{head}\n```\n{body}\n```"
     if answer.error or answer.intent == "unknown" or not answer.rows:
         first = (answer.text or "").strip().split("\n", 1)[0]
         text = first if first and first != title else title
@@ -476,11 +529,15 @@ def answer_blocks(
     shareable: bool = False,
     shared_by: str | None = None,
     cohort_names: Mapping[str, str] | None = None,
+    menus: Menus | None = None,
+    changed: str | None = None,
+    button_value: str | None = None,
 ) -> list[dict[str, Any]]:
     """The blocks of one answer, within MAX_MESSAGE_BLOCKS and every text limit.
 
-    Header (title), what the question resolved to, the summary sentences, the table,
-    a context line with the source, then the buttons.
+    Header (title), what changed (a refined answer), what the question resolved to, the
+    summary sentences, the table, notes, "did you mean" buttons, the source, the refine
+    menus, then the buttons.
     """
     if answer.intent == "unknown" or answer.error:
         return problem_blocks(answer)
@@ -488,27 +545,38 @@ def answer_blocks(
         return help_blocks(answer)
 
     blocks: list[dict[str, Any]] = [header(answer_title(answer))]
+    if changed:
+        blocks.append(context(f"*{escape_mrkdwn(changed)}*"))
     if shared_by:
         blocks.append(context(f"Shared by <@{escape_mrkdwn(shared_by)}>"))
     blocks.append(context(resolved_line(answer, cohort_names)))
     blocks.extend(text_sections(escape_mrkdwn(summary_text(answer)))[:10])
 
     tail: list[dict[str, Any]] = []
+    alternatives = alternatives_block(answer)
+    if alternatives:
+        tail.append(alternatives)
     provenance = provenance_line(answer.provenance)
     if provenance:
         tail.append(context(provenance))
-    actions = action_buttons(answer, shareable=shareable)
+    if menus is not None:
+        tail.append(refine_block(menus))
+    actions = action_buttons(answer, shareable=shareable, value=button_value)
     if actions:
         tail.append(actions)
 
     if shows_table(answer):
-        room = MAX_MESSAGE_BLOCKS - len(blocks) - len(tail) - 2  # the "more rows" line, notes
-        tables, left_out = table_blocks(answer.rows, answer.intent, max_blocks=max(1, min(room, 6)))
-        blocks.extend(tables)
-        if left_out and tables:
-            blocks.append(context(f"…and {left_out:,} more rows; use *CSV* for the full result."))
+        table, shown = native_table(answer.rows, answer.intent)
+        if table is not None:
+            blocks.append(table)
+            if shown < len(answer.rows):
+                blocks.append(
+                    context(f"Showing {shown:,} of {len(answer.rows):,} rows; *CSV* has them all.")
+                )
     if answer.notes:
-        blocks.append(context(*(escape_mrkdwn(note) for note in answer.notes)))
+        notes = [escape_mrkdwn(note) for note in answer.notes]
+        for k in range(0, len(notes), MAX_CONTEXT_ELEMENTS):
+            blocks.append(context(*notes[k : k + MAX_CONTEXT_ELEMENTS]))
     return (blocks[: MAX_MESSAGE_BLOCKS - len(tail)] + tail)[:MAX_MESSAGE_BLOCKS]
 
 
@@ -566,12 +634,21 @@ def answer_message(
     shareable: bool = False,
     shared_by: str | None = None,
     cohort_names: Mapping[str, str] | None = None,
+    menus: Menus | None = None,
+    changed: str | None = None,
+    button_value: str | None = None,
 ) -> dict[str, Any]:
     """{"text", "blocks"} ready for chat.postMessage, respond() or say()."""
     return {
         "text": fallback_text(answer),
         "blocks": answer_blocks(
-            answer, shareable=shareable, shared_by=shared_by, cohort_names=cohort_names
+            answer,
+            shareable=shareable,
+            shared_by=shared_by,
+            cohort_names=cohort_names,
+            menus=menus,
+            changed=changed,
+            button_value=button_value,
         ),
     }
 

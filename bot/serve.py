@@ -228,15 +228,23 @@ def run(args: argparse.Namespace) -> int:
 
     from bot.app import build_app
     from bot.pipeline import Toprank
+    from bot.state import StateError, StateStore
     from data.db import db_path
 
-    toprank = Toprank.open(db_path(args.db), build_if_missing=True, warm=True)
+    path = db_path(args.db)
+    try:
+        store = StateStore.from_env(path)
+    except StateError as error:
+        print(f"toprank serve: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    toprank = Toprank.open(path, build_if_missing=True, warm=True)
     try:
         app = build_app(
             toprank,
             token=settings.bot_token,
             signing_secret=settings.signing_secret,
             base_url=settings.base_url,
+            store=store,
         )
     except BoltError as error:  # auth.test refused the token
         print(f"toprank serve: Slack did not accept the bot token ({error})", file=sys.stderr)

@@ -226,6 +226,12 @@ class SlackMock:
             if self.socket is None:
                 return {"ok": False, "error": "socket_mode_not_started"}
             return {"ok": True, "url": self.socket.url}
+        if method in (
+            "assistant.threads.setStatus",
+            "assistant.threads.setSuggestedPrompts",
+            "assistant.threads.setTitle",
+        ):
+            return {"ok": True}
         if method == "files.completeUploadExternal":
             files = json.loads(body.get("files") or "[]")
             return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
@@ -368,16 +374,7 @@ def block_actions_body(
         "team": {"id": TEAM_ID, "domain": "toprank-test"},
         "channel": {"id": channel, "name": "general"},
         "response_url": response_url,
-        "actions": [
-            {
-                "type": "button",
-                "block_id": action.get("block_id", "b1"),
-                "action_id": action["action_id"],
-                "text": action.get("text", {"type": "plain_text", "text": "button"}),
-                "value": action.get("value", ""),
-                "action_ts": f"{time.time():.6f}",
-            }
-        ],
+        "actions": [_action_payload(action)],
     }
     if message is not None:
         container["message_ts"] = message["ts"]
@@ -385,6 +382,23 @@ def block_actions_body(
     else:
         container["message_ts"] = "1700000000.000001"
     return form_body({"payload": json.dumps(payload)})
+
+
+def _action_payload(action: Mapping[str, Any]) -> dict[str, Any]:
+    """A button's action, or a select menu's (its selected option), as Slack sends them."""
+    common = {
+        "block_id": action.get("block_id", "b1"),
+        "action_id": action["action_id"],
+        "action_ts": f"{time.time():.6f}",
+    }
+    if "selected_option" in action:
+        return {"type": "static_select", "selected_option": action["selected_option"], **common}
+    return {
+        "type": "button",
+        "text": action.get("text", {"type": "plain_text", "text": "button"}),
+        "value": action.get("value", ""),
+        **common,
+    }
 
 
 # ---------------------------------------------------------------------- Bolt's worker threads

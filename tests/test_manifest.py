@@ -37,6 +37,7 @@ def test_bot_user_and_app_home(manifest: dict) -> None:
     assert features["bot_user"]["display_name"] == "toprank"
     assert features["app_home"]["home_tab_enabled"] is True
     assert features["app_home"]["messages_tab_enabled"] is True
+    assert features["assistant_view"]["assistant_description"]
 
 
 def test_scopes_cover_every_web_api_call_the_app_makes(manifest: dict) -> None:
@@ -48,6 +49,7 @@ def test_scopes_cover_every_web_api_call_the_app_makes(manifest: dict) -> None:
         "im:history",  # message.im events
         "im:write",  # conversations.open for files of private answers
         "files:write",  # files_upload_v2 (chart, CSV)
+        "assistant:write",  # assistant.threads.setStatus / setTitle / setSuggestedPrompts
     }
     assert needed <= scopes
 
@@ -58,6 +60,8 @@ def test_events_interactivity_and_socket_mode(manifest: dict) -> None:
         "app_mention",
         "message.im",
         "app_home_opened",
+        "assistant_thread_started",  # the assistant pane (bot/listeners/assistant.py)
+        "assistant_thread_context_changed",
     }
     assert settings["interactivity"]["is_enabled"] is True
     assert settings["socket_mode_enabled"] is True

@@ -198,8 +198,14 @@ class _Held:
         self.core, self.release = core, threading.Event()
 
     def ask(self, text: str):
+        return self.converse(text)[0]
+
+    def converse(self, text: str, context=None):
         self.release.wait(WAIT_SECONDS)
-        return self.core.ask(text)
+        return self.core.converse(text, context)
+
+    def answer_spec(self, spec, *, question=None):
+        return self.core.answer_spec(spec, question=question)
 
     @property
     def coverage(self):

@@ -28,10 +28,8 @@ from bot.render_blocks import (
     EXAMPLE_QUESTIONS,
     EXAMPLE_SLASH_COMMANDS,
     MAX_BUTTON_VALUE,
-    MAX_HEADER_TEXT,
     MAX_HOME_BLOCKS,
     MAX_MESSAGE_BLOCKS,
-    MAX_SECTION_TEXT,
     MAX_TABLE_LINE,
     answer_message,
     failure_message,
@@ -39,6 +37,7 @@ from bot.render_blocks import (
     sql_message,
     summary_text,
 )
+from tests.blockkit import check_message
 from tests.conftest import TODAY
 
 QUESTIONS = {
@@ -70,30 +69,15 @@ def answers(toprank) -> dict[str, Answer]:
 
 def validate(message: dict[str, Any], max_blocks: int = MAX_MESSAGE_BLOCKS) -> list[dict]:
     """Every block parses with slack_sdk's models, validates, and stays within limits."""
-    blocks = message["blocks"]
-    assert message["text"].strip()
-    assert 0 < len(blocks) <= max_blocks
-    for raw in blocks:
-        block = Block.parse(raw)
-        assert block is not None, raw
-        block.validate_json()
-        if raw["type"] == "header":
-            assert len(raw["text"]["text"]) <= MAX_HEADER_TEXT
-        if raw["type"] == "section":
-            assert len(raw["text"]["text"]) <= MAX_SECTION_TEXT
-        if raw["type"] == "actions":
-            assert all(len(e["value"]) <= MAX_BUTTON_VALUE for e in raw["elements"])
-    json.dumps(message)  # plain JSON all the way down
-    return blocks
+    return check_message(message, max_blocks)
 
 
-def code_lines(blocks: list[dict]) -> list[str]:
-    lines = []
+def code_lines(blocks: list[dict]) -> list[list[str]]:
+    """The rows of the table block (cell texts), without its header row."""
     for b in blocks:
-        text = b.get("text", {}).get("text", "") if b["type"] == "section" else ""
-        if text.startswith("```"):
-            lines.extend(text.strip("`\n").split("\n")[1:])  # minus each table's header line
-    return lines
+        if b["type"] == "table":
+            return [[cell["text"] for cell in row] for row in b["rows"][1:]]
+    return []
 
 
 def action_ids(blocks: list[dict]) -> list[str]:
@@ -145,13 +129,13 @@ def test_top_codes_header_resolution_and_source(answers: dict[str, Answer], cata
     contexts = [e["text"] for b in blocks if b["type"] == "context" for e in b["elements"]]
     assert any("*Cohort:* Occupational therapy" in c and "*Period:* 2022" in c for c in contexts)
     assert any(answer.provenance.sources[0] in c and "claim lines" in c for c in contexts)
-    first = code_lines(blocks)[0].split()
+    first = code_lines(blocks)[0]
     assert first[:2] == ["1", "97110"]
 
 
 def test_code_share_marks_the_asked_code(answers: dict[str, Answer]) -> None:
     lines = code_lines(answer_message(answers["code_share"])["blocks"])
-    marked = [line for line in lines if "▶" in line]
+    marked = [row for row in lines if row[0].startswith("▶")]
     assert len(marked) == 1 and "97530" in marked[0]
 
 
@@ -244,8 +228,7 @@ def test_fifty_rows_fit_in_one_message() -> None:
     blocks = validate(answer_message(answer, shareable=True))
     lines = code_lines(blocks)
     assert len(lines) == 50
-    assert all(len(line) <= MAX_TABLE_LINE for line in lines)
-    assert "more rows" not in json.dumps(blocks)
+    assert "rows; *CSV* has them all" not in json.dumps(blocks)
 
 
 def test_hundreds_of_rows_are_cut_with_a_pointer_to_the_csv() -> None:
@@ -254,7 +237,8 @@ def test_hundreds_of_rows_are_cut_with_a_pointer_to_the_csv() -> None:
     shown = len(code_lines(blocks))
     assert 0 < shown < 400
     more = [e["text"] for b in blocks if b["type"] == "context" for e in b["elements"]]
-    assert any(f"…and {400 - shown:,} more rows" in m and "CSV" in m for m in more)
+    assert shown == 99  # a table block holds 100 rows, its header included
+    assert any(f"Showing {shown:,} of 400 rows" in m and "CSV" in m for m in more)
     assert action_ids(blocks)[-1] == ACTION_SHARE  # buttons survive the cut
     # The CSV still has every row.
     assert len(list(csv.DictReader(io.StringIO(answer_csv(answer))))) == 400
@@ -276,8 +260,11 @@ def test_huge_text_title_and_descriptions_are_clipped() -> None:
     )
     blocks = validate(answer_message(answer))
     assert blocks[0]["text"]["text"].endswith("…")
-    assert all(len(line) <= MAX_TABLE_LINE for line in code_lines(blocks))
+    assert all(len(cell) <= 200 for row in code_lines(blocks) for cell in row)
     assert code_lines(blocks)  # the table is still there after the long text
+    # the fallback text's monospace table keeps its lines short
+    fallback = answer_message(answer)["text"].split("```")[1].strip("\n").split("\n")
+    assert fallback and all(len(line) <= MAX_TABLE_LINE for line in fallback)
 
 
 def test_oversized_question_gets_no_buttons() -> None:
@@ -297,8 +284,7 @@ def test_user_text_cannot_ping_or_break_out() -> None:
     text = json.dumps(message)
     assert "<!channel>" not in text and "<@U123>" not in text
     assert "&lt;!channel&gt;" in text and "&amp; co" in text
-    for line in code_lines(message["blocks"]):
-        assert "```" not in line
+    assert message["text"].count("```") == 2  # the fallback's table cannot be broken out of
 
 
 def test_small_cells_show_as_under_eleven_without_share() -> None:
@@ -316,7 +302,7 @@ def test_small_cells_show_as_under_eleven_without_share() -> None:
         ),
     )
     lines = code_lines(answer_message(answer)["blocks"])
-    assert "&lt;11" in lines[1] and "—" in lines[1]
+    assert "<11" in lines[1] and "—" in lines[1]  # plain text cells: shown as is
 
 
 def test_home_view_within_limits(toprank) -> None:
@@ -378,11 +364,18 @@ def _dev_questions() -> list[str]:
 def test_every_shape_of_the_dev_sets_renders_within_block_kit_limits(toprank) -> None:
     """Every question of the v2 development sets: blocks that Slack accepts, a chart
     where there are numbers, a CSV with every row."""
+    from bot.controls import menus_for
+
     shapes = set()
     for question in _dev_questions():
         answer = toprank.ask(question)
         shapes.add(answer.intent)
         validate(answer_message(answer, shareable=True))
+        # with the refine menus and an answer id on the buttons, as Slack gets it
+        menus = menus_for("0123456789abcdef", answer, toprank.coverage, toprank.catalog)
+        validate(
+            answer_message(answer, shareable=True, menus=menus, button_value="@0123456789abcdef")
+        )
         rows = list(csv.DictReader(io.StringIO(answer_csv(answer))))
         assert len(rows) == len(answer.rows)
         if has_chart(answer):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -28,14 +27,11 @@ from bot.render_blocks import (
     ACTION_CSV,
     ACTION_SHARE,
     ACTION_SHOW_SQL,
-    MAX_BUTTON_TEXT,
-    MAX_BUTTON_VALUE,
-    MAX_HEADER_TEXT,
     MAX_HOME_BLOCKS,
     MAX_MESSAGE_BLOCKS,
-    MAX_SECTION_TEXT,
 )
 from bot.serve import EVENTS_PATH, make_http_server
+from tests.blockkit import check_message
 from tests.conftest import TODAY
 from tests.slack_mock import (
     BOT_ID,
@@ -126,8 +122,8 @@ def toprank(demo_db):
         yield toprank
 
 
-def start_rig(core: Any) -> tuple[SlackRig, Any]:
-    mock = SlackMock()
+def start_rig(core: Any, store: Any = None, mock: SlackMock | None = None) -> tuple[SlackRig, Any]:
+    mock = mock or SlackMock()
     executor = TrackingExecutor()
     app = build_app(
         core,
@@ -135,6 +131,7 @@ def start_rig(core: Any) -> tuple[SlackRig, Any]:
         signing_secret=SIGNING_SECRET,
         base_url=mock.base_url,
         listener_executor=executor,
+        store=store,
     )
     server = make_http_server(app, "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -166,22 +163,7 @@ def blocks_of(call: Call) -> list[dict[str, Any]]:
 
 def assert_valid_message(call: Call, *, max_blocks: int = MAX_MESSAGE_BLOCKS) -> None:
     """Parsed with slack_sdk's block models, valid, and within Block Kit's limits."""
-    blocks = blocks_of(call)
-    assert 0 < len(blocks) <= max_blocks
-    assert call.body.get("text"), "every message needs a top-level text fallback"
-    for raw in blocks:
-        block = Block.parse(raw)
-        assert block is not None, raw
-        block.validate_json()
-        assert block.to_dict()["type"] == raw["type"]
-        if raw["type"] == "header":
-            assert len(raw["text"]["text"]) <= MAX_HEADER_TEXT
-        if raw["type"] == "section":
-            assert len(raw["text"]["text"]) <= MAX_SECTION_TEXT
-        if raw["type"] == "actions":
-            for element in raw["elements"]:
-                assert len(element["text"]["text"]) <= MAX_BUTTON_TEXT
-                assert len(element["value"]) <= MAX_BUTTON_VALUE
+    check_message(call.body, max_blocks)
     assert_no_trace(call)
 
 
@@ -208,25 +190,45 @@ def context_texts(call: Call) -> list[str]:
 
 def buttons(call: Call) -> dict[str, dict[str, Any]]:
     return {
-        e["action_id"]: e for b in blocks_of(call) if b["type"] == "actions" for e in b["elements"]
+        e["action_id"]: e
+        for b in blocks_of(call)
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["type"] == "button"
     }
 
 
-TABLE_ROW = re.compile(r"^\s*▶?(\d+)\s+(\d{5})\s+([\d.]+)%\s+([\d,]+|<\d+)\s+(.*)$")
+def menus(call: Call) -> dict[str, dict[str, Any]]:
+    """The refine select menus of a posted answer, by action id."""
+    return {
+        e["action_id"]: e
+        for b in blocks_of(call)
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["type"] == "static_select"
+    }
+
+
+def table_cells(call: Call) -> tuple[list[str], list[list[str]]]:
+    """(column labels, rows of cell texts) of the table block of a posted answer."""
+    for block in blocks_of(call):
+        if block["type"] == "table":
+            rows = [[cell["text"] for cell in row] for row in block["rows"]]
+            return rows[0], rows[1:]
+    return [], []
 
 
 def table_rows(call: Call) -> list[tuple[int, str, float]]:
-    """(rank, code, share) from the monospace table(s) of a posted answer."""
-    rows = []
-    for block in blocks_of(call):
-        text = block.get("text", {}).get("text", "") if block["type"] == "section" else ""
-        if not text.startswith("```"):
-            continue
-        for line in text.strip("`\n").split("\n"):
-            match = TABLE_ROW.match(line)
-            if match:
-                rows.append((int(match[1]), match[2], float(match[3])))
-    return rows
+    """(rank, code, share) from the table block of a posted answer."""
+    labels, rows = table_cells(call)
+    if not {"#", "Code", "Share"} <= set(labels):
+        return []
+    at = {label: labels.index(label) for label in ("#", "Code", "Share")}
+    return [
+        (int(row[at["#"]].lstrip("▶")), row[at["Code"]], float(row[at["Share"]].rstrip("%")))
+        for row in rows
+        if row[at["Share"]].endswith("%")
+    ]
 
 
 # --------------------------------------------------------------------------- requests
@@ -263,8 +265,14 @@ def test_ack_returns_before_the_answer_is_ready(toprank) -> None:
             self.release = threading.Event()
 
         def ask(self, text: str) -> Answer:
+            return self.converse(text)[0]
+
+        def converse(self, text: str, context=None):
             assert self.release.wait(WAIT_SECONDS), "the test never released the answer"
-            return toprank.ask(text)
+            return toprank.converse(text, context)
+
+        def answer_spec(self, spec, *, question=None) -> Answer:
+            return toprank.answer_spec(spec, question=question)
 
         @property
         def coverage(self):
@@ -544,13 +552,8 @@ def test_direct_message_is_answered_in_the_dm(rig: SlackRig) -> None:
     call = rig.mock.wait_api("chat.postMessage", channel=DM_CHANNEL)[0]
     assert call.body.get("thread_ts") is None
     assert_valid_message(call)
-    lines = [
-        line
-        for b in blocks_of(call)
-        if b["type"] == "section"
-        for line in b["text"]["text"].split("\n")
-    ]
-    marked = [line for line in lines if "▶" in line]
+    _, rows = table_cells(call)
+    marked = [row for row in rows if row[0].startswith("▶")]
     assert marked and "97530" in marked[0]  # the asked code's row is marked in the table
 
 
@@ -631,6 +634,12 @@ def test_messages_tab_opened_publishes_nothing(rig: SlackRig) -> None:
 def test_internal_failure_becomes_a_friendly_message(toprank) -> None:
     class BrokenCore:
         def ask(self, text: str) -> Answer:
+            raise RuntimeError("database exploded at /secret/path.duckdb")
+
+        def converse(self, text: str, context=None):
+            raise RuntimeError("database exploded at /secret/path.duckdb")
+
+        def answer_spec(self, spec, *, question=None) -> Answer:
             raise RuntimeError("database exploded at /secret/path.duckdb")
 
         @property

@@ -1,8 +1,12 @@
-"""The answer's buttons: Show SQL, Chart, CSV and Share in channel.
+"""The answer's controls: Show SQL, Chart, CSV and Share in channel buttons, the refine
+menus (cohort, period, state, payer, top N) and "did you mean" buttons.
 
-Each button's value is only the question; the listener asks the core again (answers are
+A button's value is the question, or "@<answer id>" for an answer kept in the state
+store (a follow-up, a refined answer); the listener answers it again (answers are
 deterministic) and works from that fresh Answer, so no SQL or data travels in a button.
-Each listener acks first, then hands the work to the answer pool (bot.delivery).
+A refine menu's value names the kept answer, the part and the choice (bot/controls.py);
+the answer is re-run with that one change and replaces the message in place. Each
+listener acks first, then hands the work to the answer pool (bot.delivery).
 
 Files go into the answer's thread. An ephemeral answer (the slash command's) has no
 message to thread under and is private, so its chart or CSV goes to the user's DM with
@@ -12,6 +16,7 @@ the bot instead of the channel.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -20,8 +25,23 @@ from slack_sdk.errors import SlackApiError
 
 from bot.chart import draw, figure_png  # imports matplotlib on the first chart only
 from bot.chart_kinds import alt_text, chart_spec, no_chart_reason
+from bot.controls import (
+    ACTION_ALTERNATIVE,
+    ACTION_REFINE,
+    ControlValueError,
+    changed_text,
+    choices_for,
+    menus_for,
+    parse_control_value,
+)
 from bot.export import answer_csv, file_stem
-from bot.listeners.common import Runtime, Send, answer_message_for, apologise_on_failure, deliver
+from bot.listeners.common import (
+    GONE_TEXT,
+    Runtime,
+    Send,
+    apologise_on_failure,
+    deliver,
+)
 from bot.render_blocks import (
     ACTION_CHART,
     ACTION_CSV,
@@ -31,10 +51,15 @@ from bot.render_blocks import (
     notice_message,
     sql_message,
 )
+from bot.state import conversation_key
+from intents.conversation import Context
+from intents.phrase import question_for
+from intents.refine import RefineError, refine
 
 # chat.postMessage errors that mean "the bot is not in that conversation"; the
 # interaction's response_url can still post there, on the user's behalf.
 CANNOT_POST_ERRORS = frozenset({"not_in_channel", "channel_not_found", "restricted_action"})
+TAMPERED_TEXT = "That choice is not one I offered. Please ask the question again."
 
 
 def _thread_of(body: dict[str, Any]) -> str | None:
@@ -67,8 +92,95 @@ def _upload(body: dict[str, Any], client: WebClient, send: Any, what: str, **fil
         send(**notice_message(f"I sent the {what} to our direct messages."))
 
 
+def _is_ephemeral(body: dict[str, Any]) -> bool:
+    return bool((body.get("container") or {}).get("is_ephemeral")) or not body.get("message")
+
+
+def _thread_key(body: dict[str, Any]) -> str | None:
+    """The conversation of the thread an answer sits in (None for an ephemeral answer)."""
+    message = body.get("message")
+    if _is_ephemeral(body) or not message:
+        return None
+    channel = (body.get("channel") or {}).get("id")
+    team = (body.get("team") or {}).get("id")
+    return conversation_key(team, channel, message.get("thread_ts") or message.get("ts"))
+
+
 def register(app: App, rt: Runtime) -> None:
     core = rt.core
+
+    @app.action(re.compile(f"^{ACTION_REFINE}_[a-z]+$"))
+    def refine_answer(
+        ack: Ack, action: dict[str, Any], body: dict[str, Any], logger: logging.Logger
+    ) -> None:
+        ack()
+        send = _ephemeral_reply(rt, body)
+        replace = rt.responder(body.get("response_url"), replace_original=True)
+
+        def job() -> None:
+            with apologise_on_failure(logger, send):
+                try:
+                    value = (action.get("selected_option") or {}).get("value")
+                    answer_id, part, choice = parse_control_value(value)
+                    stored = rt.store.load_answer(answer_id)
+                    if stored is None:
+                        send(**notice_message(GONE_TEXT))
+                        return
+                    choices = choices_for(core.coverage, rt.catalog)
+                    spec = refine(stored.spec, part, choice, choices)
+                except (ControlValueError, RefineError) as exc:
+                    logger.info("refused a control value: %s", exc)
+                    send(**notice_message(TAMPERED_TEXT))
+                    return
+                before = core.answer_spec(stored.spec, question=stored.question)
+                answer = core.answer_spec(spec, question=question_for(spec))
+                old = menus_for("0" * 16, before, core.coverage, rt.catalog)
+                changed = changed_text(part, (old.current if old else {}).get(part), choice, old)
+                key = _thread_key(body)
+                if key and answer.shape and not answer.error:
+                    codes = tuple(str(r["code"]) for r in answer.rows if r.get("code"))
+                    rt.store.save_context(key, Context(spec, tuple(dict.fromkeys(codes))))
+                message = rt.render(
+                    answer,
+                    spec,
+                    shareable=_is_ephemeral(body),
+                    changed=changed,
+                    by_id=True,
+                )
+                deliver(replace, message, logger)
+
+        rt.hand_off(job, send, logger)
+
+    @app.action(re.compile(f"^{ACTION_ALTERNATIVE}_[0-9]+$"))
+    def ask_alternative(
+        ack: Ack,
+        action: dict[str, Any],
+        body: dict[str, Any],
+        client: WebClient,
+        logger: logging.Logger,
+    ) -> None:
+        ack()
+        ephemeral = _is_ephemeral(body)
+        key = _thread_key(body)
+        message_of = body.get("message") or {}
+        channel = (body.get("channel") or {}).get("id")
+        thread_ts = message_of.get("thread_ts") or message_of.get("ts")
+        notice = _ephemeral_reply(rt, body)
+
+        def send(**message: Any) -> Any:
+            if ephemeral or not channel:
+                return notice(**message)
+            return client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message)
+
+        def job() -> None:
+            with apologise_on_failure(logger, send):
+                question = str(action.get("value") or "")
+                message = rt.converse_message(
+                    question, key, logger, continues=False, shareable=ephemeral
+                )
+                deliver(send, message, logger)
+
+        rt.hand_off(job, send, logger)
 
     @app.action(ACTION_SHOW_SQL)
     def show_sql(
@@ -79,7 +191,7 @@ def register(app: App, rt: Runtime) -> None:
 
         def job() -> None:
             with apologise_on_failure(logger, send):
-                deliver(send, sql_message(core.ask(action["value"])), logger)
+                deliver(send, sql_message(rt.answer_for_value(action["value"])), logger)
 
         rt.hand_off(job, send, logger)
 
@@ -96,7 +208,7 @@ def register(app: App, rt: Runtime) -> None:
 
         def job() -> None:
             with apologise_on_failure(logger, send):
-                answer = core.ask(action["value"])
+                answer = rt.answer_for_value(action["value"])
                 reason = no_chart_reason(answer)  # the data changed since the button
                 if reason:
                     send(**notice_message(f"No chart for that answer: {reason}."))
@@ -129,7 +241,7 @@ def register(app: App, rt: Runtime) -> None:
 
         def job() -> None:
             with apologise_on_failure(logger, send):
-                answer = core.ask(action["value"])
+                answer = rt.answer_for_value(action["value"])
                 if not answer.rows:
                     send(**notice_message("That answer has no rows to export."))
                     return
@@ -160,7 +272,8 @@ def register(app: App, rt: Runtime) -> None:
         def job() -> None:
             with apologise_on_failure(logger, send):
                 user = body["user"]["id"]
-                message = answer_message_for(core, action["value"], logger, shared_by=user)
+                answer = rt.answer_for_value(action["value"])
+                message = rt.render(answer, None, shared_by=user, button_value=action["value"])
                 channel = (body.get("channel") or {}).get("id")
                 try:
                     client.chat_postMessage(channel=channel, **message)

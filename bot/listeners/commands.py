@@ -15,14 +15,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.listeners.common import (
-    BUSY_TEXT,
-    SLASH_COMMAND,
-    Runtime,
-    answer_message_for,
-    deliver,
-    slash_question,
-)
+from bot.listeners.common import BUSY_TEXT, SLASH_COMMAND, Runtime, deliver, slash_question
 
 
 def register(app: App, rt: Runtime) -> None:
@@ -34,7 +27,8 @@ def register(app: App, rt: Runtime) -> None:
         )
 
         def job() -> None:
-            deliver(send, answer_message_for(rt.core, question, logger, shareable=True), logger)
+            message = rt.converse_message(question, None, logger, continues=False, shareable=True)
+            deliver(send, message, logger)
 
         if rt.hand_off(job, None, logger):
             ack()

@@ -13,6 +13,8 @@ from __future__ import annotations
 import html
 import logging
 import re
+import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,10 +24,14 @@ from typing import Any, Protocol
 from slack_sdk.webhook import WebhookClient
 
 from bot.answer_model import Answer
+from bot.controls import menus_for
 from bot.delivery import Deduper, MemoryDeduper, WorkPool
 from bot.render_blocks import answer_message, failure_message, notice_message
-from data.catalog import load_catalog
+from bot.state import StateStore
+from data.catalog import Catalog, load_catalog
+from intents.conversation import Context
 from intents.model import Coverage
+from intents.spec import Spec
 
 SLASH_COMMAND = "/toprank"
 # Every call to Slack (Web API, response_url) gives up after this long.
@@ -46,8 +52,23 @@ class Core(Protocol):
 
     def ask(self, text: str) -> Answer: ...
 
+    def converse(
+        self, text: str, context: Context | None = None
+    ) -> tuple[Answer, Context | None]: ...
+
+    def answer_spec(self, spec: Spec, *, question: str | None = None) -> Answer: ...
+
     @property
     def coverage(self) -> Coverage | None: ...
+
+
+class AnswerGone(LookupError):
+    """A button or control names an answer the state store no longer keeps."""
+
+
+GONE_TEXT = (
+    "That answer is too old to reuse (answers are kept for a day). Please ask the question again."
+)
 
 
 @dataclass
@@ -60,14 +81,102 @@ class Runtime:
     notices: WorkPool = field(default_factory=lambda: WorkPool(2, 64, "toprank-notice"))
     deduper: Deduper = field(default_factory=MemoryDeduper)
     slack_timeout: float = SLACK_TIMEOUT_SECONDS
+    store: StateStore = field(default_factory=StateStore)  # in memory unless given one
+    catalog: Catalog = field(default_factory=load_catalog)
+    _turns: dict[str, deque[Callable[[], Any]]] = field(default_factory=dict, repr=False)
+    _turns_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def hand_off(self, job: Callable[[], Any], busy: Send | None, logger: logging.Logger) -> bool:
-        """Run `job` on the answer pool; when it is full, say so through `busy`."""
-        if self.pool.submit(job):
+    def converse_message(
+        self,
+        question: str,
+        key: str | None,
+        logger: logging.Logger,
+        *,
+        continues: bool = True,
+        **render: Any,
+    ) -> dict[str, Any]:
+        """Answer one turn of the conversation kept under `key` (a fresh question when
+        `continues` is false or there is no key) and render it with refine menus. The
+        conversation moves on in the store; a failure becomes the failure message."""
+        try:
+            context = self.store.load_context(key) if key and continues else None
+            answer, after = self.core.converse(question, context)
+            if key:
+                self.store.save_context(key, after)
+            spec = after.spec if after is not None and answer.shape else None
+            return self.render(answer, spec, follows=context is not None, **render)
+        except Exception:
+            logger.exception("answering %r failed", question)
+            return failure_message()
+
+    def render(
+        self, answer: Answer, spec: Spec | None, *, follows: bool = False, **render: Any
+    ) -> dict[str, Any]:
+        """The message of an answer: with refine menus when its spec could be kept, and
+        buttons that re-ask it (by its id when the words alone are not the question)."""
+        answer_id = self.store.save_answer(spec, answer.question) if spec is not None else None
+        menus = (
+            menus_for(answer_id, answer, self.core.coverage, self.catalog) if answer_id else None
+        )
+        if answer_id and (follows or render.pop("by_id", False)):
+            render["button_value"] = f"@{answer_id}"
+        elif follows:
+            render["button_value"] = ""  # a follow-up's words are not a question alone
+        render.pop("by_id", None)
+        return answer_message(answer, cohort_names=cohort_names(), menus=menus, **render)
+
+    def answer_for_value(self, value: str) -> Answer:
+        """What a button asks: "@<id>" is a kept answer's spec, anything else a question."""
+        if value.startswith("@"):
+            stored = self.store.load_answer(value[1:])
+            if stored is None:
+                raise AnswerGone(value)
+            return self.core.answer_spec(stored.spec, question=stored.question)
+        return self.core.ask(value)
+
+    def hand_off(
+        self,
+        job: Callable[[], Any],
+        busy: Send | None,
+        logger: logging.Logger,
+        *,
+        key: str | None = None,
+    ) -> bool:
+        """Run `job` on the answer pool; when it is full, say so through `busy`. Jobs of
+        one conversation (`key`) run one after another, in the order they came: a
+        follow-up typed before the last answer arrived still continues it."""
+        if self.pool.submit(job) if key is None else self._in_turn(key, job):
             return True
         logger.warning("answer pool full: asked to try again")
         if busy is not None:
             self.notices.submit(lambda: deliver(busy, notice_message(BUSY_TEXT), logger))
+        return False
+
+    def _in_turn(self, key: str, job: Callable[[], Any]) -> bool:
+        with self._turns_lock:
+            waiting = self._turns.get(key)
+            if waiting is not None:  # a turn of this conversation is running: queue behind it
+                waiting.append(job)
+                return True
+            self._turns[key] = deque([job])
+
+        def run_turns() -> None:
+            while True:
+                with self._turns_lock:
+                    queue = self._turns[key]
+                    if not queue:
+                        del self._turns[key]
+                        return
+                    turn = queue.popleft()
+                try:
+                    turn()
+                except Exception:  # a job handles its own failures; never stall the queue
+                    logging.getLogger("toprank").exception("a conversation turn failed")
+
+        if self.pool.submit(run_turns):
+            return True
+        with self._turns_lock:
+            del self._turns[key]
         return False
 
     def responder(self, response_url: str | None, **fixed: Any) -> Send:
@@ -149,6 +258,13 @@ def apologise_on_failure(logger: logging.Logger, send: Send | None) -> Iterator[
     """Run a listener's work; on any exception log it and tell the user, politely."""
     try:
         yield
+    except AnswerGone:
+        logger.info("a button named an answer no longer kept")
+        if send is not None:
+            try:
+                send(**notice_message(GONE_TEXT))
+            except Exception:
+                logger.exception("sending the notice failed")
     except Exception:
         logger.exception("a Slack listener failed")
         if send is not None:

@@ -3,6 +3,11 @@
 Events are acknowledged by Bolt before these run; they only hand the answer to the
 answer pool. Bot messages (ours included), edits, deletions and every other message
 subtype are ignored, so the bot never answers itself.
+
+Conversations: a mention in a thread where toprank answered continues that thread's
+last question ("and for PT?"); a mention outside a thread starts one. In a DM every
+message continues the conversation until a complete new question starts afresh. Each
+thread and DM keeps its own conversation in the state store (bot/state.py).
 """
 
 from __future__ import annotations
@@ -14,12 +19,12 @@ from slack_bolt import App, BoltContext, Say
 
 from bot.listeners.common import (
     Runtime,
-    answer_message_for,
     apologise_on_failure,
     clean_slack_text,
     deliver,
     is_ignorable_message,
 )
+from bot.state import conversation_key
 
 HELP_QUESTION = "help"
 
@@ -32,7 +37,9 @@ def register(app: App, rt: Runtime) -> None:
         if is_ignorable_message(event, context.bot_user_id):
             return
         # Reply in the thread: the mention's own thread, or a new one under the mention.
+        in_thread = event.get("thread_ts") is not None
         thread_ts = event.get("thread_ts") or event["ts"]
+        key = conversation_key(context.team_id, event.get("channel"), thread_ts)
 
         def send(**parts: Any) -> Any:
             return say(thread_ts=thread_ts, **parts)
@@ -41,9 +48,10 @@ def register(app: App, rt: Runtime) -> None:
 
         def job() -> None:
             with apologise_on_failure(logger, send):
-                deliver(send, answer_message_for(rt.core, question, logger), logger)
+                message = rt.converse_message(question, key, logger, continues=in_thread)
+                deliver(send, message, logger)
 
-        rt.hand_off(job, send, logger)
+        rt.hand_off(job, send, logger, key=key)
 
     @app.event("message")
     def answer_direct_message(
@@ -54,6 +62,7 @@ def register(app: App, rt: Runtime) -> None:
         if event.get("channel_type") != "im" or is_ignorable_message(event, context.bot_user_id):
             return
         thread_ts = event.get("thread_ts")  # keep a DM thread a thread
+        key = conversation_key(context.team_id, event.get("channel"), thread_ts)
 
         def send(**parts: Any) -> Any:
             return say(thread_ts=thread_ts, **parts)
@@ -62,6 +71,6 @@ def register(app: App, rt: Runtime) -> None:
 
         def job() -> None:
             with apologise_on_failure(logger, send):
-                deliver(send, answer_message_for(rt.core, question, logger), logger)
+                deliver(send, rt.converse_message(question, key, logger), logger)
 
-        rt.hand_off(job, send, logger)
+        rt.hand_off(job, send, logger, key=key)
