@@ -67,7 +67,8 @@ SERIES_FIELDS = {  # compare_by / per_group -> the row field holding the group
 STATES_AND_DC = 51
 OTHER_CODES = "Other codes"  # the map's grey for codes beyond the palette
 NOT_LISTED = "–"  # a code in one group's list and not another's
-HIDDEN_NOTE = "<11: a count under 11, hidden with its share (CMS cell-size rule)."
+# "<11" (the threshold is TOPRANK_MIN_CELL's): what the mark means, said in the footer.
+HIDDEN_NOTE = "{mark}: a count under {limit}, hidden with its share (CMS cell-size rule)."
 PARTIAL = re.compile(r"\((?P<first>[A-Z][a-z]{2})(?:-(?P<last>[A-Z][a-z]{2}))?\)$")
 YEAR = re.compile(r"\b(19|20)\d\d\b")
 THROUGH = re.compile(r" through (?P<last>[A-Z][a-z]{2})[a-z]*$")
@@ -220,8 +221,8 @@ PARTIAL_NOTE = {
 
 def _marks_notes(kind: str, points: Sequence[Point], top_n: int | None = None) -> list[str]:
     notes = []
-    if any(p.figure.startswith("<") for p in points):
-        notes.append(HIDDEN_NOTE)
+    marks = sorted({p.figure for p in points if p.figure.startswith("<")})
+    notes.extend(HIDDEN_NOTE.format(mark=m, limit=m[1:]) for m in marks)
     if any(p.figure == "withheld" for p in points):
         notes.append("withheld: hidden so that a small count cannot be worked out.")
     if any(p.figure == NOT_LISTED for p in points):

@@ -184,6 +184,17 @@ def test_hidden_counts_have_no_bar_and_no_figure(toprank, lines) -> None:
         assert f"{100.0 * truth[code] / sum(truth.values()):.1f}" not in printed
 
 
+def test_the_mark_follows_the_configured_cell_size(toprank, lines, monkeypatch) -> None:
+    monkeypatch.setattr(toprank, "min_cell", 20)  # as TOPRANK_MIN_CELL=20 does
+    answer, figure = figure_of(toprank, "top OT codes in Oregon 2022")
+    truth = counts(lines, "hcpcs_code", f"cohort = 'ot' AND state = 'OR' AND {YEAR.format(y=2022)}")
+    hidden = [r["code"] for r in answer.rows if r["procedures"] == "<20"]
+    assert hidden and all(truth[c] < 20 for c in hidden)
+    assert {m.get_text().strip() for m in by_gid(figure, "mark")} <= {"<20", "withheld"}
+    footer = by_gid(figure, "footer")[0].get_text().replace("\n", " ")
+    assert "<20: a count under 20" in footer and "<11" not in footer
+
+
 def test_a_per_group_ranking_names_each_group(toprank, lines) -> None:
     _, figure = figure_of(toprank, "top chiro code each year")
     assert figure.get_label() == BARS
