@@ -56,7 +56,9 @@ TITLE_SIZE = 13
 LABEL_SIZE = 10
 FIGURE_SIZE = 9  # the figures printed by bars and points
 FOOTER_SIZE = 8
-MAP_LABELLED = 5  # map tiles that print their figure: the top states
+MAP_LABELLED = 5
+MAX_TICK_LABELS = 15  # period names under a trend's axis
+MANY_POINTS = 24  # more periods than this: smaller markers  # map tiles that print their figure: the top states
 
 # A US tile grid: one square per state and DC, roughly where each lies (row, column).
 STATE_GRID = (
@@ -253,7 +255,7 @@ def draw_lines(figure: Figure, spec: ChartSpec) -> None:
                 [p.value for p in shown],
                 linestyle="none",
                 marker="o",
-                markersize=7,
+                markersize=7 if len(spec.categories) <= MANY_POINTS else 4,
                 color=color,
                 markeredgewidth=2,
                 markerfacecolor="white" if partial else color,
@@ -287,9 +289,14 @@ def draw_lines(figure: Figure, spec: ChartSpec) -> None:
         if series.name:
             handles.append(Line2D([], [], color=color, marker="o", label=series.name))
     partial_of = {p.category: p.partial for p in spec.points if p.partial}
-    ticks = [f"{c}\n({partial_of[c]})" if c in partial_of else c for c in spec.categories]
+    # every k-th period named when there are many (57 months), a partial one always
+    step = -(-len(spec.categories) // MAX_TICK_LABELS)
+    ticks = [
+        f"{c}\n({partial_of[c]})" if c in partial_of else c if i % step == 0 else ""
+        for i, c in enumerate(spec.categories)
+    ]
     axes.set_xticks(range(len(ticks)), ticks)
-    if len(ticks) > 8:
+    if sum(bool(t) for t in ticks) > 8:
         axes.tick_params(axis="x", labelrotation=45)
     axes.set_ylabel(spec.value_label, fontsize=LABEL_SIZE)
     axes.margins(x=0.06, y=0.18)
