@@ -188,8 +188,6 @@ def _group_label(field: str, value: Any, row: Mapping[str, Any] | None = None) -
         return str(value).capitalize()
     if field == "code" and row is not None:
         return _code_label(row)
-    if field == "period":
-        return str(value)
     return str(value)
 
 
@@ -233,7 +231,7 @@ def _marks_notes(kind: str, points: Sequence[Point], top_n: int | None = None) -
     return notes
 
 
-def _value_label(key: str, answer: Answer) -> str:
+def _value_label(key: str) -> str:
     if key == "change_pts":
         return "Change in share (points)"
     if key.endswith("_pct"):
@@ -268,7 +266,7 @@ def _spec(
         title=_title(answer),
         categories=tuple(categories),
         series=tuple(series),
-        value_label=_value_label(key, answer),
+        value_label=_value_label(key),
         footer=_footer(answer, [*notes, *_marks_notes(kind, points, answer.params.get("n"))]),
         is_share=key.endswith("_pct"),
         highlight_label=highlight_label,
