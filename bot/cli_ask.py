@@ -2,6 +2,7 @@
 
     toprank ask "top rehab codes 2023"          a table on stdout
     toprank ask "top rehab codes 2023" --json   the DESIGN.md contract, one object
+    toprank ask --chart top.png "top rehab codes 2023"   ...and its chart as a PNG file
     toprank ask --json -                        one question per stdin line -> one JSON
                                                 object per line, in order, one process
     toprank ask --json --conversation -         one turn per line, each continuing the
@@ -10,8 +11,9 @@
                                                 continue the last question)
 
 stdout carries answers only; progress (building the demo data) and logs go to stderr.
-Exit codes: 0 when answered (an answer-level error is still an answer), 2 bad usage
-or no database.
+Exit codes: 0 when answered (an answer-level error is still an answer), 1 when --chart
+wrote no file (the answer has no chart, or the file cannot be written), 2 bad usage or
+no database.
 """
 
 from __future__ import annotations
@@ -19,13 +21,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from bot.answer_model import Answer
 from bot.render_text import render_text
 
 EXIT_OK = 0
+EXIT_NO_CHART = 1
 EXIT_USAGE = 2
 PROMPT = "toprank> "
 QUIT_WORDS = frozenset({"quit", "exit", "bye", ":q", "q"})
@@ -49,6 +54,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     ask.add_argument("--json", action="store_true", help="print the JSON answer contract")
     ask.add_argument("--sql", action="store_true", help="show the SQL that ran (text mode)")
     ask.add_argument("--db", metavar="PATH", help="DuckDB file (default: $TOPRANK_DB or data/)")
+    ask.add_argument("--chart", metavar="FILE", help="also write the answer's chart to FILE (.png)")
     ask.add_argument(
         "--conversation",
         action="store_true",
@@ -106,14 +112,19 @@ def run_ask(args: argparse.Namespace) -> int:
     if args.conversation and not from_stdin:
         print("toprank ask: --conversation reads turns from stdin ('-')", file=sys.stderr)
         return EXIT_USAGE
+    chart_problem = _chart_path_problem(args.chart, from_stdin)
+    if chart_problem:
+        print(f"toprank ask: {chart_problem}", file=sys.stderr)
+        return EXIT_USAGE
     toprank = _open(args.db)
     if toprank is None:
         return EXIT_USAGE
     out = sys.stdout
     try:
         if not from_stdin:
-            _emit(toprank.ask(" ".join(words)), as_json=args.json, show_sql=args.sql, out=out)
-            return EXIT_OK
+            answer = toprank.ask(" ".join(words))
+            _emit(answer, as_json=args.json, show_sql=args.sql, out=out)
+            return _write_chart(answer, args.chart) if args.chart else EXIT_OK
         first = True
         context = None
         for raw in sys.stdin:
@@ -135,6 +146,46 @@ def run_ask(args: argparse.Namespace) -> int:
         return EXIT_OK
     finally:
         toprank.close()
+
+
+def _chart_path_problem(path: str | None, from_stdin: bool) -> str | None:
+    """Why --chart FILE cannot be written, checked before any work; None when it can."""
+    if path is None:
+        return None
+    target = Path(path)
+    if from_stdin:
+        return "--chart draws one answer; ask one question, not '-'"
+    if target.is_dir():
+        return f"--chart {path}: is a directory"
+    if target.suffix.lower() != ".png":
+        return f"--chart writes a PNG image: name the file *.png (got {path!r})"
+    if not target.parent.is_dir():
+        return f"--chart {path}: no such directory {str(target.parent)!r}"
+    return None
+
+
+def _write_chart(answer: Answer, path: str) -> int:
+    """Draw the answer's chart into `path` (whole or not at all); a one-line reason on
+    stderr when there is none."""
+    from bot.chart import draw, figure_png  # matplotlib is imported only to draw
+    from bot.chart_kinds import KIND_NOUN, chart_spec, no_chart_reason
+
+    reason = no_chart_reason(answer)
+    if reason:
+        print(f"toprank ask: no chart written: {reason}", file=sys.stderr)
+        return EXIT_NO_CHART
+    spec = chart_spec(answer)
+    target = Path(path)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        partial.write_bytes(figure_png(draw(spec)))
+        os.replace(partial, target)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        print(f"toprank ask: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_NO_CHART
+    print(f"toprank: {KIND_NOUN[spec.kind].lower()} written to {path}", file=sys.stderr)
+    return EXIT_OK
 
 
 def banner(toprank) -> str:

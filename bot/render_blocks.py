@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from bot.answer_model import Answer, Provenance
+from bot.chart_kinds import has_chart
 from bot.controls import Menus, alternatives_block, refine_block
 from intents.model import Coverage
 
@@ -425,18 +426,6 @@ def answer_title(answer: Answer) -> str:
     return first or "toprank"
 
 
-def chart_measure(rows: Sequence[Mapping[str, Any]]) -> str | None:
-    """The row key a bar chart plots: the share when rows have one, else procedures."""
-    keys: list[str] = []
-    for row in rows:
-        keys.extend(k for k in row if k not in keys)
-    counts = ("procedures", "units", "claims", "visits")
-    for key in ("share_pct", *[k for k in keys if k.endswith(SHARE_SUFFIX)], *counts):
-        if any(_is_number(r.get(key)) for r in rows):
-            return key
-    return None
-
-
 def action_buttons(
     answer: Answer, *, shareable: bool, value: str | None = None
 ) -> dict[str, Any] | None:
@@ -451,7 +440,7 @@ def action_buttons(
     elements = []
     if answer.sql:
         elements.append(button("Show SQL", ACTION_SHOW_SQL, question))
-    if answer.rows and chart_measure(answer.rows):
+    if has_chart(answer):  # a single total or a lookup has no picture to offer
         elements.append(button("Chart", ACTION_CHART, question))
     if answer.rows:
         elements.append(button("CSV", ACTION_CSV, question))

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from bot.answer import internal_error_answer, ordinal
 from bot.answer_model import Answer
-from bot.chart import chart_bars
+from bot.chart_kinds import chart_spec
 from bot.export import answer_csv
 from bot.knowledge import OT_VS_PT_TOPICS, load_knowledge, ot_vs_pt_text, parse_knowledge
 from bot.pipeline import Toprank
@@ -316,10 +316,8 @@ def surfaces(answer: Answer) -> dict[str, list[int]]:
         "slack": _counts_in_prose("\n".join([message["text"], *prose])),
     }
     try:
-        bars = chart_bars(answer)
-        out["chart"] = [
-            int(f.replace(",", "")) for f in bars.figures if f.replace(",", "").isdigit()
-        ]
+        figures = chart_spec(answer).figures()
+        out["chart"] = [int(f.replace(",", "")) for f in figures if f.replace(",", "").isdigit()]
     except ValueError:
         out["chart"] = []
     return out

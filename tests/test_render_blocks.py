@@ -17,7 +17,8 @@ import pytest
 from slack_sdk.models.blocks import Block
 
 from bot.answer_model import Answer, Provenance
-from bot.chart import PNG_SIGNATURE, bar_chart_png
+from bot.chart import PNG_SIGNATURE, chart_png
+from bot.chart_kinds import has_chart
 from bot.export import answer_csv, file_stem
 from bot.render_blocks import (
     ACTION_CHART,
@@ -31,7 +32,6 @@ from bot.render_blocks import (
     MAX_MESSAGE_BLOCKS,
     MAX_TABLE_LINE,
     answer_message,
-    chart_measure,
     failure_message,
     home_view,
     sql_message,
@@ -325,13 +325,13 @@ def test_failure_message_is_friendly_and_valid() -> None:
 
 @pytest.mark.parametrize("kind", ["top_codes", "compare", "trend", "ot_vs_pt", "code_share"])
 def test_charts_are_png(answers: dict[str, Answer], kind: str) -> None:
-    png = bar_chart_png(answers[kind])
+    png = chart_png(answers[kind])
     assert png.startswith(PNG_SIGNATURE) and len(png) > 1000
 
 
 def test_nothing_to_chart_is_a_value_error(answers: dict[str, Answer]) -> None:
     with pytest.raises(ValueError):
-        bar_chart_png(answers["help"])
+        chart_png(answers["help"])
 
 
 def test_csv_matches_the_rows(answers: dict[str, Answer]) -> None:
@@ -378,6 +378,6 @@ def test_every_shape_of_the_dev_sets_renders_within_block_kit_limits(toprank) ->
         )
         rows = list(csv.DictReader(io.StringIO(answer_csv(answer))))
         assert len(rows) == len(answer.rows)
-        if answer.rows and chart_measure(answer.rows):
-            assert bar_chart_png(answer).startswith(PNG_SIGNATURE)
+        if has_chart(answer):
+            assert chart_png(answer).startswith(PNG_SIGNATURE)
     assert {"top_codes", "code_share", "compare", "trend", "total", "breakdown", "movers"} <= shapes

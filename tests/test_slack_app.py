@@ -524,6 +524,18 @@ def test_chart_from_a_thread_answer_goes_into_that_thread(rig: SlackRig) -> None
     upload = next(c for c in rig.mock.calls[before:] if c.kind == "upload")
     assert upload.raw.startswith(PNG_SIGNATURE)
     assert not any(c.method == "conversations.open" for c in rig.mock.calls[before:])
+    # alt text that says what the picture shows: a line, the years, the partial one
+    lookup = next(c for c in rig.mock.calls[before:] if c.method == "files.getUploadURLExternal")
+    alt = lookup.body["alt_txt"]
+    assert alt.startswith("Line chart: ") and "97112" in alt
+    assert "2019" in alt and "(to Sep)" in alt
+
+
+def test_a_single_total_offers_no_chart(rig: SlackRig) -> None:
+    _, call = rig.command("how many OT procedures in 2022")
+    assert_valid_message(call)
+    assert ACTION_CHART not in buttons(call)
+    assert ACTION_CSV in buttons(call)
 
 
 def test_direct_message_is_answered_in_the_dm(rig: SlackRig) -> None:

@@ -23,7 +23,8 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.chart import bar_chart_png
+from bot.chart import draw, figure_png  # imports matplotlib on the first chart only
+from bot.chart_kinds import alt_text, chart_spec, no_chart_reason
 from bot.controls import (
     ACTION_ALTERNATIVE,
     ACTION_REFINE,
@@ -208,11 +209,12 @@ def register(app: App, rt: Runtime) -> None:
         def job() -> None:
             with apologise_on_failure(logger, send):
                 answer = rt.answer_for_value(action["value"])
-                try:
-                    png = bar_chart_png(answer)
-                except ValueError:
-                    send(**notice_message("That answer has no numbers to chart."))
+                reason = no_chart_reason(answer)  # the data changed since the button
+                if reason:
+                    send(**notice_message(f"No chart for that answer: {reason}."))
                     return
+                spec = chart_spec(answer)
+                png = figure_png(draw(spec))
                 _upload(
                     body,
                     client,
@@ -221,7 +223,7 @@ def register(app: App, rt: Runtime) -> None:
                     content=png,
                     filename=f"{file_stem(answer)}.png",
                     title=answer_title(answer),
-                    alt_txt=f"Bar chart: {answer_title(answer)}",
+                    alt_txt=alt_text(spec),
                 )
 
         rt.hand_off(job, send, logger)
