@@ -226,7 +226,7 @@ def run(args: argparse.Namespace) -> int:
     # Imported here so a missing-token run stays instant.
     from slack_bolt.error import BoltError
 
-    from bot.app import build_app
+    from bot.app import build_app, ops_settings_from_env
     from bot.pipeline import Toprank
     from bot.state import StateError, StateStore
     from data.db import db_path
@@ -237,6 +237,10 @@ def run(args: argparse.Namespace) -> int:
     except StateError as error:
         print(f"toprank serve: {error}", file=sys.stderr)
         return EXIT_USAGE
+    ops = ops_settings_from_env(os.environ)  # question limit, time zone, log salt
+    if isinstance(ops, str):
+        print(f"toprank serve: {ops}", file=sys.stderr)
+        return EXIT_USAGE
     toprank = Toprank.open(path, build_if_missing=True, warm=True)
     try:
         app = build_app(
@@ -245,6 +249,7 @@ def run(args: argparse.Namespace) -> int:
             signing_secret=settings.signing_secret,
             base_url=settings.base_url,
             store=store,
+            ops=ops,
         )
     except BoltError as error:  # auth.test refused the token
         print(f"toprank serve: Slack did not accept the bot token ({error})", file=sys.stderr)
@@ -255,6 +260,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"toprank serve: cannot reach Slack's Web API at {where} ({reason})", file=sys.stderr)
         return EXIT_UNREACHABLE
 
+    app.runtime.scheduler.start()  # scheduled digests (bot/digests.py)
     if settings.mode == "http":
         server = make_http_server(app, args.host, args.port, settings.signing_secret)
         host, port = server.server_address[:2]
