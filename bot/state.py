@@ -25,7 +25,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ CONTEXT_HOURS_ENV = "TOPRANK_CONTEXT_HOURS"
 DEFAULT_CONTEXT_HOURS = 24.0
 DELIVERY_TTL_SECONDS = 3600.0
 STATE_FILE_NAME = "toprank-state.sqlite"
+MEMORY_URLS = frozenset({"sqlite://", "sqlite:///:memory:"})
 LOG_DAYS_ENV = "TOPRANK_LOG_DAYS"
 DEFAULT_LOG_DAYS = 90.0
 # A digest's claim outlives any schedule's period (monthly), so it is never sent twice.
@@ -269,6 +271,9 @@ class StateStore:
         self._purged = 0.0
         self._lock = threading.Lock()
         self.log_seconds = DEFAULT_LOG_DAYS * 86400.0
+        # The in-memory store is one connection shared by every thread (StaticPool),
+        # which sqlite3 cannot use from two threads at once: its work goes one at a time.
+        self._serial = threading.RLock() if url in MEMORY_URLS else None
         try:
             self.engine = _engine(url)
             _migrate_with_retry(self.engine)
@@ -286,6 +291,20 @@ class StateStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    @contextmanager
+    def _begin(self) -> Iterator[sa.Connection]:
+        """A transaction (committed at the end, rolled back on an exception)."""
+        with self._one_at_a_time(), self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _connect(self) -> Iterator[sa.Connection]:
+        with self._one_at_a_time(), self.engine.connect() as conn:
+            yield conn
+
+    def _one_at_a_time(self) -> AbstractContextManager[Any]:
+        return self._serial if self._serial is not None else nullcontext()
 
     # --- conversations ----------------------------------------------------------
 
@@ -350,7 +369,7 @@ class StateStore:
         """True the first time a delivery key is seen by any app sharing this store."""
         now = self.clock()
         try:
-            with self.engine.begin() as conn:
+            with self._begin() as conn:
                 conn.execute(
                     sa.delete(deliveries).where(
                         deliveries.c.key == key, deliveries.c.seen_at < now - DELIVERY_TTL_SECONDS
@@ -396,7 +415,7 @@ class StateStore:
         if comment is not None:
             values["comment"] = comment
         try:
-            with self.engine.begin() as conn:
+            with self._begin() as conn:
                 done = conn.execute(
                     sa.update(feedback)
                     .where(feedback.c.log_id == log_id, feedback.c.user_hash == user_hash)
@@ -443,7 +462,7 @@ class StateStore:
             "created_at": self.clock(),
         }
         try:
-            with self.engine.begin() as conn:
+            with self._begin() as conn:
                 done = conn.execute(sa.insert(subscriptions).values(**values))
                 new_id = int(done.inserted_primary_key[0])
             return Subscription(id=new_id, **values)  # type: ignore[arg-type]
@@ -465,7 +484,7 @@ class StateStore:
     def remove_subscription(self, team: str, channel: str, subscription_id: int) -> bool:
         """Remove a channel's subscription; False when the channel has none of that number."""
         try:
-            with self.engine.begin() as conn:
+            with self._begin() as conn:
                 done = conn.execute(
                     sa.delete(subscriptions).where(
                         subscriptions.c.id == subscription_id,
@@ -483,7 +502,7 @@ class StateStore:
         may do the once-only work named by `key` (a digest's send). A failure claims
         nothing (better a late digest than a doubled one)."""
         try:
-            with self.engine.begin() as conn:
+            with self._begin() as conn:
                 conn.execute(sa.insert(claims).values(key=key[:255], claimed_at=self.clock()))
             return True
         except IntegrityError:
@@ -509,7 +528,7 @@ class StateStore:
         """`name`'s value, set to `value` first if it has none: every replica ends up
         with the one value written first."""
         try:
-            with self.engine.begin() as conn:
+            with self._begin() as conn:
                 conn.execute(sa.insert(meta).values(name=name, value=value))
         except IntegrityError:
             pass
@@ -521,7 +540,7 @@ class StateStore:
     def purge(self) -> None:
         """Forget what has expired."""
         now = self.clock()
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(sa.delete(usage_log).where(usage_log.c.at < now - self.log_seconds))
             conn.execute(sa.delete(feedback).where(feedback.c.at < now - self.log_seconds))
             conn.execute(
@@ -539,7 +558,7 @@ class StateStore:
 
     def _read(self, statement: sa.Select[Any]) -> Any:
         try:
-            with self.engine.connect() as conn:
+            with self._connect() as conn:
                 return conn.execute(statement).first()
         except SQLAlchemyError:
             log.exception("state store read failed: answering without it")
@@ -548,7 +567,7 @@ class StateStore:
     def _read_all(self, statement: sa.Select[Any], *, strict: bool = False) -> list[Any]:
         """Every row (none when the store fails, or StateError when `strict`)."""
         try:
-            with self.engine.connect() as conn:
+            with self._connect() as conn:
                 return list(conn.execute(statement).all())
         except SQLAlchemyError as exc:
             if strict:
@@ -560,7 +579,7 @@ class StateStore:
 
     def _upsert_meta(self, name: str, value: str) -> None:
         try:
-            with self.engine.begin() as conn:
+            with self._begin() as conn:
                 done = conn.execute(sa.update(meta).where(meta.c.name == name).values(value=value))
                 if done.rowcount == 0:
                     conn.execute(sa.insert(meta).values(name=name, value=value))
@@ -571,7 +590,7 @@ class StateStore:
 
     def _write(self, statement: Any) -> bool:
         try:
-            with self.engine.begin() as conn:
+            with self._begin() as conn:
                 conn.execute(statement)
             self._maybe_purge()
             return True
@@ -583,7 +602,7 @@ class StateStore:
         stamp = "updated_at" if "updated_at" in table.c else "created_at"
         values[stamp] = self.clock()
         try:
-            with self.engine.begin() as conn:
+            with self._begin() as conn:
                 done = conn.execute(
                     sa.update(table).where(table.c[key_column] == key).values(**values)
                 )
@@ -610,7 +629,7 @@ class StateStore:
 
 
 def _engine(url: str) -> sa.Engine:
-    if url in ("sqlite://", "sqlite:///:memory:"):
+    if url in MEMORY_URLS:
         # one shared in-memory database for every thread (tests, a store-less run)
         return sa.create_engine(
             "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
