@@ -33,7 +33,7 @@ from bot.listeners.common import RATE_LIMIT_RETRIES, SLACK_TIMEOUT_SECONDS, Core
 from bot.ratelimit import RateLimiter, RateSettingError, rate_from_env
 from bot.state import StateStore
 from bot.usage import SALT_ENV, UsageLog, log_salt
-from bot.zone import ZoneError, zone_from_env
+from bot.zone import ZoneError, zone_from_env, zone_label
 
 SLACK_API_BASE_URL = WebClient.BASE_URL  # "https://slack.com/api/"
 
@@ -118,7 +118,8 @@ def build_app(
 
     `listener_executor` runs Bolt's listeners (default: 5 threads), which only ack and
     hand off; `pool` runs the answers (bot.delivery.WorkPool). `deduper` remembers the
-    deliveries answered (one process by default; a shared store for several replicas).
+    deliveries answered (one process by default; the store itself when it is a server
+    that several replicas share).
     Every call to Slack gives up after `slack_timeout` seconds. `store` keeps the
     conversations, the answers behind refine menus, the usage log, feedback and digests
     (bot.state; in memory if None). The digest scheduler is made here (its clock is the
@@ -142,15 +143,25 @@ def build_app(
     )
     store = store or StateStore()
     salt = ops.log_salt or log_salt(store, {})
+    if deduper is None:  # replicas sharing a store share what they answered
+        deduper = store if store.shared else MemoryDeduper()
     runtime = Runtime(
         core,
         slack_timeout=slack_timeout,
-        deduper=deduper or MemoryDeduper(),
+        deduper=deduper,
         store=store,
         usage=UsageLog(store, salt),
         limiter=RateLimiter(ops.rate_per_minute),
     )
     runtime.scheduler = DigestScheduler(runtime, client, ops.zone, interval=ops.digest_interval)
+    logger.info(
+        "usage log: user ids hashed with %s; digests in %s; %s",
+        "TOPRANK_LOG_SALT" if ops.log_salt else "the salt kept in the state store",
+        zone_label(ops.zone),
+        f"at most {ops.rate_per_minute} questions a minute per user"
+        if ops.rate_per_minute
+        else "no per-user question limit",
+    )
     if pool is not None:
         runtime.pool = pool
     app.use(dedupe_middleware(runtime.deduper, logger))

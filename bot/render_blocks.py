@@ -72,6 +72,12 @@ EXAMPLE_SLASH_COMMANDS: tuple[str, ...] = (
     "/toprank help",
 )
 
+DIGEST_HELP = (
+    "*Digests:* `/toprank subscribe weekly top rehab codes last month at 08:30` posts that "
+    "answer in the channel every Monday (also `daily`, `monthly`); `/toprank subscriptions` "
+    "lists them, `/toprank unsubscribe N` stops one."
+)
+
 # What the bot answers, for help and the App Home tab.
 CAPABILITIES: tuple[tuple[str, str], ...] = (
     ("Top codes", "the most billed CPT codes of a cohort in a period, with shares"),
@@ -635,6 +641,7 @@ def help_blocks(answer: Answer | None = None) -> list[dict[str, Any]]:
     blocks.append(
         context("Or mention me in a channel (I answer in the thread), or send me a direct message.")
     )
+    blocks.append(context(DIGEST_HELP))
     if answer:
         provenance = provenance_line(answer.provenance)
         if provenance:

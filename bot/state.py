@@ -54,6 +54,10 @@ DEFAULT_CONTEXT_HOURS = 24.0
 DELIVERY_TTL_SECONDS = 3600.0
 STATE_FILE_NAME = "toprank-state.sqlite"
 MEMORY_URLS = frozenset({"sqlite://", "sqlite:///:memory:"})
+# After a server store fails (PostgreSQL down or unreachable), answers go without it
+# this long before it is tried again; its connections time out after CONNECT_SECONDS.
+SERVER_REST_SECONDS = 30.0
+CONNECT_SECONDS = 5
 LOG_DAYS_ENV = "TOPRANK_LOG_DAYS"
 DEFAULT_LOG_DAYS = 90.0
 # A digest's claim outlives any schedule's period (monthly), so it is never sent twice.
@@ -160,6 +164,13 @@ MIGRATIONS: tuple[Callable[[sa.Connection], None], ...] = (_v1, _v2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+class StoreUnavailable(sa.exc.OperationalError):
+    """The store's server failed moments ago and is rested (SERVER_REST_SECONDS)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, None, ConnectionError(message))
+
+
 class StateError(RuntimeError):
     """The store cannot be opened (a bad URL, an unreadable file, a newer schema)."""
 
@@ -243,6 +254,15 @@ def log_days_from_env(environ: Mapping[str, str] = os.environ) -> float:
     return days
 
 
+def with_driver(url: str) -> str:
+    """A postgresql:// URL goes through psycopg 3 (SQLAlchemy's default is psycopg2,
+    which toprank does not install)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
 def state_url(db_path: Path | None, environ: Mapping[str, str] = os.environ) -> str:
     """TOPRANK_STATE_URL, else the SQLite file TOPRANK_STATE, else beside the database."""
     url = environ.get(STATE_URL_ENV, "").strip()
@@ -265,6 +285,7 @@ class StateStore:
         context_ttl: float = DEFAULT_CONTEXT_HOURS * 3600,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        url = with_driver(url)
         self.url = url
         self.context_ttl = context_ttl
         self.clock = clock
@@ -274,6 +295,7 @@ class StateStore:
         # The in-memory store is one connection shared by every thread (StaticPool),
         # which sqlite3 cannot use from two threads at once: its work goes one at a time.
         self._serial = threading.RLock() if url in MEMORY_URLS else None
+        self._down_until = 0.0
         try:
             self.engine = _engine(url)
             _migrate_with_retry(self.engine)
@@ -292,16 +314,47 @@ class StateStore:
     def close(self) -> None:
         self.engine.dispose()
 
+    @property
+    def shared(self) -> bool:
+        """A server several app replicas can share (not an SQLite file)."""
+        return not self.url.startswith("sqlite")
+
     @contextmanager
     def _begin(self) -> Iterator[sa.Connection]:
         """A transaction (committed at the end, rolled back on an exception)."""
-        with self._one_at_a_time(), self.engine.begin() as conn:
-            yield conn
+        self._check_server()
+        try:
+            with self._one_at_a_time(), self.engine.begin() as conn:
+                yield conn
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            self._server_failed(exc)
+            raise
 
     @contextmanager
     def _connect(self) -> Iterator[sa.Connection]:
-        with self._one_at_a_time(), self.engine.connect() as conn:
-            yield conn
+        self._check_server()
+        try:
+            with self._one_at_a_time(), self.engine.connect() as conn:
+                yield conn
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            self._server_failed(exc)
+            raise
+
+    def _check_server(self) -> None:
+        """While a server that failed is rested, calls fail at once: an unreachable
+        PostgreSQL costs one connect timeout, not one per store call of every answer."""
+        if self._down_until and time.monotonic() < self._down_until:
+            raise StoreUnavailable("the state store's server failed moments ago")
+
+    def _server_failed(self, exc: Exception) -> None:
+        if not self.shared or isinstance(exc, StoreUnavailable):
+            return  # SQLite's "database is locked" is not an outage
+        self._down_until = time.monotonic() + SERVER_REST_SECONDS
+        log.warning(
+            "state store server failed (%s): answering without it for %.0f s",
+            str(exc).split("\n")[0][:200],
+            SERVER_REST_SECONDS,
+        )
 
     def _one_at_a_time(self) -> AbstractContextManager[Any]:
         return self._serial if self._serial is not None else nullcontext()
@@ -393,7 +446,7 @@ class StateStore:
 
     def log_entry(self, log_id: str) -> LogEntry | None:
         row = self._read(sa.select(usage_log).where(usage_log.c.id == log_id))
-        return LogEntry(**row._mapping) if row is not None else None
+        return LogEntry(*row) if row is not None else None
 
     def log_entries(
         self, since: float, until: float | None = None, *, strict: bool = False
@@ -403,8 +456,8 @@ class StateStore:
         statement = sa.select(usage_log).where(usage_log.c.at >= since)
         if until is not None:
             statement = statement.where(usage_log.c.at < until)
-        rows = self._read_all(statement.order_by(usage_log.c.at, usage_log.c.id), strict=strict)
-        return [LogEntry(**row._mapping) for row in rows]
+        rows = self._read_all(statement.order_by(usage_log.c.at), strict=strict)
+        return [LogEntry(*row) for row in rows]  # the table's columns in LogEntry's order
 
     def rate(self, log_id: str, user_hash: str, rating: str, comment: str | None = None) -> bool:
         """A user's thumbs up or down on a logged answer (their latest click counts); a
@@ -645,7 +698,10 @@ def _engine(url: str) -> sa.Engine:
             cursor.close()
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=4)
+    connect_args = {"connect_timeout": CONNECT_SECONDS} if url.startswith("postgresql") else {}
+    return sa.create_engine(
+        url, pool_pre_ping=True, pool_size=4, max_overflow=4, connect_args=connect_args
+    )
 
 
 def _migrate_with_retry(engine: sa.Engine, attempts: int = 3) -> None:

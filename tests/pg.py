@@ -67,7 +67,8 @@ def sqlalchemy_url(url: str) -> str:
 class Cluster:
     """initdb + pg_ctl start in a temporary directory; stop() by the postmaster's pid."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, fsync: bool = False) -> None:
+        self.fsync = fsync  # off for tests (nothing to keep); on for benchmarks
         self.bin = pg_bin()
         self.root = Path(tempfile.mkdtemp(prefix="toprank-pg-"))
         self.data = self.root / "data"
@@ -93,7 +94,9 @@ class Cluster:
         )
         if done.returncode != 0:
             raise RuntimeError(f"initdb failed: {done.stderr.strip()[-500:]}")
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
+        if not self.fsync:
+            options += " -c fsync=off"
         done = self._run(
             self.bin / "pg_ctl",
             "-D",

@@ -38,6 +38,7 @@ from tests.slack_mock import (
     SlackMock,
     TrackingExecutor,
     block_actions_body,
+    event_body,
     post_signed,
     slash_command_body,
     view_submission_body,
@@ -45,6 +46,7 @@ from tests.slack_mock import (
 from tests.test_slack_app import (
     CHANNEL,
     FORM,
+    JSON,
     USER,
     SlackRig,
     blocks_of,
@@ -494,6 +496,22 @@ def test_two_apps_sharing_postgresql_send_a_due_digest_once(toprank, lines, pg_s
         assert len(digests) == 1
         assert codes_shown(digests[0]) == top_codes(lines, "ot", 2022)
         assert len(rows(url, "SELECT * FROM claims WHERE key LIKE 'digest:%'")) == 1
+        # Slack's retry of an event reaching the other replica is acked, not answered again
+        ts = "1700200500.000100"
+        event = {
+            "type": "app_mention",
+            "user": USER,
+            "text": f"<@{BOT_USER_ID}> top PT codes 2022",
+            "ts": ts,
+            "channel": CHANNEL,
+        }
+        body = event_body(event)
+        assert post_signed(a.url, body, JSON).status == 200
+        retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+        assert post_signed(b.url, body, JSON, headers=retry).status == 200
+        mock.wait_api("chat.postMessage", thread_ts=ts)
+        a.quiet(), b.quiet()
+        assert len(mock.api_calls("chat.postMessage")) == 2  # the digest and one answer
     finally:
         stop_rig(a, server_a)
         server_b.shutdown()

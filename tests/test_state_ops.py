@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from bot import state
 from bot.state import LogEntry, StateError, StateStore, log_days_from_env
-from tests.pg import fresh_database, pg_server  # noqa: F401  (the session fixture)
+from tests.pg import free_port, fresh_database, pg_server  # noqa: F401  (the session fixture)
 
 DAY = 86400.0
 T0 = 1_800_000_000.0
@@ -262,3 +262,21 @@ def test_the_first_salt_written_is_every_replicas_salt(url: str) -> None:
     finally:
         a.close()
         b.close()
+
+
+def test_an_unreachable_server_costs_one_try_not_one_per_answer(request) -> None:
+    url = fresh_database(request.getfixturevalue("pg_server"))
+    store = StateStore(url, clock=Clock())
+    attempts = []
+    closed = sa.engine.make_url(url).set(port=free_port())  # nothing listens there
+    store.engine.dispose()
+    store.engine = sa.create_engine(closed, connect_args={"connect_timeout": 2})
+    sa.event.listen(store.engine, "do_connect", lambda *args: attempts.append(1))
+    try:
+        assert store.log_question(entry("e" * 16, T0)) is False
+        assert store.load_context("T:C:1") is None
+        assert store.claim("digest:1:x") is False  # no claim, so no digest is sent
+        assert store.first("event:Ev1") is True  # answering beats not answering
+        assert len(attempts) == 1
+    finally:
+        store.close()
