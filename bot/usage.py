@@ -215,7 +215,10 @@ def percentile(values: Sequence[float], pct: float) -> float | None:
 
 
 def normalised_question(question: str) -> str:
-    return " ".join(question.casefold().split()).rstrip("?.! ")
+    """How top questions are counted: case, spacing, end punctuation and the slash
+    command's name do not make another question."""
+    text = " ".join(question.casefold().split()).rstrip("?.! ")
+    return text.removeprefix("/toprank ").strip()
 
 
 @dataclass(frozen=True)

@@ -132,17 +132,20 @@ def bench_answers(db: str | None, questions: int) -> None:
         bare = Runtime(core, store=store)
         log = __import__("logging").getLogger("bench")
         texts = ["top ot codes 2022", "compare ot and pt 2021", "what share of rehab was 97530"]
-        for name, runtime, asker in (
+        ways = (
             ("without log", bare, None),
             ("with log", logged, Asker("slash", "T0", "C0", "U0")),
-        ):
+        )
+        times: dict[str, list[float]] = {name: [] for name, _, _ in ways}
+        for _name, runtime, asker in ways:
             runtime.converse_message(texts[0], None, log, asker=asker)  # warm
-            times = []
-            for k in range(questions):
+        for k in range(questions):  # interleaved, so a busy moment costs both alike
+            for name, runtime, asker in ways:
                 started = time.perf_counter()
                 runtime.converse_message(texts[k % 3], None, log, asker=asker)
-                times.append(time.perf_counter() - started)
-            print(f"answer + render, {name:11s}  {ms(times)}")
+                times[name].append(time.perf_counter() - started)
+        for name, _, _ in ways:
+            print(f"answer + render, {name:11s}  {ms(times[name])}")
         store.close()
     core.close()
 

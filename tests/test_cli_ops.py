@@ -207,3 +207,28 @@ def test_the_export_is_read_by_the_development_set_scorer(
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "accuracy: 2/2" in proc.stdout  # both read and run (their expect is to fill in)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("TOPRANK_TZ", "Mars/Olympus"),
+        ("TOPRANK_RATE_PER_MINUTE", "lots"),
+        ("TOPRANK_LOG_DAYS", "-2"),
+    ],
+)
+def test_serve_refuses_a_bad_operations_setting_in_one_line(
+    demo_db: Path, tmp_path: Path, setting: str, value: str
+) -> None:
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_APP_TOKEN": "xapp-test",
+        "SLACK_API_BASE_URL": "http://127.0.0.1:9/api/",  # never reached
+        "TOPRANK_DB": str(demo_db),
+        "TOPRANK_STATE": str(tmp_path / "state.sqlite"),
+        setting: value,
+    }
+    proc = run(["serve"], env)
+    assert proc.returncode == 2
+    assert setting in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in proc.stderr
