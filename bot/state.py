@@ -142,6 +142,7 @@ subscriptions = sa.Table(
     sa.Column("created_by", sa.String(64)),  # user hash
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Index("ix_subscriptions_channel", "team", "channel"),
+    sqlite_autoincrement=True,  # a removed digest's number is never given to another
 )
 claims = sa.Table(
     "claims",

@@ -221,10 +221,13 @@ def test_subscriptions_belong_to_their_channel(url: str) -> None:
         assert store.remove_subscription("T1", "C1", first.id)
         assert not store.remove_subscription("T1", "C1", first.id)
         assert [s.id for s in store.list_subscriptions()] == [second.id, other.id]
+        assert store.remove_subscription("T1", "C2", other.id)  # the newest goes
+        newer = store.add_subscription("T1", "C2", "rehab 2022", "daily", 60, None)
+        assert newer is not None and newer.id > other.id  # its number is not reused
     finally:
         store.close()
     assert count(url, "SELECT count(*) FROM subscriptions") == 2
-    assert count(url, "SELECT at_minute FROM subscriptions WHERE channel = 'C2'") == 1439
+    assert count(url, "SELECT at_minute FROM subscriptions WHERE channel = 'C2'") == 60
 
 
 def test_a_claim_is_won_once_among_replicas(url: str) -> None:
