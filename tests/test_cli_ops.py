@@ -232,3 +232,21 @@ def test_serve_refuses_a_bad_operations_setting_in_one_line(
     assert proc.returncode == 2
     assert setting in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert "Traceback" not in proc.stderr
+
+
+def test_a_store_that_cannot_be_opened_costs_a_warning_not_the_answer(demo_db: Path) -> None:
+    env = {"TOPRANK_DB": str(demo_db), "TOPRANK_STATE": "/proc/no-such-dir/state.sqlite"}
+    proc = run(["ask", "top OT codes 2022", "--json"], env)
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout)["rows"][0]["code"] == "97110"
+    warnings = proc.stderr.strip().splitlines()
+    assert len(warnings) == 1 and warnings[0].startswith("toprank: not logging questions")
+    assert "Traceback" not in proc.stderr
+
+
+def test_zero_log_days_makes_no_store(demo_db: Path, tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite"
+    env = {"TOPRANK_DB": str(demo_db), "TOPRANK_STATE": str(path), "TOPRANK_LOG_DAYS": "0"}
+    proc = run(["ask", "top OT codes 2022"], env)
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert not path.exists()

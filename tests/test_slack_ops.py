@@ -11,6 +11,8 @@ with Retry-After, and the per-user limit. Figures are checked against SQL over
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import threading
 from collections.abc import Iterator
@@ -517,6 +519,48 @@ def test_two_apps_sharing_postgresql_send_a_due_digest_once(toprank, lines, pg_s
         server_b.shutdown()
         server_b.server_close()
         b.executor.shutdown()
+
+
+def test_a_given_salt_hashes_the_user_ids_and_is_not_stored(toprank, state_url) -> None:
+    rig, server = start(toprank, StateStore(state_url), log_salt="a-secret-salt")
+    try:
+        rig.command("ot 2022")
+        rig.quiet()
+    finally:
+        stop_rig(rig, server)
+    (entry,) = rows(state_url, "SELECT user_hash FROM usage_log")
+    expected = hmac.new(b"a-secret-salt", f"{TEAM_ID}:{USER}".encode(), hashlib.sha256)
+    assert entry["user_hash"] == expected.hexdigest()[:32]
+    assert rows(state_url, "SELECT * FROM toprank_meta WHERE name = 'log_salt'") == []
+
+
+def test_without_a_salt_one_is_made_once_and_kept(toprank, state_url) -> None:
+    for _ in range(2):  # two starts of the app on one store
+        rig, server = start(toprank, StateStore(state_url))
+        try:
+            rig.command("ot 2022")
+            rig.quiet()
+        finally:
+            stop_rig(rig, server)
+    (salt,) = rows(state_url, "SELECT value FROM toprank_meta WHERE name = 'log_salt'")
+    assert len(salt["value"]) == 64
+    hashes = {r["user_hash"] for r in rows(state_url, "SELECT user_hash FROM usage_log")}
+    expected = hmac.new(salt["value"].encode(), f"{TEAM_ID}:{USER}".encode(), hashlib.sha256)
+    assert hashes == {expected.hexdigest()[:32]}  # the same person, across restarts
+
+
+def test_the_first_coverage_seen_is_recorded_not_announced(toprank, state_url, clock) -> None:
+    store = StateStore(state_url, clock=clock)
+    mock = SlackMock()
+    rig, server = start(toprank, store, mock)
+    try:
+        rig.command("subscribe monthly top rehab codes 2023")
+        rig.runtime.scheduler.tick()
+        rig.quiet()
+        assert mock.api_calls("chat.postMessage") == []
+        assert store.setting(COVERAGE_SETTING) == toprank.coverage.end.isoformat()
+    finally:
+        stop_rig(rig, server)
 
 
 def test_channels_with_digests_are_told_once_when_the_data_runs_further(
