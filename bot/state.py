@@ -506,6 +506,7 @@ class StateStore:
         at_minute: int,
         created_by: str | None,
     ) -> Subscription | None:
+        created_at = self.clock()
         values = {
             "team": team,
             "channel": channel,
@@ -513,14 +514,25 @@ class StateStore:
             "cadence": cadence,
             "at_minute": at_minute,
             "created_by": created_by,
-            "created_at": self.clock(),
+            "created_at": created_at,
         }
         try:
             with self._begin() as conn:
                 done = conn.execute(sa.insert(subscriptions).values(**values))
-                new_id = int(done.inserted_primary_key[0])
-            return Subscription(id=new_id, **values)  # type: ignore[arg-type]
-        except SQLAlchemyError:
+                key = done.inserted_primary_key
+                if key is None:
+                    raise StateError("the store gave the new subscription no number")
+            return Subscription(
+                id=int(key[0]),
+                team=team,
+                channel=channel,
+                question=question,
+                cadence=cadence,
+                at_minute=at_minute,
+                created_by=created_by,
+                created_at=created_at,
+            )
+        except (SQLAlchemyError, StateError):
             log.exception("state store: subscription not saved")
             return None
 

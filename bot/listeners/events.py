@@ -49,8 +49,8 @@ def register(app: App, rt: Runtime) -> None:
             rt.notices.submit(
                 lambda: deliver(
                     lambda **m: client.chat_postEphemeral(
-                        channel=event.get("channel"),
-                        user=event.get("user"),
+                        channel=str(event.get("channel") or ""),
+                        user=str(event.get("user") or ""),
                         thread_ts=event.get("thread_ts"),
                         **m,
                     ),
