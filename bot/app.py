@@ -5,22 +5,60 @@
 `base_url` is Slack's Web API base (SLACK_API_BASE_URL); tests point it at a local mock
 server. The token is checked once here with auth.test (Bolt's token verification), which
 also tells the app its own bot user id, used to ignore its own messages.
+
+Every Web API call (and every response_url post) honours Slack's HTTP 429 with its
+Retry-After: it waits that long and sends again (slack_sdk does not by default), so an
+answer is never lost to a rate limit. `OpsSettings` carry what operations configure
+(the per-user question limit, the digests' time zone, the usage log's salt);
+`toprank serve` reads them from the environment with `ops_settings_from_env`.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Mapping
 from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from datetime import timezone, tzinfo
 
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.delivery import Deduper, MemoryDeduper, WorkPool, delivery_key
+from bot.digests import DEFAULT_INTERVAL_SECONDS, DigestScheduler
 from bot.listeners import register_listeners
-from bot.listeners.common import SLACK_TIMEOUT_SECONDS, Core, Runtime
+from bot.listeners.common import RATE_LIMIT_RETRIES, SLACK_TIMEOUT_SECONDS, Core, Runtime
+from bot.ratelimit import RateLimiter, RateSettingError, rate_from_env
 from bot.state import StateStore
+from bot.usage import SALT_ENV, UsageLog, log_salt
+from bot.zone import ZoneError, zone_from_env, zone_label
 
 SLACK_API_BASE_URL = WebClient.BASE_URL  # "https://slack.com/api/"
+
+
+@dataclass(frozen=True)
+class OpsSettings:
+    """What operations configure. The defaults (for tests and embedding) set no
+    question limit; `toprank serve` reads TOPRANK_RATE_PER_MINUTE (default 20)."""
+
+    rate_per_minute: int = 0
+    zone: tzinfo = field(default=timezone.utc)
+    log_salt: str | None = None  # None: the salt kept in the state store
+    digest_interval: float = DEFAULT_INTERVAL_SECONDS
+
+
+def ops_settings_from_env(environ: Mapping[str, str] = os.environ) -> OpsSettings | str:
+    """The settings, or a one-line reason why a value is refused."""
+    try:
+        return OpsSettings(
+            rate_per_minute=rate_from_env(environ),
+            zone=zone_from_env(environ),
+            log_salt=environ.get(SALT_ENV, "").strip() or None,
+        )
+    except (RateSettingError, ZoneError) as error:
+        return str(error)
 
 
 def web_api_base_url(base_url: str | None) -> str:
@@ -74,22 +112,28 @@ def build_app(
     deduper: Deduper | None = None,
     slack_timeout: float = SLACK_TIMEOUT_SECONDS,
     store: StateStore | None = None,
+    ops: OpsSettings | None = None,
 ) -> App:
     """A Bolt App answering with `core` (bot.pipeline.Toprank or anything with ask/coverage).
 
     `listener_executor` runs Bolt's listeners (default: 5 threads), which only ack and
     hand off; `pool` runs the answers (bot.delivery.WorkPool). `deduper` remembers the
-    deliveries answered (one process by default; a shared store for several replicas).
+    deliveries answered (one process by default; the store itself when it is a server
+    that several replicas share).
     Every call to Slack gives up after `slack_timeout` seconds. `store` keeps the
-    conversations and the answers behind refine menus (bot.state; in memory if None).
+    conversations, the answers behind refine menus, the usage log, feedback and digests
+    (bot.state; in memory if None). The digest scheduler is made here (its clock is the
+    store's) and started by `toprank serve` (`app.runtime.scheduler.start()`).
     """
     logger = logger or _app_logger()
+    ops = ops or OpsSettings()
     client = WebClient(
         token=token,
         base_url=web_api_base_url(base_url),
         logger=logger,
         timeout=int(slack_timeout),
     )
+    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES))
     app = App(
         name="toprank",
         client=client,
@@ -97,11 +141,26 @@ def build_app(
         listener_executor=listener_executor,
         logger=logger,
     )
+    store = store or StateStore()
+    salt = ops.log_salt or log_salt(store, {})
+    if deduper is None:  # replicas sharing a store share what they answered
+        deduper = store if store.shared else MemoryDeduper()
     runtime = Runtime(
         core,
         slack_timeout=slack_timeout,
-        deduper=deduper or MemoryDeduper(),
-        store=store or StateStore(),
+        deduper=deduper,
+        store=store,
+        usage=UsageLog(store, salt),
+        limiter=RateLimiter(ops.rate_per_minute),
+    )
+    runtime.scheduler = DigestScheduler(runtime, client, ops.zone, interval=ops.digest_interval)
+    logger.info(
+        "usage log: user ids hashed with %s; digests in %s; %s",
+        "TOPRANK_LOG_SALT" if ops.log_salt else "the salt kept in the state store",
+        zone_label(ops.zone),
+        f"at most {ops.rate_per_minute} questions a minute per user"
+        if ops.rate_per_minute
+        else "no per-user question limit",
     )
     if pool is not None:
         runtime.pool = pool

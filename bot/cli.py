@@ -3,6 +3,8 @@
     toprank                 Socket Mode when Slack tokens are set, else a local chat
     toprank ask/chat        bot.cli_ask
     toprank serve           bot.serve
+    toprank usage           bot.cli_usage (the usage log's figures)
+    toprank feedback ...    bot.cli_feedback (export the disliked questions)
     toprank data ...        data.cli (demo, info, ingest)
     toprank bench           tests.bench
 
@@ -17,7 +19,14 @@ import importlib
 import os
 import sys
 
-SUBCOMMAND_MODULES = ("bot.cli_ask", "bot.serve", "data.cli", "tests.bench")
+SUBCOMMAND_MODULES = (
+    "bot.cli_ask",
+    "bot.serve",
+    "bot.cli_usage",
+    "bot.cli_feedback",
+    "data.cli",
+    "tests.bench",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,17 +14,24 @@ stdout carries answers only; progress (building the demo data) and logs go to st
 Exit codes: 0 when answered (an answer-level error is still an answer), 1 when --chart
 wrote no file (the answer has no chart, or the file cannot be written), 2 bad usage or
 no database.
+
+Every question goes into the usage log of the state store beside the database (surface
+"cli", the OS user hashed like a Slack user), as the Slack app's do; a store that
+cannot be opened costs a warning on stderr, never the answer. TOPRANK_LOG_DAYS=0 logs
+nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from bot.answer_model import Answer
 from bot.render_text import render_text
@@ -94,6 +101,51 @@ def _open(db: str | None):
         return None
 
 
+class CliLog:
+    """The usage log as the CLI writes it: best effort, never in an answer's way."""
+
+    def __init__(self, db: str | None) -> None:
+        self.usage: Any = None
+        self.user: str | None = None
+        try:
+            from bot.state import StateStore, log_days_from_env
+            from bot.usage import UsageLog
+            from data.db import db_path
+
+            if log_days_from_env() <= 0:
+                return
+            self.usage = UsageLog.from_env(StateStore.from_env(db_path(db)))
+            self.user = getpass.getuser()
+        except Exception as exc:  # the answer matters more than its log entry
+            logging.getLogger("toprank.usage").debug("usage log off", exc_info=True)
+            reason = str(exc).split("\n")[0][:160]
+            print(f"toprank: not logging questions ({reason})", file=sys.stderr)
+            self.usage = None
+
+    def record(self, answer: Answer, started: float, context: Any = None) -> None:
+        if self.usage is None:
+            return
+        follows = None
+        if context is not None:
+            try:
+                from intents.phrase import question_for
+
+                follows = question_for(context.spec)
+            except Exception:
+                follows = None
+        self.usage.record(
+            answer,
+            surface="cli",
+            latency_seconds=time.perf_counter() - started,
+            user=self.user,
+            follows=follows,
+        )
+
+    def close(self) -> None:
+        if self.usage is not None:
+            self.usage.store.close()
+
+
 def _emit(answer: Answer, *, as_json: bool, show_sql: bool, out: TextIO) -> None:
     if as_json:
         out.write(json.dumps(answer.to_json(), ensure_ascii=False, default=str) + "\n")
@@ -120,31 +172,39 @@ def run_ask(args: argparse.Namespace) -> int:
     if toprank is None:
         return EXIT_USAGE
     out = sys.stdout
+    usage = CliLog(args.db)
     try:
         if not from_stdin:
+            started = time.perf_counter()
             answer = toprank.ask(" ".join(words))
+            usage.record(answer, started)
             _emit(answer, as_json=args.json, show_sql=args.sql, out=out)
             return _write_chart(answer, args.chart) if args.chart else EXIT_OK
         first = True
         context = None
         for raw in sys.stdin:
             question = raw.rstrip("\r\n")
+            started = time.perf_counter()
             if args.conversation:
                 # A blank line ends a conversation and prints nothing.
                 if not question.strip():
                     context = None
                     continue
+                before = context
                 answer, context = toprank.converse(question, context)
+                usage.record(answer, started, before)
             else:
                 # One answer per line, blank and garbage lines included: batch callers
                 # match answers to questions by position.
                 answer = toprank.ask(question)
+                usage.record(answer, started)
             if not args.json and not first:
                 out.write("\n")
             _emit(answer, as_json=args.json, show_sql=args.sql, out=out)
             first = False
         return EXIT_OK
     finally:
+        usage.close()
         toprank.close()
 
 
@@ -209,6 +269,7 @@ def run_chat(args: argparse.Namespace) -> int:
     interactive = sys.stdin.isatty()
     out = sys.stdout
     context = None
+    usage = CliLog(args.db)
     try:
         out.write(banner(toprank) + "\n")
         while True:
@@ -236,7 +297,9 @@ def run_chat(args: argparse.Namespace) -> int:
                 out.write("(new conversation)\n")
                 continue
             try:
+                started, before = time.perf_counter(), context
                 answer, context = toprank.converse(question, context)
+                usage.record(answer, started, before)
             except KeyboardInterrupt:
                 out.write("\n(interrupted)\n")
                 continue
@@ -248,4 +311,5 @@ def run_chat(args: argparse.Namespace) -> int:
         out.flush()
         return EXIT_OK
     finally:
+        usage.close()
         toprank.close()

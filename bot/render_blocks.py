@@ -19,6 +19,7 @@ from typing import Any
 from bot.answer_model import Answer, Provenance
 from bot.chart_kinds import has_chart
 from bot.controls import Menus, alternatives_block, refine_block
+from bot.feedback import feedback_block
 from intents.model import Coverage
 
 # Block Kit limits (https://docs.slack.dev/reference/block-kit/blocks).
@@ -70,6 +71,12 @@ EXAMPLE_SLASH_COMMANDS: tuple[str, ...] = (
     "/toprank trend 97112 rehab",
     "/toprank 97530",
     "/toprank help",
+)
+
+DIGEST_HELP = (
+    "*Digests:* `/toprank subscribe weekly top rehab codes last month at 08:30` posts that "
+    "answer in the channel every Monday (also `daily`, `monthly`); `/toprank subscriptions` "
+    "lists them, `/toprank unsubscribe N` stops one."
 )
 
 # What the bot answers, for help and the App Home tab.
@@ -532,19 +539,23 @@ def answer_blocks(
     menus: Menus | None = None,
     changed: str | None = None,
     button_value: str | None = None,
+    feedback: str | None = None,
+    lead: str | None = None,
 ) -> list[dict[str, Any]]:
     """The blocks of one answer, within MAX_MESSAGE_BLOCKS and every text limit.
 
     Header (title), what changed (a refined answer), what the question resolved to, the
     summary sentences, the table, notes, "did you mean" buttons, the source, the refine
-    menus, then the buttons.
+    menus, the buttons, then the thumbs up / down (`feedback`: the answer's log id).
+    `lead` is a line above it all (a digest's name and schedule).
     """
-    if answer.intent == "unknown" or answer.error:
-        return problem_blocks(answer)
-    if answer.intent == "help":
-        return help_blocks(answer)
+    if answer.intent == "unknown" or answer.error or answer.intent == "help":
+        problem = answer.intent == "unknown" or bool(answer.error)
+        body = problem_blocks(answer) if problem else help_blocks(answer)
+        return ([context(lead)] if lead else []) + body[: MAX_MESSAGE_BLOCKS - 1]
 
-    blocks: list[dict[str, Any]] = [header(answer_title(answer))]
+    blocks: list[dict[str, Any]] = [context(lead)] if lead else []
+    blocks.append(header(answer_title(answer)))
     if changed:
         blocks.append(context(f"*{escape_mrkdwn(changed)}*"))
     if shared_by:
@@ -564,6 +575,8 @@ def answer_blocks(
     actions = action_buttons(answer, shareable=shareable, value=button_value)
     if actions:
         tail.append(actions)
+    if feedback:
+        tail.append(feedback_block(feedback))
 
     if shows_table(answer):
         table, shown = native_table(answer.rows, answer.intent)
@@ -617,6 +630,7 @@ def help_blocks(answer: Answer | None = None) -> list[dict[str, Any]]:
     blocks.append(
         context("Or mention me in a channel (I answer in the thread), or send me a direct message.")
     )
+    blocks.append(context(DIGEST_HELP))
     if answer:
         provenance = provenance_line(answer.provenance)
         if provenance:
@@ -637,20 +651,26 @@ def answer_message(
     menus: Menus | None = None,
     changed: str | None = None,
     button_value: str | None = None,
+    feedback: str | None = None,
+    lead: str | None = None,
 ) -> dict[str, Any]:
-    """{"text", "blocks"} ready for chat.postMessage, respond() or say()."""
-    return {
-        "text": fallback_text(answer),
-        "blocks": answer_blocks(
-            answer,
-            shareable=shareable,
-            shared_by=shared_by,
-            cohort_names=cohort_names,
-            menus=menus,
-            changed=changed,
-            button_value=button_value,
-        ),
-    }
+    """{"text", "blocks"} ready for chat.postMessage, respond() or say(). `lead` is a
+    line above the answer (a digest's name and schedule)."""
+    blocks = answer_blocks(
+        answer,
+        shareable=shareable,
+        shared_by=shared_by,
+        cohort_names=cohort_names,
+        menus=menus,
+        changed=changed,
+        button_value=button_value,
+        feedback=feedback,
+        lead=lead,
+    )
+    text = fallback_text(answer)
+    if lead:
+        text = clip(f"{lead}\n{text}", MAX_FALLBACK_TEXT)
+    return {"text": text, "blocks": blocks}
 
 
 def sql_message(answer: Answer) -> dict[str, Any]:

@@ -261,11 +261,15 @@ def _serve(
     # Imported here so a missing-token run stays instant.
     from slack_bolt.error import BoltError
 
-    from bot.app import build_app
+    from bot.app import build_app, ops_settings_from_env
     from bot.pipeline import Toprank
     from bot.state import StateError, StateStore
     from data.db import db_path
 
+    ops = ops_settings_from_env(os.environ)  # question limit, time zone, log salt
+    if isinstance(ops, str):
+        print(f"toprank serve: {ops}", file=sys.stderr)
+        return EXIT_USAGE
     toprank = Toprank.open(args.db, build_if_missing=True, warm=True)
     try:  # after the database: a mistyped path must not leave a state file behind
         store = StateStore.from_env(db_path(args.db))
@@ -280,6 +284,7 @@ def _serve(
             signing_secret=settings.signing_secret,
             base_url=settings.base_url,
             store=store,
+            ops=ops,
         )
     except BoltError as error:  # auth.test refused the token
         print(f"toprank serve: Slack did not accept the bot token ({error})", file=sys.stderr)
@@ -290,6 +295,7 @@ def _serve(
         print(f"toprank serve: cannot reach Slack's Web API at {where} ({reason})", file=sys.stderr)
         return EXIT_UNREACHABLE
 
+    app.runtime.scheduler.start()  # scheduled digests (bot/digests.py)
     if server is not None:
         server.set_app(guarded_app(app, settings.signing_secret))
         host, port = server.socket.getsockname()[:2]

@@ -6,7 +6,9 @@ real Toprank core), served by the real HTTP server of `toprank serve --http`
 builds them, and the app's Web API calls land on `SlackMock`, which records them and
 answers like Slack.
 
-    SlackMock            http://127.0.0.1:PORT/api/<method>    Web API methods
+    SlackMock            http://127.0.0.1:PORT/api/<method>    Web API methods (and, once
+                                                               per `rate_limit_once`, HTTP
+                                                               429 with Retry-After)
                          http://127.0.0.1:PORT/upload/<file>   files_upload_v2's upload URL
                          http://127.0.0.1:PORT/response/<key>  response_url of commands/actions
     sign / post_signed   Slack's request signing (v0 HMAC-SHA256 of "v0:{ts}:{body}")
@@ -74,6 +76,9 @@ class SlackMock:
         self._ts = itertools.count(1)
         self._file_ids = itertools.count(1)
         self.failures: dict[str, str] = {}  # method -> Slack error to answer with
+        # method (or "response") -> Retry-After seconds: the next such call gets HTTP 429
+        # {"ok": false, "error": "ratelimited"} with that Retry-After header, once.
+        self.rate_limit_once: dict[str, int] = {}
         # Seconds "Slack" takes to answer each Web API and response_url call (a slow
         # Slack, for the reliability tests and the load run); auth.test is never slowed.
         self.delay = 0.0
@@ -89,9 +94,19 @@ class SlackMock:
                 raw = self.rfile.read(length)
                 if mock.delay and "auth.test" not in self.path:
                     time.sleep(mock.delay)
-                status, payload, content_type = mock._handle(self.path, dict(self.headers), raw)
+                retry_after = mock._take_rate_limit(self.path, dict(self.headers), raw)
+                if retry_after is not None:
+                    status, payload, content_type = (
+                        429,
+                        {"ok": False, "error": "ratelimited"},
+                        "application/json",
+                    )
+                else:
+                    status, payload, content_type = mock._handle(self.path, dict(self.headers), raw)
                 data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 self.send_response(status)
+                if retry_after is not None:
+                    self.send_header("Retry-After", str(retry_after))
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -169,6 +184,19 @@ class SlackMock:
 
     # ------------------------------------------------------------------ answering
 
+    def _take_rate_limit(self, path: str, headers: dict[str, str], raw: bytes) -> int | None:
+        """Seconds of Retry-After when this call is to be refused with a 429 (recorded
+        as a call of kind "429"), else None."""
+        parts = urllib.parse.urlparse(path).path.strip("/").split("/", 1)
+        kind, name = (parts + [""])[:2]
+        method = name if kind == "api" else kind
+        with self._changed:
+            seconds = self.rate_limit_once.pop(method, None)
+        if seconds is not None:
+            body = _parse_body(headers, raw, urllib.parse.urlparse(path).query)
+            self._record(Call("429", method, body, headers, raw))
+        return seconds
+
     def _handle(self, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, Any, str]:
         parsed = urllib.parse.urlparse(path)
         parts = parsed.path.strip("/").split("/", 1)
@@ -213,6 +241,10 @@ class SlackMock:
             return {"ok": True, "channel": body.get("channel"), "ts": body.get("ts")}
         if method == "views.publish":
             return {"ok": True, "view": {"id": "V0HOME", **(body.get("view") or {})}}
+        if method == "views.open":
+            view = body.get("view") or {}
+            view = json.loads(view) if isinstance(view, str) else view
+            return {"ok": True, "view": {"id": "V0MODAL", **view}}
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": "D0" + str(body.get("users", "X"))}}
         if method == "files.getUploadURLExternal":
@@ -302,12 +334,14 @@ def form_body(fields: Mapping[str, str]) -> bytes:
     return urllib.parse.urlencode(fields).encode()
 
 
-def slash_command_body(text: str, response_url: str, *, channel: str = "C0GENERAL") -> bytes:
-    return form_body(slash_command_fields(text, response_url, channel=channel))
+def slash_command_body(
+    text: str, response_url: str, *, channel: str = "C0GENERAL", user: str = "U0ALICE"
+) -> bytes:
+    return form_body(slash_command_fields(text, response_url, channel=channel, user=user))
 
 
 def slash_command_fields(
-    text: str, response_url: str, *, channel: str = "C0GENERAL"
+    text: str, response_url: str, *, channel: str = "C0GENERAL", user: str = "U0ALICE"
 ) -> dict[str, str]:
     """What Slack sends for `/toprank TEXT` (form fields over HTTP, a dict over a socket)."""
     return {
@@ -316,8 +350,8 @@ def slash_command_fields(
         "team_domain": "toprank-test",
         "channel_id": channel,
         "channel_name": "general",
-        "user_id": "U0ALICE",
-        "user_name": "alice",
+        "user_id": user,
+        "user_name": user.removeprefix("U0").lower(),
         "command": "/toprank",
         "text": text,
         "api_app_id": APP_ID,
@@ -393,12 +427,38 @@ def _action_payload(action: Mapping[str, Any]) -> dict[str, Any]:
     }
     if "selected_option" in action:
         return {"type": "static_select", "selected_option": action["selected_option"], **common}
+    if action.get("type") == "feedback_buttons":  # the value of the button clicked
+        return {"type": "feedback_buttons", "value": action["value"], **common}
     return {
         "type": "button",
         "text": action.get("text", {"type": "plain_text", "text": "button"}),
         "value": action.get("value", ""),
         **common,
     }
+
+
+def view_submission_body(
+    view: Mapping[str, Any], values: Mapping[str, Any], *, user: str = "U0ALICE"
+) -> bytes:
+    """A modal's submission as Slack sends it: the view as opened, with the state of its
+    inputs (`values`: block_id -> action_id -> {"type", "value"})."""
+    payload = {
+        "type": "view_submission",
+        "team": {"id": TEAM_ID, "domain": "toprank-test"},
+        "user": {"id": user, "username": "alice", "team_id": TEAM_ID},
+        "api_app_id": APP_ID,
+        "token": "legacy-verification-token",
+        "trigger_id": "1337.44.abcd",
+        "view": {
+            "id": "V0MODAL",
+            "team_id": TEAM_ID,
+            **dict(view),
+            "state": {"values": dict(values)},
+            "hash": "1700000000.abcd",
+        },
+        "response_urls": [],
+    }
+    return form_body({"payload": json.dumps(payload)})
 
 
 # ---------------------------------------------------------------------- Bolt's worker threads

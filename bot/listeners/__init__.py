@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.listeners import actions, assistant, commands, events, home
+from bot.listeners import actions, assistant, commands, events, feedback, home
 from bot.listeners.common import Runtime
 
 
@@ -14,3 +14,4 @@ def register_listeners(app: App, rt: Runtime) -> None:
     events.register(app, rt)
     home.register(app, rt)
     actions.register(app, rt)
+    feedback.register(app, rt)

@@ -37,6 +37,7 @@ from bot.controls import (
 from bot.export import answer_csv, file_stem
 from bot.listeners.common import (
     GONE_TEXT,
+    Asker,
     Runtime,
     Send,
     apologise_on_failure,
@@ -52,6 +53,7 @@ from bot.render_blocks import (
     sql_message,
 )
 from bot.state import conversation_key
+from bot.usage import Stopwatch
 from intents.conversation import Context
 from intents.phrase import question_for
 from intents.refine import RefineError, refine
@@ -106,6 +108,16 @@ def _thread_key(body: dict[str, Any]) -> str | None:
     return conversation_key(team, channel, message.get("thread_ts") or message.get("ts"))
 
 
+def _asker(surface: str, body: dict[str, Any]) -> Asker:
+    """Who clicked, for the usage log."""
+    return Asker(
+        surface,
+        (body.get("team") or {}).get("id"),
+        (body.get("channel") or {}).get("id"),
+        (body.get("user") or {}).get("id"),
+    )
+
+
 def register(app: App, rt: Runtime) -> None:
     core = rt.core
 
@@ -133,7 +145,9 @@ def register(app: App, rt: Runtime) -> None:
                     send(**notice_message(TAMPERED_TEXT))
                     return
                 before = core.answer_spec(stored.spec, question=stored.question)
+                watch = Stopwatch()
                 answer = core.answer_spec(spec, question=question_for(spec))
+                log_id = rt.log(answer, _asker("refine", body), watch.seconds())
                 old = menus_for("0" * 16, before, core.coverage, rt.catalog)
                 changed = changed_text(part, (old.current if old else {}).get(part), choice, old)
                 key = _thread_key(body)
@@ -146,6 +160,7 @@ def register(app: App, rt: Runtime) -> None:
                     shareable=_is_ephemeral(body),
                     changed=changed,
                     by_id=True,
+                    log_id=log_id,
                 )
                 deliver(replace, message, logger)
 
@@ -176,7 +191,12 @@ def register(app: App, rt: Runtime) -> None:
             with apologise_on_failure(logger, send):
                 question = str(action.get("value") or "")
                 message = rt.converse_message(
-                    question, key, logger, continues=False, shareable=ephemeral
+                    question,
+                    key,
+                    logger,
+                    continues=False,
+                    shareable=ephemeral,
+                    asker=_asker("button", body),
                 )
                 deliver(send, message, logger)
 

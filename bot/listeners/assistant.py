@@ -18,7 +18,8 @@ from slack_bolt import App, Assistant, BoltContext, Say, SetStatus, SetSuggested
 from slack_bolt.context.assistant.thread_context import AssistantThreadContext
 from slack_bolt.context.assistant.thread_context_store.store import AssistantThreadContextStore
 
-from bot.listeners.common import Runtime, apologise_on_failure, clean_slack_text, deliver
+from bot.listeners.common import Asker, Runtime, apologise_on_failure, clean_slack_text, deliver
+from bot.render_blocks import notice_message
 from bot.state import StateStore, conversation_key
 from intents.model import Coverage
 
@@ -92,12 +93,17 @@ def register(app: App, rt: Runtime) -> None:
         question = clean_slack_text(payload.get("text", "")) or "help"
         thread_ts = payload.get("thread_ts")
         key = conversation_key(context.team_id, payload.get("channel"), thread_ts)
+        asker = Asker("assistant", context.team_id, payload.get("channel"), payload.get("user"))
+        limited = rt.over_limit(asker)
+        if limited:
+            rt.notices.submit(lambda: deliver(say, notice_message(limited), logger))
+            return
 
         def job() -> None:
             with apologise_on_failure(logger, say):
                 set_title(question[:MAX_TITLE])
                 set_status(STATUS)
-                deliver(say, rt.converse_message(question, key, logger), logger)
+                deliver(say, rt.converse_message(question, key, logger, asker=asker), logger)
 
         rt.hand_off(job, say, logger, key=key)
 

@@ -21,21 +21,28 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Protocol
 
+from slack_sdk.http_retry import default_retry_handlers
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
 
 from bot.answer_model import Answer
 from bot.controls import menus_for
 from bot.delivery import Deduper, MemoryDeduper, WorkPool
+from bot.ratelimit import RateLimiter, limit_text
 from bot.render_blocks import answer_message, failure_message, notice_message
-from bot.state import StateStore
+from bot.state import StateStore, Subscription
+from bot.usage import Stopwatch, UsageLog, is_rateable
 from data.catalog import Catalog, load_catalog
 from intents.conversation import Context
 from intents.model import Coverage
+from intents.phrase import question_for
 from intents.spec import Spec
 
 SLASH_COMMAND = "/toprank"
 # Every call to Slack (Web API, response_url) gives up after this long.
 SLACK_TIMEOUT_SECONDS = 10.0
+# Times a call answered 429 is sent again, each after the Retry-After Slack gave.
+RATE_LIMIT_RETRIES = 5
 BUSY_TEXT = "I'm answering a lot of questions right now; please ask again in a moment."
 
 # <@U123>, <@U123|name>: user mentions; <#C123|general>: channel links;
@@ -62,6 +69,17 @@ class Core(Protocol):
     def coverage(self) -> Coverage | None: ...
 
 
+@dataclass(frozen=True)
+class Asker:
+    """Who asked, and where: what the usage log keeps of a question's origin (the user
+    id is hashed before it is kept) and what the per-user limit counts by."""
+
+    surface: str  # slash, mention, dm, assistant, refine, button, digest
+    team: str | None = None
+    channel: str | None = None
+    user: str | None = None
+
+
 class AnswerGone(LookupError):
     """A button or control names an answer the state store no longer keeps."""
 
@@ -83,6 +101,9 @@ class Runtime:
     slack_timeout: float = SLACK_TIMEOUT_SECONDS
     store: StateStore = field(default_factory=StateStore)  # in memory unless given one
     catalog: Catalog = field(default_factory=load_catalog)
+    usage: UsageLog | None = None  # the usage and audit log (none: nothing is logged)
+    limiter: RateLimiter = field(default_factory=lambda: RateLimiter(0))
+    scheduler: Any = None  # bot.digests.DigestScheduler, set by build_app
     _turns: dict[str, deque[Callable[[], Any]]] = field(default_factory=dict, repr=False)
     _turns_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -93,27 +114,102 @@ class Runtime:
         logger: logging.Logger,
         *,
         continues: bool = True,
+        asker: Asker | None = None,
         **render: Any,
     ) -> dict[str, Any]:
         """Answer one turn of the conversation kept under `key` (a fresh question when
         `continues` is false or there is no key) and render it with refine menus. The
-        conversation moves on in the store; a failure becomes the failure message."""
+        conversation moves on in the store and the question goes into the usage log
+        (as asked by `asker`); a failure becomes the failure message."""
         try:
             context = self.store.load_context(key) if key and continues else None
+            watch = Stopwatch()
             answer, after = self.core.converse(question, context)
+            latency = watch.seconds()
             if key:
                 self.store.save_context(key, after)
+            log_id = self.log(answer, asker, latency, follows=context)
             spec = after.spec if after is not None and answer.shape else None
-            return self.render(answer, spec, follows=context is not None, **render)
+            return self.render(answer, spec, follows=context is not None, log_id=log_id, **render)
         except Exception:
             logger.exception("answering %r failed", question)
+            self._log_failure(question, asker)
             return failure_message()
 
+    def _log_failure(self, question: str, asker: Asker | None) -> None:
+        """A question whose answering broke is in the log too, as an error."""
+        from bot.answer import internal_error_answer
+
+        try:
+            self.log(internal_error_answer(question[:500]), asker, 0.0)
+        except Exception:
+            logging.getLogger("toprank").exception("usage log: the failure was not logged")
+
+    def log(
+        self,
+        answer: Answer,
+        asker: Asker | None,
+        latency_seconds: float,
+        *,
+        follows: Context | None = None,
+    ) -> str | None:
+        """Keep the question in the usage log; the entry's id (None when not kept)."""
+        if self.usage is None or asker is None:
+            return None
+        previous = None
+        if follows is not None:
+            try:
+                previous = question_for(follows.spec)
+            except Exception:  # a phrase for the log is never worth a failed answer
+                previous = None
+        return self.usage.record(
+            answer,
+            surface=asker.surface,
+            latency_seconds=latency_seconds,
+            team=asker.team,
+            channel=asker.channel,
+            user=asker.user,
+            follows=previous,
+        )
+
+    def over_limit(self, asker: Asker) -> str | None:
+        """The friendly message when this user asked too many questions this minute."""
+        if not asker.user:
+            return None
+        wait = self.limiter.wait_for(f"{asker.team or '-'}:{asker.user}")
+        return limit_text(self.limiter.per_minute, wait) if wait > 0 else None
+
+    def digest_message(self, subscription: Subscription, due: Any, zone: Any) -> dict[str, Any]:
+        """A digest's message: its question answered now, on the data loaded now."""
+        from bot.digests import schedule_text
+
+        watch = Stopwatch()
+        # asked as the slash command asks it: "/toprank subscribe weekly ot 2022" works
+        answer, after = self.core.converse(slash_question(subscription.question), None)
+        asker = Asker("digest", subscription.team, subscription.channel)
+        log_id = self.log(answer, asker, watch.seconds())
+        spec = after.spec if after is not None and answer.shape else None
+        lead = (
+            f":calendar: *{subscription.cadence.capitalize()} digest #{subscription.id}*, "
+            f"{schedule_text(subscription.cadence, subscription.at_minute, zone)} · "
+            f"`/toprank unsubscribe {subscription.id}` to stop"
+        )
+        return self.render(answer, spec, log_id=log_id, lead=lead)
+
     def render(
-        self, answer: Answer, spec: Spec | None, *, follows: bool = False, **render: Any
+        self,
+        answer: Answer,
+        spec: Spec | None,
+        *,
+        follows: bool = False,
+        log_id: str | None = None,
+        **render: Any,
     ) -> dict[str, Any]:
-        """The message of an answer: with refine menus when its spec could be kept, and
-        buttons that re-ask it (by its id when the words alone are not the question)."""
+        """The message of an answer: with refine menus when its spec could be kept,
+        buttons that re-ask it (by its id when the words alone are not the question),
+        and thumbs up / down naming its log entry when it is a data answer."""
+        if log_id and is_rateable(answer):
+            render["feedback"] = log_id
         answer_id = self.store.save_answer(spec, answer.question) if spec is not None else None
         menus = (
             menus_for(answer_id, answer, self.core.coverage, self.catalog) if answer_id else None
@@ -186,7 +282,14 @@ class Runtime:
         def send(**message: Any) -> Any:
             if not response_url:
                 raise ValueError("no response_url to answer through")
-            client = WebhookClient(url=response_url, timeout=int(self.slack_timeout))
+            client = WebhookClient(
+                url=response_url,
+                timeout=int(self.slack_timeout),
+                retry_handlers=[
+                    *default_retry_handlers(),
+                    RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
+                ],
+            )
             response = client.send_dict({**fixed, **message})
             if response.status_code >= 400:
                 raise RuntimeError(f"response_url answered {response.status_code}")

@@ -16,14 +16,17 @@ import logging
 from typing import Any
 
 from slack_bolt import App, BoltContext, Say
+from slack_sdk import WebClient
 
 from bot.listeners.common import (
+    Asker,
     Runtime,
     apologise_on_failure,
     clean_slack_text,
     deliver,
     is_ignorable_message,
 )
+from bot.render_blocks import notice_message
 from bot.state import conversation_key
 
 HELP_QUESTION = "help"
@@ -32,9 +35,29 @@ HELP_QUESTION = "help"
 def register(app: App, rt: Runtime) -> None:
     @app.event("app_mention")
     def answer_mention(
-        event: dict[str, Any], say: Say, context: BoltContext, logger: logging.Logger
+        event: dict[str, Any],
+        say: Say,
+        client: WebClient,
+        context: BoltContext,
+        logger: logging.Logger,
     ) -> None:
         if is_ignorable_message(event, context.bot_user_id):
+            return
+        asker = Asker("mention", context.team_id, event.get("channel"), event.get("user"))
+        limited = rt.over_limit(asker)
+        if limited:  # told to the asker alone, not to the channel
+            rt.notices.submit(
+                lambda: deliver(
+                    lambda **m: client.chat_postEphemeral(
+                        channel=str(event.get("channel") or ""),
+                        user=str(event.get("user") or ""),
+                        thread_ts=event.get("thread_ts"),
+                        **m,
+                    ),
+                    notice_message(limited),
+                    logger,
+                )
+            )
             return
         # Reply in the thread: the mention's own thread, or a new one under the mention.
         in_thread = event.get("thread_ts") is not None
@@ -48,7 +71,9 @@ def register(app: App, rt: Runtime) -> None:
 
         def job() -> None:
             with apologise_on_failure(logger, send):
-                message = rt.converse_message(question, key, logger, continues=in_thread)
+                message = rt.converse_message(
+                    question, key, logger, continues=in_thread, asker=asker
+                )
                 deliver(send, message, logger)
 
         rt.hand_off(job, send, logger, key=key)
@@ -67,10 +92,16 @@ def register(app: App, rt: Runtime) -> None:
         def send(**parts: Any) -> Any:
             return say(thread_ts=thread_ts, **parts)
 
+        asker = Asker("dm", context.team_id, event.get("channel"), event.get("user"))
+        limited = rt.over_limit(asker)
+        if limited:
+            rt.notices.submit(lambda: deliver(send, notice_message(limited), logger))
+            return
+
         question = clean_slack_text(event.get("text", "")) or HELP_QUESTION
 
         def job() -> None:
             with apologise_on_failure(logger, send):
-                deliver(send, rt.converse_message(question, key, logger), logger)
+                deliver(send, rt.converse_message(question, key, logger, asker=asker), logger)
 
         rt.hand_off(job, send, logger, key=key)
