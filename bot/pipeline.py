@@ -39,6 +39,7 @@ from intents.spec import Spec, intent_name
 from intents.understand import understand
 from sql.compile import Unsupported, compile_plan
 from sql.engine import DatabaseMissing, DuckDBEngine, QueryTimeout, validated
+from sql.engines import Engine, duckdb_path, engine_url, is_warehouse, open_engine
 from sql.plan import (
     coverage_query,
     knowledge_query,
@@ -87,7 +88,7 @@ class Toprank:
 
     def __init__(
         self,
-        engine: DuckDBEngine,
+        engine: Engine,
         *,
         catalog: Catalog,
         knowledge: Knowledge,
@@ -115,15 +116,24 @@ class Toprank:
     ) -> Toprank:
         """Open the database (building the demo data first when it is missing and
         allowed), load the catalog and knowledge, and read the coverage once. With
-        `warm`, also pay the one-time costs of the first questions now (`warm_up`)."""
-        path = resolve_db_path(db_path)
-        if not Path(path).exists():
-            if not build_if_missing:
-                raise DatabaseMissing(f"no database at {path}; build one with `toprank data demo`")
-            from data.demo import ensure_database  # only needed on first use
+        `warm`, also pay the one-time costs of the first questions now (`warm_up`).
+        TOPRANK_ENGINE_URL naming a warehouse (postgresql://, sc://) answers from the
+        rollups there instead (sql.engines)."""
+        warehouse = engine_url()
+        engine: Engine
+        if db_path is None and warehouse is not None and is_warehouse(warehouse):
+            engine = open_engine(warehouse)
+        else:
+            path = resolve_db_path(db_path or (duckdb_path(warehouse) if warehouse else None))
+            if not Path(path).exists():
+                if not build_if_missing:
+                    raise DatabaseMissing(
+                        f"no database at {path}; build one with `toprank data demo`"
+                    )
+                from data.demo import ensure_database  # only needed on first use
 
-            path = ensure_database(path)
-        engine = DuckDBEngine(path)
+                path = ensure_database(path)
+            engine = DuckDBEngine(path)
         try:
             coverage = engine.coverage()
         except Exception:
@@ -238,6 +248,8 @@ class Toprank:
         except Unsupported as exc:
             unsupported = replace(spec, notes=(str(exc),))
             return error_answer(unsupported, "unsupported", resolved=resolved, **common)
+        # The engine's own SQL is what runs and what the answer shows (Show SQL).
+        plan = replace(plan, query=self.engine.prepare(plan.query))
         rows = self.engine.records(plan.query)
         return build_data(resolved, plan, rows, min_cell=self.min_cell, **common)
 
@@ -256,6 +268,8 @@ class Toprank:
                 query = lookup_query(known[0], period)
             elif spec.kind == "knowledge" and spec.topic != "codes" and period is not None:
                 query = knowledge_query(spec.topic, period)
+        if query is not None:
+            query = self.engine.prepare(query)
         rows = self.engine.records(query) if query is not None else None
         return build_other(
             spec,
