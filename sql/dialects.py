@@ -190,14 +190,20 @@ def render_sql(sql: str, dialect: str, types: tuple[tuple[str, str], ...] = ()) 
     if dialect == DUCKDB:
         return sql
     statements = sqlglot.parse(sql, read=DUCKDB)
-    out = []
-    for parsed in statements:
-        if not isinstance(parsed, exp.Expression):
-            continue
-        tree = _apply(parsed, RULES[dialect])
-        if dialect == POSTGRES:
-            tree = _apply(tree, (_pg_percent,))
-            if types:
-                tree = _typed_placeholders(tree, dict(types))
-        out.append(tree.sql(dialect=dialect, pretty=True, comments=False))
-    return ";\n".join(out)
+    return ";\n".join(
+        render_tree(parsed, dialect, types)
+        for parsed in statements
+        if isinstance(parsed, exp.Expression)
+    )
+
+
+def render_tree(tree: exp.Expression, dialect: str, types: tuple[tuple[str, str], ...] = ()) -> str:
+    """One parsed DuckDB statement as `dialect` runs it (the build's DDL: see render_sql)."""
+    if dialect == DUCKDB:
+        return tree.sql(dialect=DUCKDB, pretty=True)
+    tree = _apply(tree.copy(), RULES[dialect])
+    if dialect == POSTGRES:
+        tree = _apply(tree, (_pg_percent,))
+        if types:
+            tree = _typed_placeholders(tree, dict(types))
+    return tree.sql(dialect=dialect, pretty=True, comments=False)

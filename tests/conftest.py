@@ -27,3 +27,29 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("demo") / "claims.duckdb"
     build_demo(path, lines=1_000_000, progress=False)
     return path
+
+
+@pytest.fixture(scope="session")
+def warehouse_urls(tmp_path_factory: pytest.TempPathFactory):
+    """URLs of a PostgreSQL server and a Spark Connect server for the parity tests: those
+    in TOPRANK_TEST_POSTGRES_URL / TOPRANK_TEST_SPARK_URL (.ci/run starts both), else
+    throwaway ones started here and stopped by pid at the end. One that cannot be had is
+    a failure with its reason, never a skip."""
+    import os
+
+    from tests import services
+
+    urls = {name: os.environ.get(env, "").strip() for name, env in services.URL_ENV.items()}
+    directory = tmp_path_factory.mktemp("services")
+    started: list[services.Service] = []
+    try:
+        for name, starter in services.STARTERS.items():
+            if not urls[name]:
+                service = starter(directory)
+                started.append(service)
+                urls[name] = service.url
+    except (services.ServiceError, OSError) as error:
+        services.stop_all(directory)
+        pytest.fail(f"a warehouse service for the parity tests is missing: {error}")
+    yield urls
+    services.stop_all(directory)
