@@ -80,10 +80,6 @@ def coverage_query() -> Query:
     return bind("coverage")
 
 
-def procedures_query() -> Query:
-    return bind("procedures_total")
-
-
 def knowledge_query(topic: str | None, period: Period) -> Query:
     lead, other = ("pt", "ot") if topic == "pt_focus" else ("ot", "pt")
     return bind(

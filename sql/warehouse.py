@@ -33,8 +33,7 @@ from data.catalog import Catalog, load_catalog
 from sql.dialects import DUCKDB, POSTGRES, SPARK, param_types, render_tree
 from sql.engines import EngineUnavailable, EngineURLError, redact, scheme
 
-SQL_DIR = Path(__file__).resolve().parent
-BUILD_SQL = SQL_DIR / "warehouse_build.sql"
+BUILD_SQL = Path(__file__).resolve().parent / "scaleout" / "build_rollups.sql"
 STAGING = "toprank_build_"
 # The tables a build makes and an export copies, in the order the answers need them.
 ROLLUP_TABLES = ("rollup_national", "rollup_month", "rollup_detail", "rollup_claims")
@@ -220,7 +219,7 @@ def _parse(sql: str) -> exp.Expression:
 
 
 def build_statements() -> list[exp.Expression]:
-    """The rollup statements of sql/warehouse_build.sql, parsed (DuckDB dialect)."""
+    """The rollup statements of sql/scaleout/build_rollups.sql, parsed (DuckDB dialect)."""
     text = BUILD_SQL.read_text(encoding="utf-8")
     return [s for s in sqlglot.parse(text, read=DUCKDB) if isinstance(s, exp.Expression)]
 
