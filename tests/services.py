@@ -231,6 +231,7 @@ def start_spark(directory: Path) -> Service:
         # two cores, small test data: the default 200 shuffle partitions is pure overhead
         "spark.sql.shuffle.partitions": "4",
         "spark.driver.memory": "2g",
+        "spark.log.level": "WARN",  # INFO logs every task: megabytes per test run
     }
     command = [
         str(home / "bin" / "spark-submit"),
