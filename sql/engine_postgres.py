@@ -88,6 +88,10 @@ class PostgresEngine(WarehouseEngine):
         except psycopg.OperationalError as error:
             raise EngineUnavailable(f"PostgreSQL at {redact(self.url)}: {error}") from None
 
+    def _missing_table(self, error: Exception) -> bool:
+        psycopg, _ = _driver()
+        return isinstance(error, psycopg.errors.UndefinedTable)
+
     def close(self) -> None:
         with self._lock:
             if self._pool is not None:

@@ -81,6 +81,9 @@ class SparkEngine(WarehouseEngine):
             session.removeTag(tag)
         return [row.asDict() for row in rows]
 
+    def _missing_table(self, error: Exception) -> bool:
+        return "TABLE_OR_VIEW_NOT_FOUND" in str(error)
+
     def execute_statement(self, sql: str, args: dict[str, Any] | None = None) -> list[Any]:
         """Run one statement as it is (the rollup build's DDL; never a question)."""
         return list(self.session().sql(sql, args=args or None).collect())

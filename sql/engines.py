@@ -143,11 +143,23 @@ class WarehouseEngine:
     def _execute(self, query: Query) -> list[dict[str, Any]]:
         raise NotImplementedError
 
+    def _missing_table(self, error: Exception) -> bool:
+        """Whether `error` says a table does not exist (no rollups built yet)."""
+        return False
+
     def coverage(self) -> Coverage:
         from sql.engine import DatabaseEmpty
 
-        sources = self.records(coverage_query())
-        total = self.records(procedures_query())
+        try:
+            sources = self.records(coverage_query())
+            total = self.records(procedures_query())
+        except Exception as error:
+            if self._missing_table(error):
+                raise DatabaseEmpty(
+                    f"the warehouse at {redact(self.url)} has no rollups yet; build them with "
+                    "`toprank data build --engine URL --source TABLE`"
+                ) from None
+            raise
         found = coverage_from_rows(sources, int(total[0]["procedures"]) if total else 0)
         if found is None:
             raise DatabaseEmpty(f"the warehouse at {redact(self.url)} holds no rollups yet")

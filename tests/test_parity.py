@@ -242,3 +242,27 @@ def test_show_sql_is_the_sql_the_engine_ran(
         assert answer.sql is not None
         marker = "%(states)s" if name == "postgres" else ":states"
         assert marker in answer.sql and "list_contains" not in answer.sql, name
+
+
+def test_a_warehouse_without_rollups_says_how_to_build_them(warehouse_urls: dict[str, str]) -> None:
+    import os
+    import subprocess
+    import sys
+
+    import psycopg
+
+    url = warehouse_urls["postgres"]
+    with psycopg.connect(url, autocommit=True) as con:
+        if not con.execute("SELECT 1 FROM pg_database WHERE datname = 'toprank_empty'").fetchone():
+            con.execute("CREATE DATABASE toprank_empty")
+    empty = url.rsplit("/", 1)[0] + "/toprank_empty"
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "ask", "top ot codes 2022"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TOPRANK_ENGINE_URL": empty},
+        timeout=120,
+    )
+    assert done.returncode != 0
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "no rollups yet" in lines[0] and "data build" in lines[0]
