@@ -228,9 +228,9 @@ def run(args: argparse.Namespace) -> int:
 
     from bot.app import build_app
     from bot.pipeline import Toprank
-    from data.db import db_path
 
-    toprank = Toprank.open(db_path(args.db), build_if_missing=True, warm=True)
+    # --db, else TOPRANK_ENGINE_URL (a warehouse or a file), else TOPRANK_DB or the default
+    toprank = Toprank.open(args.db, build_if_missing=True, warm=True)
     try:
         app = build_app(
             toprank,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+import warnings
 from typing import Any
 
 from sql.dialects import SPARK
@@ -23,7 +24,12 @@ from sql.query import Query
 
 def _session_builder() -> Any:
     try:
-        from pyspark.sql import SparkSession
+        with warnings.catch_warnings():
+            # pyspark 4.x warns on import that pandas 3 is not "fully supported"; the
+            # engine moves rows as Python values, not pandas, so the user is spared it.
+            warnings.filterwarnings("ignore", category=FutureWarning, module=r"pyspark\..*")
+            from pyspark.sql import SparkSession
+            from pyspark.sql.connect.session import SparkSession as _ConnectSession  # noqa: F401
     except ModuleNotFoundError as error:
         raise EngineUnavailable(
             f"Spark Connect needs pyspark with its connect extra ({error.name} is not "

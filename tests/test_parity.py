@@ -266,3 +266,61 @@ def test_a_warehouse_without_rollups_says_how_to_build_them(warehouse_urls: dict
     assert done.returncode != 0
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "no rollups yet" in lines[0] and "data build" in lines[0]
+
+
+def test_the_slack_app_answers_from_the_warehouse(
+    warehouse_urls: dict[str, str], built: dict[str, Any], tmp_path: Path
+) -> None:
+    """`toprank serve --http` with TOPRANK_ENGINE_URL and no database file: a signed slash
+    command is answered from PostgreSQL's rollups (Slack's Web API is the local mock)."""
+    import os
+    import queue
+    import re
+    import subprocess
+    import sys
+    import threading
+
+    from tests.slack_mock import (
+        BOT_TOKEN,
+        SIGNING_SECRET,
+        SlackMock,
+        post_signed,
+        slash_command_body,
+    )
+
+    mock = SlackMock()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    env.update(
+        TOPRANK_DB=str(tmp_path / "never-built.duckdb"),
+        TOPRANK_ENGINE_URL=warehouse_urls["postgres"],
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_BASE_URL=mock.base_url,
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve", "--http", "--host", "127.0.0.1", "--port", "0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(
+        target=lambda: [lines.put(line) for line in process.stdout or ()], daemon=True
+    ).start()
+    try:
+        first = lines.get(timeout=180)
+        match = re.fullmatch(
+            r"toprank: listening on (http://127\.0\.0\.1:\d+/slack/events)\n", first
+        )
+        assert match, first
+        body = slash_command_body("rehab 2023 5", mock.response_url("warehouse"))
+        assert post_signed(match[1], body, "application/x-www-form-urlencoded").status == 200
+        answer = mock.wait_response("warehouse")[0]
+        assert "97110" in answer.body["text"]
+        assert "warehouse table claims_source" in str(answer.body)  # the source it read
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        mock.close()
+    assert not (tmp_path / "never-built.duckdb").exists()  # no demo file was built
