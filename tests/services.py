@@ -280,10 +280,15 @@ def start_all(directory: Path) -> list[Service]:
     return started
 
 
-def stop_pid(pid: int, timeout: float = STOP_TIMEOUT_S) -> None:
-    """SIGTERM (PostgreSQL's smart shutdown, the JVM's shutdown hooks), then SIGKILL."""
+# PostgreSQL: SIGINT is its "fast" shutdown (clients disconnected, a clean checkpoint);
+# SIGTERM would wait for every client to leave. Spark's JVM runs its hooks on SIGTERM.
+STOP_SIGNALS = {"postgres": signal.SIGINT, "spark": signal.SIGTERM}
+
+
+def stop_pid(pid: int, timeout: float = STOP_TIMEOUT_S, sig: int = signal.SIGTERM) -> None:
+    """`sig`, then SIGKILL if the process is still there after `timeout` seconds."""
     try:
-        os.kill(pid, signal.SIGTERM)
+        os.kill(pid, sig)
     except ProcessLookupError:
         return
     deadline = time.monotonic() + timeout
@@ -299,7 +304,7 @@ def stop_all(directory: Path) -> None:
     for name in STARTERS:
         pid_file = directory / f"{name}.pid"
         if pid_file.exists():
-            stop_pid(int(pid_file.read_text().strip()))
+            stop_pid(int(pid_file.read_text().strip()), sig=STOP_SIGNALS[name])
             pid_file.unlink()
 
 
