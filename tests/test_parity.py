@@ -324,3 +324,32 @@ def test_the_slack_app_answers_from_the_warehouse(
         process.wait(timeout=30)
         mock.close()
     assert not (tmp_path / "never-built.duckdb").exists()  # no demo file was built
+
+
+@pytest.mark.parametrize("engine_name", ["postgres", "spark"])
+def test_a_query_past_its_deadline_is_stopped_and_the_engine_lives_on(
+    engine_name: str, warehouse_urls: dict[str, str], built: dict[str, Any]
+) -> None:
+    """The deadline is the server's (PostgreSQL's statement_timeout, a Spark interrupt of
+    the query's tag): a query that would run for hours ends as QueryTimeout, and the next
+    question on the same engine is answered."""
+    import time
+
+    from sql.engine import QueryTimeout
+    from sql.query import Query
+
+    # rollup_month joined with itself: about 9e10 rows to count, hours of work
+    endless = Query(
+        "endless",
+        "SELECT count(*) AS n FROM rollup_month AS a CROSS JOIN rollup_month AS b",
+    )
+    engine = open_engine(warehouse_urls[engine_name], timeout=2.0)
+    try:
+        engine.records(Query("warm", "SELECT count(*) AS n FROM sources"))  # connect first
+        started = time.monotonic()
+        with pytest.raises(QueryTimeout):
+            engine.records(endless)
+        assert time.monotonic() - started < 60  # stopped, not run to the end
+        assert engine.records(Query("after", "SELECT count(*) AS n FROM sources")) == [{"n": 1}]
+    finally:
+        engine.close()
