@@ -46,6 +46,7 @@ from sql.engine import (
     query_timeout_from_env,
     validated,
 )
+from sql.engines import Engine, duckdb_path, engine_url, is_warehouse, open_engine
 from sql.plan import (
     coverage_query,
     knowledge_query,
@@ -100,7 +101,7 @@ class Toprank:
 
     def __init__(
         self,
-        engine: DuckDBEngine,
+        engine: Engine,
         *,
         catalog: Catalog,
         knowledge: Knowledge,
@@ -135,21 +136,30 @@ class Toprank:
         that does not exist is an error, never a new synthetic database. A file that is
         not a toprank database raises DatabaseProblem, one line. With `warm`, also check
         every block of the tables answers read (a corrupt file is found at start, not by
-        a user) and pay the one-time costs of the first questions now (`warm_up`)."""
+        a user) and pay the one-time costs of the first questions now (`warm_up`).
+        TOPRANK_ENGINE_URL naming a warehouse (postgresql://, sc://) answers from the
+        rollups there instead (sql.engines); --db still names a DuckDB file."""
         min_cell = min_cell_from_env()
         timeout = query_timeout_from_env()
-        location = locate(db_path)
-        path = location.path
-        if not path.exists():
-            if location.explicit or not build_if_missing:
-                raise DatabaseMissing(location.missing_message())
-            from data.demo import ensure_database  # only needed on first use
+        warehouse = engine_url()
+        engine: Engine
+        if db_path is None and warehouse is not None and is_warehouse(warehouse):
+            engine = open_engine(warehouse, timeout=timeout)
+        else:
+            location = locate(db_path or (duckdb_path(warehouse) if warehouse else None))
+            if warehouse and db_path is None:
+                location = replace(location, origin="TOPRANK_ENGINE_URL")
+            path = location.path
+            if not path.exists():
+                if location.explicit or not build_if_missing:
+                    raise DatabaseMissing(location.missing_message())
+                from data.demo import ensure_database  # only needed on first use
 
-            path = ensure_database(path)
-        engine = DuckDBEngine(path, timeout)
+                path = ensure_database(path)
+            engine = DuckDBEngine(path, timeout)
         try:
             coverage = engine.coverage()
-            if warm:
+            if warm and isinstance(engine, DuckDBEngine):
                 _verify_answer_tables(engine)
         except DatabaseEmpty as exc:
             engine.close()
@@ -288,6 +298,8 @@ class Toprank:
         except Unsupported as exc:
             unsupported = replace(spec, notes=(str(exc),))
             return error_answer(unsupported, "unsupported", resolved=resolved, **common)
+        # The engine's own SQL is what runs and what the answer shows (Show SQL).
+        plan = replace(plan, query=self.engine.prepare(plan.query))
         rows = self.engine.records(plan.query)
         return build_data(resolved, plan, rows, min_cell=self.min_cell, **common)
 
@@ -306,6 +318,8 @@ class Toprank:
                 query = lookup_query(known[0], period)
             elif spec.kind == "knowledge" and spec.topic != "codes" and period is not None:
                 query = knowledge_query(spec.topic, period)
+        if query is not None:
+            query = self.engine.prepare(query)
         rows = self.engine.records(query) if query is not None else None
         return build_other(
             spec,

@@ -270,6 +270,7 @@ def _serve(
     if isinstance(ops, str):
         print(f"toprank serve: {ops}", file=sys.stderr)
         return EXIT_USAGE
+    # --db, else TOPRANK_ENGINE_URL (a warehouse or a file), else TOPRANK_DB or the default
     toprank = Toprank.open(args.db, build_if_missing=True, warm=True)
     try:  # after the database: a mistyped path must not leave a state file behind
         store = StateStore.from_env(db_path(args.db))

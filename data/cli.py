@@ -94,6 +94,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     else:
         ingest.add_parser(data_sub)
 
+    from data import warehouse_cli  # build, export, import-rollups (sql.warehouse)
+
+    warehouse_cli.add_parsers(data_sub)
+
 
 def _usage(parser: argparse.ArgumentParser) -> int:
     parser.print_help(sys.stderr)

@@ -49,7 +49,7 @@ class DatabaseProblem(StartupError):
     """The database file is missing, locked, not DuckDB, not toprank's, or damaged."""
 
 
-Origin = Literal["--db", "TOPRANK_DB", "default"]
+Origin = Literal["--db", "TOPRANK_DB", "TOPRANK_ENGINE_URL", "default"]
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 -- never claim_lines, so an answer scans thousands of rows, not millions. The compiler
 -- (sql/compile.py) picks the smallest rollup that has every column a question needs;
 -- sql/rollups.py describes them and must stay in step with this file.
+-- sql/scaleout/build_rollups.sql builds the same tables inside a warehouse (PostgreSQL,
+-- Spark): change both together (tests/test_parity.py compares their rows).
 --
 -- `cohort` holds the provider cohorts (ot, pt, slp, pmr, chiro, other) and, in every
 -- table but rollup_detail, two more materialised at build time so a question about

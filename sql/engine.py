@@ -52,10 +52,10 @@ QUERY_THREADS = 1
 
 
 @lru_cache(maxsize=256)
-def validated(sql: str) -> str:
-    """`sql` once it has passed validation (raises UnsafeQuery otherwise; failures
-    are not cached, so a refused text is refused every time)."""
-    validate(sql, QUESTION_TABLES)
+def validated(sql: str, dialect: str = "duckdb") -> str:
+    """`sql` once it has passed validation in its `dialect` (raises UnsafeQuery otherwise;
+    failures are not cached, so a refused text is refused every time)."""
+    validate(sql, QUESTION_TABLES, dialect)
     return sql
 
 
@@ -307,6 +307,13 @@ class DuckDBEngine:
         return _cursor_on(self._connection())
 
     # --- queries ---------------------------------------------------------------------
+
+    def prepare(self, query: Query) -> Query:
+        """The query as this engine runs it: DuckDB runs the templates as written."""
+        if query.dialect != self.dialect:
+            raise ValueError(f"a {query.dialect} query cannot run on DuckDB")
+        validated(query.sql)
+        return query
 
     def run(self, query: Query) -> pd.DataFrame:
         """Validate, then execute with bound parameters; the result as a DataFrame."""

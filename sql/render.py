@@ -1,20 +1,19 @@
-"""Render a DuckDB-dialect Query for another engine with sqlglot's dialects.
+"""Render a DuckDB-dialect Query for another engine (a thin front to sql.dialects).
 
 The templates are written once, in DuckDB SQL; a warehouse engine runs the same
-statement transpiled (placeholders become that driver's style, e.g. %(name)s for
-psycopg). DuckDB-only functions sqlglot cannot map are rewritten by sqlglot where it
-knows how (list_contains -> = ANY for Postgres).
+statement rendered by sql.dialects.render_sql: sqlglot's transpile plus the rewrites it
+lacks, with PostgreSQL placeholders typed by the values bound to them.
 """
 
 from __future__ import annotations
 
-import sqlglot
-
+from sql.dialects import DUCKDB, POSTGRES, param_types, render_sql
 from sql.query import Query
 
 
 def to_dialect(query: Query, dialect: str) -> str:
-    """The query's SQL in `dialect` (any sqlglot dialect name: postgres, spark, trino...)."""
-    if dialect == "duckdb":
+    """The query's SQL as `dialect` runs it (duckdb, postgres or spark)."""
+    if dialect == DUCKDB:
         return query.sql
-    return sqlglot.transpile(query.sql, read="duckdb", write=dialect, pretty=True)[0]
+    types = param_types(query.params) if dialect == POSTGRES else ()
+    return render_sql(query.sql, dialect, types)

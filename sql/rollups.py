@@ -4,7 +4,9 @@ The compiler asks for the columns and measure a question needs and gets the smal
 table that has them (aggregate awareness, as semantic layers call it): most questions
 read rollup_national (cohort x month x code), a state or payer filter rollup_month, a
 place of service or modifier rollup_detail, and the claims of a scope with no code
-split rollup_claims. Keep this file in step with data/rollups.sql.
+split rollup_claims. Keep this file in step with data/rollups.sql and with its warehouse
+twin, sql/scaleout/build_rollups.sql (tests/test_parity.py checks the two build the
+same rows).
 """
 
 from __future__ import annotations

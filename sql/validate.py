@@ -137,11 +137,14 @@ def _check_table(table: exp.Table, allowed: frozenset[str], ctes: set[str]) -> N
         )
 
 
-def validate(sql: str, allowed_tables: Iterable[str] = QUESTION_TABLES) -> None:
-    """Raise UnsafeQuery unless `sql` is exactly one read-only SELECT over allowed tables."""
+def validate(
+    sql: str, allowed_tables: Iterable[str] = QUESTION_TABLES, dialect: str = "duckdb"
+) -> None:
+    """Raise UnsafeQuery unless `sql` is exactly one read-only SELECT over allowed tables.
+    `dialect` is the SQL's own (a warehouse engine checks the text it will run)."""
     allowed = frozenset(t.lower() for t in allowed_tables)
     try:
-        statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
+        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
     except SqlglotError as exc:
         raise UnsafeQuery(f"the SQL does not parse: {str(exc).splitlines()[0]}") from None
     if len(statements) != 1:

@@ -27,3 +27,34 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("demo") / "claims.duckdb"
     build_demo(path, lines=1_000_000, progress=False)
     return path
+
+
+@pytest.fixture(scope="session")
+def warehouse_urls():
+    """URLs of a PostgreSQL server and a Spark Connect server for the parity tests: those
+    in TOPRANK_TEST_POSTGRES_URL / TOPRANK_TEST_SPARK_URL (.ci/run starts both), else
+    throwaway ones started here and stopped by pid at the end. One that cannot be had is
+    a failure with its reason, never a skip."""
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+
+    from tests import services
+
+    urls = {name: os.environ.get(env, "").strip() for name, env in services.URL_ENV.items()}
+    # Not under pytest's own temp dir: that is private to this user (0700), and the
+    # PostgreSQL server runs as the postgres user when the tests run as root.
+    directory = Path(tempfile.mkdtemp(prefix="toprank-services-"))
+    directory.chmod(0o755)
+    try:
+        for name, starter in services.STARTERS.items():
+            if not urls[name]:
+                urls[name] = starter(directory).url
+    except (services.ServiceError, OSError, subprocess.CalledProcessError) as error:
+        services.stop_all(directory)
+        shutil.rmtree(directory, ignore_errors=True)
+        pytest.fail(f"a warehouse service for the parity tests is missing: {error}")
+    yield urls
+    services.stop_all(directory)
+    shutil.rmtree(directory, ignore_errors=True)

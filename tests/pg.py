@@ -2,8 +2,9 @@
 
 `pg_server` (session fixture) gives a SQLAlchemy URL of a running server:
 
-- TOPRANK_TEST_PG_URL, when set (CI may pass a server in; a postgresql:// URL is used
-  through psycopg 3, as the app uses it);
+- TOPRANK_TEST_POSTGRES_URL, when set (.ci/run passes the server tests/services.py
+  started, which the parity tests use too; a postgresql:// URL is used through
+  psycopg 3, as the app uses it);
 - otherwise a cluster made here with Debian's postgresql package (initdb and pg_ctl
   from /usr/lib/postgresql/*/bin): in a temporary directory, trust authentication,
   listening on 127.0.0.1 only, on a free port, run as the `postgres` user when the
@@ -31,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-PG_URL_ENV = "TOPRANK_TEST_PG_URL"
+PG_URL_ENV = "TOPRANK_TEST_POSTGRES_URL"
 START_SECONDS = 60.0
 _databases = itertools.count(1)
 
@@ -45,7 +46,7 @@ def pg_bin() -> Path:
     if not found:
         raise RuntimeError(
             "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): "
-            "apt-get install -y postgresql, or set TOPRANK_TEST_PG_URL"
+            "apt-get install -y postgresql, or set TOPRANK_TEST_POSTGRES_URL"
         )
     return found[-1].parent
 
