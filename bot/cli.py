@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 
 SUBCOMMAND_MODULES = (
@@ -98,5 +99,18 @@ def _stdout_closed() -> int:
     return EXIT_PIPE_CLOSED
 
 
+def entry() -> None:
+    """The console script: main(), then exit with its code. Once main has returned, its
+    report (or its "interrupted") has been printed and is true: a Ctrl-C arriving after
+    that, or one DuckDB already acted on whose signal Python has not yet handled, is
+    ignored rather than ending the process as killed by SIGINT mid-way through exiting."""
+    code = main()
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except KeyboardInterrupt:  # a pending Ctrl-C is handled as the handler changes
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
