@@ -17,6 +17,7 @@ from typing import Any
 
 from bot.answer_data import BUILDERS, DataContext, fmt_count, fmt_pct, ordinal
 from bot.answer_model import Answer, Provenance
+from bot.columns import write
 from bot.knowledge import Knowledge, help_text, ot_vs_pt_text
 from bot.suppress import DEFAULT_MIN_CELL, is_small
 from data.catalog import REHAB_FIRST, REHAB_LAST, Catalog, in_rehab_range
@@ -74,15 +75,16 @@ def nearby_codes(code: str, catalog: Catalog, k: int = 3) -> tuple[str, ...]:
     return tuple(alike[:k])
 
 
-def provenance(coverage: Coverage | None) -> Provenance:
+def provenance(coverage: Coverage | None, min_cell: int = DEFAULT_MIN_CELL) -> Provenance:
     if coverage is None:
-        return Provenance()
+        return Provenance(min_cell=min_cell)
     return Provenance(
         sources=tuple(coverage.sources),
         coverage_start=coverage.start.isoformat(),
         coverage_end=coverage.end.isoformat(),
         claim_lines=coverage.claim_lines,
         procedures=coverage.procedures,
+        min_cell=min_cell,
     )
 
 
@@ -243,7 +245,9 @@ def _answer(
     suggestions: Sequence[str] = (),
     notes: Sequence[str] = (),
     alternatives: Sequence[str] = (),
-    summary: Sequence[str] = (),
+    summary: Sequence[str] | None = None,
+    columns: Sequence[str] = (),
+    min_cell: int = DEFAULT_MIN_CELL,
 ) -> Answer:
     return Answer(
         question=(spec.text if question is None else question)[: MAX_QUESTION_CHARS * 2],
@@ -257,11 +261,12 @@ def _answer(
         error=error,
         title=title,
         period_label=period_label,
-        provenance=provenance(coverage),
+        provenance=provenance(coverage, min_cell),
         suggestions=tuple(suggestions),
         notes=tuple(notes),
         alternatives=tuple(alternatives),
-        summary=tuple(summary),
+        summary=(text,) if summary is None else tuple(summary),
+        columns=tuple(columns),
     )
 
 
@@ -332,6 +337,7 @@ def error_answer(
     text: str | None = None,
     suggestions: Sequence[str] = (),
     question: str | None = None,
+    min_cell: int = DEFAULT_MIN_CELL,
 ) -> Answer:
     """An answer that understood the question but cannot give rows: rows are empty."""
     suggestions = tuple(suggestions) or spec.suggestions or spec.alternatives
@@ -353,23 +359,18 @@ def error_answer(
         coverage=coverage,
         suggestions=suggestions,
         alternatives=spec.alternatives,
+        min_cell=min_cell,
     )
 
 
 def timeout_answer(question: str, intent_kind: str, seconds: float) -> Answer:
     """A question whose query ran past its deadline: said plainly, nothing half-done."""
     answer = internal_error_answer(question, intent_kind)
-    return Answer(
-        **{
-            **answer.__dict__,
-            "error": "timeout",
-            "title": "That took too long",
-            "text": (
-                f"That question took longer than {seconds:g} seconds to answer, so I stopped "
-                "it. Try a narrower one (a cohort, a year), or ask again in a moment."
-            ),
-        }
+    text = (
+        f"That question took longer than {seconds:g} seconds to answer, so I stopped "
+        "it. Try a narrower one (a cohort, a year), or ask again in a moment."
     )
+    return replace(answer, error="timeout", title="That took too long", text=text, summary=(text,))
 
 
 def internal_error_answer(question: str, intent_kind: str = "unknown") -> Answer:
@@ -383,7 +384,7 @@ def internal_error_answer(question: str, intent_kind: str = "unknown") -> Answer
         error="internal",
         title="Something went wrong",
     )
-    return Answer(**{**answer.__dict__, "intent": intent_kind})
+    return replace(answer, intent=intent_kind)
 
 
 # ---------------------------------------------------------------- data questions
@@ -439,6 +440,7 @@ def build_data(
             resolved=r,
             plan=plan,
             question=question,
+            min_cell=min_cell,
         )
     built = BUILDERS[plan.family](ctx)
     if built.empty_text:
@@ -452,6 +454,7 @@ def build_data(
             plan=plan,
             question=question,
             text=built.empty_text,
+            min_cell=min_cell,
         )
     notes = [
         *built.notes,
@@ -479,6 +482,7 @@ def build_data(
         coverage=coverage,
         notes=notes,
         alternatives=spec.alternatives,
+        min_cell=min_cell,
     )
 
 
@@ -563,6 +567,8 @@ class _Other:
         *,
         sep: str = "\n",
         suggestions: Sequence[str] = (),
+        summary: Sequence[str] | None = None,
+        columns: Sequence[str] = (),
     ) -> Answer:
         params = contract_params(self.spec)
         if self.period is not None:
@@ -578,6 +584,9 @@ class _Other:
             period_label=self.label or None,
             coverage=self.coverage,
             suggestions=suggestions,
+            summary=lines if summary is None else summary,
+            columns=columns,
+            min_cell=self.min_cell,
         )
 
 
@@ -626,6 +635,7 @@ def _ot_vs_pt(ctx: _Other) -> Answer:
     }
     title = titles.get(spec.topic or "", "Occupational therapy vs physical therapy")
     parts = [title, ot_vs_pt_text(knowledge, spec.topic)]
+    summary = parts[1:]
     if rows:
         intro = knowledge.ot_vs_pt["data_intro"].format(
             lead=lead_noun, other=other_noun, period=ctx.label
@@ -633,7 +643,7 @@ def _ot_vs_pt(ctx: _Other) -> Answer:
         data_lines = []
         for row in rows:
             if row["ratio"] is not None:
-                ratio = f"{row['ratio']:.1f}x"
+                ratio = write("ratio", row["ratio"])
             elif (
                 row["pt_share_pct"] if lead == "ot" else row["ot_share_pct"]
             ) is None and not row.get("suppressed"):
@@ -647,7 +657,9 @@ def _ot_vs_pt(ctx: _Other) -> Answer:
                 f"{fmt_pct(other_pct)} of {other_noun} ({ratio})"
             )
         parts.append("\n".join([intro, *data_lines]))
-    return ctx.answer(rows, parts, title, sep="\n\n")
+        summary.append(intro)
+    columns = ("code", "ot_share_pct", "pt_share_pct", "ratio", "description")
+    return ctx.answer(rows, parts, title, sep="\n\n", summary=summary, columns=columns)
 
 
 def _round(value: Any) -> float | None:
@@ -685,6 +697,7 @@ def _code_lookup(ctx: _Other) -> Answer:
             coverage=ctx.coverage,
             knowledge=ctx.knowledge,
             question=ctx.question,
+            min_cell=ctx.min_cell,
         )
     context = []
     for r in ctx.records:
@@ -736,7 +749,8 @@ def _code_lookup(ctx: _Other) -> Answer:
         lines.append(
             "Other matches: " + ", ".join(f"{r['code']} {r['description']}" for r in rows[1:])
         )
-    return ctx.answer(rows, lines, title)
+    columns = ("code", "description", "category_name", "timed")
+    return ctx.answer(rows, lines, title, columns=columns)
 
 
 def _code_range(ctx: _Other) -> Answer:
@@ -749,6 +763,7 @@ def _code_range(ctx: _Other) -> Answer:
     }
     asked = next((s for s in subgroups if s.key in spec.subgroups), None)
     lines = [k["summary"]]
+    columns: tuple[str, ...] = ("name", "first", "last", "codes", "description")
     if asked is not None:
         title = f"{asked.name}: CPT {asked.first}-{asked.last}"
         lines.append(f"{asked.name} ({asked.first}-{asked.last}): {asked.description}.")
@@ -757,6 +772,8 @@ def _code_range(ctx: _Other) -> Answer:
             for c in sorted(catalog.codes.values(), key=lambda c: c.code)
             if c.category in spec.subgroups
         ]
+        columns = ("code", "description", "timed")
+        summary = list(lines)
         lines.extend(f"  {r['code']} {r['description']}" for r in rows)
     else:
         title = f"Rehab codes: CPT {REHAB_FIRST}-{REHAB_LAST}"
@@ -773,6 +790,7 @@ def _code_range(ctx: _Other) -> Answer:
         ]
         lines.append(ctx.knowledge.cohorts)
         lines.append(k["subgroups_intro"])
+        summary = list(lines)
         lines.extend(
             "  "
             + k["subgroup_detail"].format(
@@ -780,7 +798,7 @@ def _code_range(ctx: _Other) -> Answer:
             )
             for s in subgroups
         )
-    return ctx.answer(rows, lines, title)
+    return ctx.answer(rows, lines, title, summary=summary, columns=columns)
 
 
 def _coverage(ctx: _Other) -> Answer:
@@ -794,6 +812,7 @@ def _coverage(ctx: _Other) -> Answer:
             coverage=None,
             knowledge=ctx.knowledge,
             question=ctx.question,
+            min_cell=ctx.min_cell,
         )
     sources = ", ".join(coverage.sources) or "no sources"
     text = ctx.knowledge.coverage_text.format(
@@ -803,12 +822,14 @@ def _coverage(ctx: _Other) -> Answer:
         sources=sources,
     )
     lines = [text, f"{fmt_count(coverage.procedures)} procedures in all."]
+    summary = list(lines)
     for r in rows:
         lines.append(
             f"  {r.get('name')} ({r.get('kind')}): {r.get('first_date')} to {r.get('last_date')}, "
             f"{fmt_count(r.get('rows_loaded'))} rows loaded"
         )
-    return ctx.answer(rows, lines, "Data coverage")
+    columns = ("name", "kind", "first_date", "last_date", "rows_loaded", "rows_rejected")
+    return ctx.answer(rows, lines, "Data coverage", summary=summary, columns=columns)
 
 
 def _help(ctx: _Other) -> Answer:
@@ -823,5 +844,5 @@ def _help(ctx: _Other) -> Answer:
 def _unknown(ctx: _Other) -> Answer:
     text = ctx.knowledge.unknown_text
     suggestions = ctx.spec.suggestions or ctx.knowledge.help_examples[:3]
-    text += "\nTry: " + "; ".join(suggestions)
-    return ctx.answer((), [text], "Not sure what you meant", suggestions=suggestions)
+    lines = [text + "\nTry: " + "; ".join(suggestions)]
+    return ctx.answer((), lines, "Not sure what you meant", suggestions=suggestions, summary=[text])

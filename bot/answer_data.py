@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from bot.columns import write
 from bot.knowledge import Knowledge
 from bot.suppress import Group, strip_raw, suppress
 from data.catalog import Catalog
@@ -42,15 +43,13 @@ DIMENSION_NOUN = {
 
 
 def fmt_count(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return "-"
-    return f"{int(value):,}"
+    """A count in a sentence, as every table writes it ("94,964", "<11")."""
+    return write("procedures", value)
 
 
 def fmt_pct(value: Any) -> str:
-    return "-" if value is None else f"{float(value):.1f}%"
+    """A share in a sentence, as every table writes it ("47.6%")."""
+    return write("share_pct", value)
 
 
 def ordinal(n: int) -> str:
@@ -922,7 +921,7 @@ def build_movers(ctx: DataContext) -> Built:
 
 
 def _points(value: float | None) -> str:
-    return "-" if value is None else f"{value:+.2f} points"
+    return write("change_pts", value) + ("" if value is None else " points")
 
 
 BUILDERS: dict[str, Callable[[DataContext], Built]] = {

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.answer_model import Answer
+from bot.columns import is_number, write
 
 # Drawn as a ranking: horizontal bars, first rank on top.
 BARS = "bars"
@@ -117,10 +118,6 @@ class ChartSpec:
 # --------------------------------------------------------------------------- values
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def value_key(answer: Answer) -> str | None:
     """The row key the chart plots: the change for movers; a count for totals and for
     trends of a whole scope (the question asked how many); else the share, which stays
@@ -136,7 +133,7 @@ def value_key(answer: Answer) -> str | None:
     else:
         order = (SHARE_KEY, *counts)
     for key in order:
-        if any(_is_number(r.get(key)) for r in rows):
+        if any(is_number(r.get(key)) for r in rows):
             return key
     return None
 
@@ -144,10 +141,9 @@ def value_key(answer: Answer) -> str | None:
 def _figure(row: Mapping[str, Any], key: str) -> tuple[float | None, str]:
     """A cell's length and printed figure; a hidden cell has no length, never 0."""
     value = row.get(key)
-    if _is_number(value):
-        if key == "change_pts":
-            return float(value), f"{value:+.2f} pts"
-        return float(value), f"{value:.1f}%" if key.endswith("_pct") else f"{value:,.0f}"
+    if is_number(value):
+        unit = " pts" if key == "change_pts" else ""  # the axis is in share points
+        return float(value), write(key, value) + unit
     if row.get("suppressed") and not row.get("complementary"):
         marks = [v for v in row.values() if isinstance(v, str) and v.startswith("<")]
         return None, marks[0] if marks else "withheld"
@@ -183,7 +179,7 @@ def _code_label(row: Mapping[str, Any], width: int = 26) -> str:
 
 def _group_label(field: str, value: Any, row: Mapping[str, Any] | None = None) -> str:
     if field == "cohort":
-        return str(value).upper() if len(str(value)) <= 5 else str(value).capitalize()
+        return write("cohort", value)
     if field == "payer":
         return str(value).capitalize()
     if field == "code" and row is not None:
@@ -319,7 +315,7 @@ def _stackable(rows: Sequence[Mapping[str, Any]], by: str) -> bool:
     """Parts of a whole that one bar can show: every part listed with its share (no
     hidden cell, whose segment would give its count away), and few enough to label."""
     shares = [r.get(SHARE_KEY) for r in rows]
-    if not 2 <= len(rows) <= MAX_STACK_PARTS or not all(_is_number(s) for s in shares):
+    if not 2 <= len(rows) <= MAX_STACK_PARTS or not all(is_number(s) for s in shares):
         return False
     return abs(sum(float(s) for s in shares if s is not None) - 100.0) < 0.6
 
@@ -361,7 +357,8 @@ def no_chart_reason(answer: Answer) -> str | None:
     if not answer.rows or _family(answer) not in CHOOSERS:
         return "the answer has no figures to plot"
     if value_key(answer) is None:
-        return "every figure in the answer is hidden (counts under 11)"
+        limit = answer.provenance.min_cell
+        return f"every figure in the answer is hidden (counts under {limit})"
     return "the answer is a single figure"
 
 
@@ -456,7 +453,7 @@ def _two_shares(answer: Answer) -> ChartSpec:
         for row, category in zip(shown, categories, strict=True):
             value, figure = _figure(row, f"{cohort}_share_pct")
             points.append(Point(category, value, figure))
-        series.append(Series(cohort.upper(), tuple(points)))
+        series.append(Series(write("cohort", cohort), tuple(points)))
     return _spec(answer, GROUPED_BARS, SHARE_KEY, categories, series)
 
 

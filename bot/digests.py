@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import TYPE_CHECKING, Any
 
+from bot.mrkdwn import escape_mrkdwn
 from bot.state import StateStore, Subscription
 from bot.zone import zone_label
 
@@ -227,8 +228,7 @@ def listing_text(subscriptions: list[Subscription], zone: tzinfo, now: datetime)
     return "\n".join(lines)
 
 
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+_escape = escape_mrkdwn
 
 
 # --------------------------------------------------------------------------- the scheduler

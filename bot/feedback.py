@@ -21,6 +21,8 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from bot.mrkdwn import escape_mrkdwn
+
 if TYPE_CHECKING:  # rendering a message never needs the store's libraries
     from bot.state import LogEntry, Rating
 
@@ -112,8 +114,7 @@ def feedback_modal(log_id: str, question: str | None = None) -> dict[str, Any]:
 
 
 def _quote(question: str) -> str:
-    text = " ".join(question.split())[:300]
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escape_mrkdwn(" ".join(question.split())[:300])
 
 
 def comment_from_view(view: dict[str, Any]) -> tuple[str, str | None]:

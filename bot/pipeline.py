@@ -283,6 +283,7 @@ class Toprank:
             "coverage": self.coverage,
             "knowledge": self._knowledge,
             "question": question,
+            "min_cell": self.min_cell,
         }
         if spec.error is not None:
             return error_answer(spec, spec.error, **common)
@@ -301,7 +302,7 @@ class Toprank:
         # The engine's own SQL is what runs and what the answer shows (Show SQL).
         plan = replace(plan, query=self.engine.prepare(plan.query))
         rows = self.engine.records(plan.query)
-        return build_data(resolved, plan, rows, min_cell=self.min_cell, **common)
+        return build_data(resolved, plan, rows, **common)
 
     def _answer_other(self, spec: Spec, question: str | None) -> Answer:
         query: Query | None = None
@@ -354,11 +355,8 @@ def _verify_answer_tables(engine: DuckDBEngine) -> None:
 def damaged_answer(question: str, intent_kind: str) -> Answer:
     """A question that ran into a damaged block of the database file."""
     answer = internal_error_answer(question, intent_kind)
-    return replace(
-        answer,
-        title="The data file is damaged",
-        text=(
-            "Sorry, part of the data file is damaged, so I can't answer that. The error "
-            "has been logged; the file needs restoring from a backup or rebuilding."
-        ),
+    text = (
+        "Sorry, part of the data file is damaged, so I can't answer that. The error "
+        "has been logged; the file needs restoring from a backup or rebuilding."
     )
+    return replace(answer, title="The data file is damaged", text=text, summary=(text,))

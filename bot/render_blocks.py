@@ -11,15 +11,16 @@ notify a channel, and "&", "<", ">" are Slack's control characters.
 
 from __future__ import annotations
 
-import numbers
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from bot.answer_model import Answer, Provenance
 from bot.chart_kinds import has_chart
+from bot.columns import Column, clip, right_aligned, text_table, write
 from bot.controls import Menus, alternatives_block, refine_block
 from bot.feedback import feedback_block
+from bot.mrkdwn import defuse_markup, escape_mrkdwn
+from bot.suppress import DEFAULT_MIN_CELL
 from intents.model import Coverage
 
 # Block Kit limits (https://docs.slack.dev/reference/block-kit/blocks).
@@ -91,55 +92,11 @@ CAPABILITIES: tuple[tuple[str, str], ...] = (
     ("Coverage", "which data is loaded and the period it covers"),
 )
 
-# Friendly labels for known row keys; other keys get a label made from the key.
-COLUMN_LABELS: Mapping[str, str] = {
-    "rank": "#",
-    "code": "Code",
-    "cohort": "Cohort",
-    "year": "Year",
-    "period": "Period",
-    "state": "State",
-    "payer": "Payer",
-    "share_pct": "Share",
-    "procedures": "Procedures",
-    "ratio": "Ratio",
-    "description": "Description",
-}
-# The chat table's columns per intent, in order (those the rows carry with a value);
-# the CSV has every column. Other intents show every simple column.
-RANKED = ("rank", "code", "share_pct", "procedures", "description")
-COLUMNS_BY_INTENT: Mapping[str, tuple[str, ...]] = {
-    "top_codes": RANKED,
-    "code_share": RANKED,
-    "compare": ("cohort", "period", "state", "payer", *RANKED),
-    "trend": ("period", "rank", "share_pct", "procedures"),
-    "ot_vs_pt": ("code", "ot_share_pct", "pt_share_pct", "ratio", "description"),
-    "code_lookup": ("code", "description", "category_name", "timed"),
-    "code_range": ("code", "name", "first", "last", "codes", "description", "timed"),
-    "coverage": ("name", "kind", "first_date", "last_date", "rows_loaded"),
-}
-# Columns shown first, in this order, when an intent has no list above; description last.
-LEADING_COLUMNS = ("cohort", "period", "year", "state", "payer", "rank", "code")
-# Internal to the SQL or repeated on every row: in the CSV, not in the chat table.
-HIDDEN_COLUMNS = frozenset({"cohort_procedures", "months", "asked", "suppressed"})
 # A row with asked=True (code_share: the code the question was about) gets this mark.
 ASKED_MARK = "▶"
-COHORT_TOKENS = frozenset({"ot", "pt", "slp", "pmr", "chiro"})
-
-SHARE_SUFFIX = "_pct"
 
 
 # --------------------------------------------------------------------------- text helpers
-
-
-def escape_mrkdwn(text: str) -> str:
-    """Escape Slack's control characters so user text shows as typed and pings nobody."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def clip(text: str, limit: int) -> str:
-    """At most `limit` characters, with an ellipsis when something was cut."""
-    return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
 
 
 def _code_safe(text: str) -> str:
@@ -209,110 +166,30 @@ def text_sections(text: str, limit: int = MAX_SECTION_TEXT) -> list[dict[str, An
 # --------------------------------------------------------------------------- formatting
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Number) and not isinstance(value, bool)
-
-
-def format_cell(key: str, value: Any) -> str:
-    if value is None:
-        return "—"
-    if key.endswith(SHARE_SUFFIX):
-        return f"{float(value):.1f}%" if _is_number(value) else str(value)
-    if key == "ratio":
-        return f"×{float(value):.2f}" if _is_number(value) else str(value)
-    if _is_number(value):
-        if isinstance(value, numbers.Integral) or float(value).is_integer():
-            return f"{int(value):,}" if key != "year" else str(int(value))
-        return f"{float(value):,.2f}"
-    text = " ".join(str(value).split())
-    if key == "cohort" and text in COHORT_TOKENS:
-        return text.upper()
-    # Only the description (last column) may be long; other text cells are kept short.
-    return text if key == "description" else clip(text, MAX_TEXT_CELL)
-
-
-def column_label(key: str) -> str:
-    if key in COLUMN_LABELS:
-        return COLUMN_LABELS[key]
-    words = key.removesuffix(SHARE_SUFFIX).split("_")
-    if key.endswith(SHARE_SUFFIX) and "share" not in words:
-        words.append("share")
-    words = [w.upper() if w in COHORT_TOKENS else w for w in words]
-    label = " ".join(words)
-    return label[:1].upper() + label[1:]
-
-
-def table_columns(rows: Sequence[Mapping[str, Any]], intent: str | None = None) -> list[str]:
-    """The columns to show, in display order, from the keys the rows carry with a value."""
-    present: list[str] = []
-    for row in rows:
-        for key, value in row.items():
-            if key in present or key in HIDDEN_COLUMNS or value is None:
-                continue
-            if isinstance(value, (dict, list, tuple, bool)):
-                continue
-            present.append(key)
-    preferred = COLUMNS_BY_INTENT.get(intent or "")
-    if preferred:
-        return [k for k in preferred if k in present]
-    leading = [k for k in LEADING_COLUMNS if k in present]
-    middle = [k for k in present if k not in LEADING_COLUMNS and k != "description"]
-    trailing = ["description"] if "description" in present else []
-    return leading + middle + trailing
-
-
-def _right_aligned(key: str, rows: Sequence[Mapping[str, Any]]) -> bool:
-    values = [r.get(key) for r in rows if r.get(key) is not None]
-    return (
-        key not in ("code", "year")
-        and bool(values)
-        and all(_is_number(v) or (isinstance(v, str) and v.startswith("<")) for v in values)
+def table_lines(answer: Answer, rows: Sequence[Mapping[str, Any]] | None = None) -> list[str]:
+    """The answer's table in monospace (header line + one line per row), each line <=
+    MAX_TABLE_LINE: the one plain-text table (bot.columns), narrowed for a phone."""
+    return text_table(
+        answer.rows if rows is None else rows,
+        answer.table.columns,
+        max_line=MAX_TABLE_LINE,
+        max_cell=MAX_TEXT_CELL,
+        min_description=MIN_DESCRIPTION,
+        mark=ASKED_MARK,
     )
 
 
-def table_lines(rows: Sequence[Mapping[str, Any]], intent: str | None = None) -> list[str]:
-    """A monospace table (header line + one line per row), each line <= MAX_TABLE_LINE."""
-    columns = table_columns(rows, intent)
-    if not rows or not columns:
-        return []
-    cells = [[format_cell(k, row.get(k)) for k in columns] for row in rows]
-    if "rank" in columns:  # mark the asked code's row
-        at = columns.index("rank")
-        for cell, row in zip(cells, rows, strict=True):
-            cell[at] = (ASKED_MARK if row.get("asked") else "") + cell[at]
-    labels = [column_label(k) for k in columns]
-    widths = [max(len(labels[i]), *(len(c[i]) for c in cells)) for i in range(len(columns))]
-    if columns[-1] == "description" and len(columns) > 1:
-        room = MAX_TABLE_LINE - sum(w + 2 for w in widths[:-1])
-        if room < MIN_DESCRIPTION:  # a stub of a description helps nobody: leave it out
-            columns, labels, widths = columns[:-1], labels[:-1], widths[:-1]
-            cells = [c[:-1] for c in cells]
-    aligns = [_right_aligned(k, rows) for k in columns]
-
-    def line(values: Sequence[str]) -> str:
-        parts = []
-        for i, value in enumerate(values):
-            last = i == len(values) - 1
-            if last and columns[i] == "description":
-                parts.append(value)  # no padding: clipped below instead
-            else:
-                parts.append(value.rjust(widths[i]) if aligns[i] else value.ljust(widths[i]))
-        return clip("  ".join(parts).rstrip(), MAX_TABLE_LINE)
-
-    return [line(labels)] + [line(c) for c in cells]
-
-
 def table_blocks(
-    rows: Sequence[Mapping[str, Any]],
-    intent: str | None = None,
+    answer: Answer,
     *,
     max_rows: int = MAX_TABLE_ROWS,
     max_blocks: int = 4,
 ) -> tuple[list[dict[str, Any]], int]:
     """Sections of ``` tables, each within the section limit. Returns (blocks, rows left out)."""
+    rows = answer.rows
     shown = list(rows[:max_rows])
     # Escaped before measuring: "&" grows to "&amp;" and the limit counts what is sent.
-    lines = [_code_safe(line) for line in table_lines(shown, intent)]
+    lines = [_code_safe(line) for line in table_lines(answer, shown)]
     if not lines:
         return [], 0
     head, body = lines[0], lines[1:]
@@ -336,38 +213,36 @@ def table_blocks(
     return blocks, len(rows) - rows_in_blocks
 
 
-# "<!channel>", "<@U123>", "<#C123>": Slack's markup, never let through in plain text
-_SLACK_MARKUP = re.compile(r"<(?=[!@#])")
-
-
 def native_table(
-    rows: Sequence[Mapping[str, Any]], intent: str | None = None, *, max_rows: int = MAX_TABLE_ROWS
+    answer: Answer, *, max_rows: int = MAX_TABLE_ROWS
 ) -> tuple[dict[str, Any] | None, int]:
     """Slack's table block: a header row, then up to `max_rows` rows; numbers right-aligned.
     Returns (block, rows shown)."""
-    shown = list(rows[:max_rows])
-    columns = table_columns(shown, intent)[:MAX_TABLE_COLUMNS]
+    shown = list(answer.rows[:max_rows])
+    columns = answer.table.columns[:MAX_TABLE_COLUMNS]
     if not shown or not columns:
         return None, 0
 
     def cell(text: str) -> dict[str, Any]:
         # plain text, shown as is ("<11" stays "<11"); Slack's own markup cannot ping
-        safe = _SLACK_MARKUP.sub("‹", text)
-        return {"type": "raw_text", "text": clip(safe, MAX_TABLE_CELL) or " "}
+        return {"type": "raw_text", "text": clip(defuse_markup(text), MAX_TABLE_CELL) or " "}
 
-    body = []
-    for row in shown:
-        cells = [format_cell(k, row.get(k)) for k in columns]
-        if "rank" in columns and row.get("asked"):
-            cells[columns.index("rank")] = ASKED_MARK + cells[columns.index("rank")]
-        body.append([cell(c) for c in cells])
+    def written(col: Column, row: Mapping[str, Any]) -> str:
+        text = col.write(row.get(col.key))
+        if col.kind == "text" and col.key != "description":
+            text = clip(text, MAX_TEXT_CELL)  # only the description may be long
+        return ASKED_MARK + text if col.key == "rank" and row.get("asked") else text
+
+    body = [[cell(written(col, row)) for col in columns] for row in shown]
     settings = [
-        {"align": "right"} if _right_aligned(k, shown) else {"is_wrapped": k == "description"}
-        for k in columns
+        {"align": "right"}
+        if right_aligned(col, shown)
+        else {"is_wrapped": col.key == "description"}
+        for col in columns
     ]
     block = {
         "type": "table",
-        "rows": [[cell(column_label(k)) for k in columns], *body],
+        "rows": [[cell(col.label) for col in columns], *body],
         "column_settings": settings,
     }
     return block, len(shown)
@@ -427,10 +302,7 @@ def provenance_line(provenance: Provenance) -> str:
 
 
 def answer_title(answer: Answer) -> str:
-    if answer.title:
-        return answer.title
-    first = (answer.text or "").strip().split("\n", 1)[0]
-    return first or "toprank"
+    return answer.headline
 
 
 def action_buttons(
@@ -460,7 +332,7 @@ def fallback_text(answer: Answer) -> str:
     """The notification text: the title, and the table in monospace (what clients that
     cannot draw a table block show), or the first line."""
     title = answer_title(answer)
-    lines = table_lines(answer.rows[:MAX_TABLE_ROWS], answer.intent) if shows_table(answer) else []
+    lines = table_lines(answer, answer.rows[:MAX_TABLE_ROWS]) if answer.has_table else []
     if lines and not (answer.error or answer.intent == "unknown"):
         body = "\n".join(_code_safe(line) for line in lines)
         head = escape_mrkdwn(clip(title, 300))
@@ -469,7 +341,7 @@ def fallback_text(answer: Answer) -> str:
             body = body[:room].rsplit("\n", 1)[0]
         return f"{head}\n```\n{body}\n```"
     if answer.error or answer.intent == "unknown" or not answer.rows:
-        first = (answer.text or "").strip().split("\n", 1)[0]
+        first = next((s for s in answer.summary if s), "").strip().split("\n", 1)[0]
         text = first if first and first != title else title
         return escape_mrkdwn(clip(text, MAX_FALLBACK_TEXT))
     top = []
@@ -481,8 +353,8 @@ def fallback_text(answer: Answer) -> str:
         item = f"{row.get('rank', len(top) + 1)}. {code}"
         if row.get("description"):
             item += f" {row['description']}"
-        if _is_number(share):
-            item += f" {float(share):.1f}%"
+        if share is not None:
+            item += f" {write('share_pct', share)}"
         top.append(item)
     text = f"{title}: " + "; ".join(top) if top else title
     return escape_mrkdwn(clip(text, MAX_FALLBACK_TEXT))
@@ -495,39 +367,9 @@ def _suggestion_lines(suggestions: Iterable[str]) -> str:
 # --------------------------------------------------------------------------- messages
 
 
-# Lines of the core's plain-text answer that restate table rows: "1. 97110 ...",
-# "2022: 34.0% ...", "Occupational therapy: 1. 97110 ...", or a row's code followed by
-# its description. The table shows those, so the blocks keep the sentences around them.
-_ROW_LINE = re.compile(r"^\s*(?:\d+\.\s|\d{4}\b[^:]{0,20}:\s|[^:]{1,60}:\s*\d+\.\s\S+\s)")
-
-
 def summary_text(answer: Answer) -> str:
-    """The answer in sentences: a data answer carries them (`summary`); for the others,
-    the text without its title line and without lines the table restates."""
-    if answer.summary or answer.shape and ":" in answer.shape:
-        return "\n".join(answer.summary)
-    lines = (answer.text or "").strip().split("\n")
-    if lines and lines[0].strip() == answer_title(answer).strip():
-        lines = lines[1:]
-    notes = {note.strip() for note in answer.notes}
-    lines = [line for line in lines if line.strip() not in notes]  # shown under the table
-    if answer.rows:
-        restated = tuple(
-            f"{row['code']} {row['description']}"
-            for row in answer.rows
-            if row.get("code") and row.get("description")
-        )
-        lines = [
-            line
-            for line in lines
-            if not _ROW_LINE.match(line) and not line.strip().startswith(restated or ("\0",))
-        ]
-    return "\n".join(lines).strip()
-
-
-def shows_table(answer: Answer) -> bool:
-    """A single code lookup says everything in its text; other answers show their rows."""
-    return bool(answer.rows) and not (answer.intent == "code_lookup" and len(answer.rows) == 1)
+    """The answer in sentences, as the answer carries them (the table shows the rows)."""
+    return "\n".join(s for s in answer.summary if s).strip()
 
 
 def answer_blocks(
@@ -578,8 +420,8 @@ def answer_blocks(
     if feedback:
         tail.append(feedback_block(feedback))
 
-    if shows_table(answer):
-        table, shown = native_table(answer.rows, answer.intent)
+    if answer.has_table:
+        table, shown = native_table(answer)
         if table is not None:
             blocks.append(table)
             if shown < len(answer.rows):
@@ -597,11 +439,8 @@ def problem_blocks(answer: Answer) -> list[dict[str, Any]]:
     """Unknown questions and understood-but-unanswerable ones: what happened and what to try."""
     icon = ":thinking_face:" if answer.intent == "unknown" else ":warning:"
     suggestions = tuple(answer.suggestions) or EXAMPLE_QUESTIONS[:4]
-    # The core's text may end with its own "Try: a; b" line: the list below replaces it.
-    lines = [
-        line for line in (answer.text or "").strip().split("\n") if not line.startswith("Try:")
-    ]
-    text = "\n".join(lines).strip() or "I couldn't answer that."
+    # The suggestions are a list below, not the prose's "Try: a; b".
+    text = summary_text(answer) or "I couldn't answer that."
     blocks = [section(f"{icon} {escape_mrkdwn(clip(text, MAX_SECTION_TEXT - 40))}")]
     blocks.append(section("*Try one of these:*\n" + _suggestion_lines(suggestions[:8])))
     blocks.append(context("Ask `/toprank help` for everything I can answer."))
@@ -615,7 +454,7 @@ def help_blocks(answer: Answer | None = None) -> list[dict[str, Any]]:
     """Usage: the core's help text (what it answers, examples), then the ways to ask."""
     title = answer.title if answer and answer.title else "How to ask toprank"
     blocks: list[dict[str, Any]] = [header(title)]
-    intro = (answer.text or "").strip() if answer else ""
+    intro = summary_text(answer) if answer else ""
     if intro:
         blocks.extend(text_sections(escape_mrkdwn(intro))[:8])
     else:
@@ -737,7 +576,7 @@ def failure_message() -> dict[str, Any]:
 # --------------------------------------------------------------------------- App Home
 
 
-def home_view(coverage: Coverage | None) -> dict[str, Any]:
+def home_view(coverage: Coverage | None, min_cell: int = DEFAULT_MIN_CELL) -> dict[str, Any]:
     """The App Home tab: what the bot answers, examples, and the data behind it."""
     blocks: list[dict[str, Any]] = [
         header("toprank"),
@@ -757,10 +596,17 @@ def home_view(coverage: Coverage | None) -> dict[str, Any]:
         section("*Data coverage*\n" + coverage_text(coverage)),
         context(
             "Every answer comes from a templated, validated SQL query: the same question "
-            "always gets the same answer. Counts under 11 are shown as &lt;11."
+            f"always gets the same answer. {small_cell_text(min_cell)}"
         ),
     ]
     return {"type": "home", "blocks": blocks[:MAX_HOME_BLOCKS]}
+
+
+def small_cell_text(min_cell: int) -> str:
+    """What the App Home says of small counts, from the limit in force."""
+    if min_cell <= 0:
+        return "Every count is shown (small-cell suppression is off)."
+    return escape_mrkdwn(f"Counts under {min_cell} are shown as <{min_cell}.")
 
 
 def coverage_text(coverage: Coverage | None) -> str:

@@ -54,6 +54,7 @@ class CohortInfo:
     name: str
     kind: str  # provider | code_range | everything
     synonyms: tuple[str, ...]
+    label: str = ""  # the short form tables and charts print: "OT", "PM&R"
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,14 @@ def _split_aliases(text: str) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=4)
+def cohort_labels(data_dir: Path = DATA_DIR) -> Mapping[str, str]:
+    """Cohort key -> its short label ("ot" -> "OT"), read from cohorts.yaml alone: the
+    renderers need only these, not the whole catalog."""
+    raw = _read_yaml(data_dir / "cohorts.yaml")
+    return MappingProxyType({key: str(v.get("label") or key) for key, v in raw.items()})
+
+
+@lru_cache(maxsize=4)
 def load_catalog(data_dir: Path = DATA_DIR) -> Catalog:
     codes = {
         r["code"]: CodeInfo(
@@ -144,7 +153,13 @@ def load_catalog(data_dir: Path = DATA_DIR) -> Catalog:
         for r in _read_csv(data_dir / "subgroups.csv")
     )
     cohorts = {
-        key: CohortInfo(key, v["name"], v["kind"], tuple(str(s) for s in v["synonyms"]))
+        key: CohortInfo(
+            key,
+            v["name"],
+            v["kind"],
+            tuple(str(s) for s in v["synonyms"]),
+            str(v.get("label") or key),
+        )
         for key, v in _read_yaml(data_dir / "cohorts.yaml").items()
     }
     states_rows = _read_csv(data_dir / "states.csv")

@@ -40,6 +40,7 @@ from bot.listeners.common import (
     deliver,
     slash_question,
 )
+from bot.mrkdwn import escape_mrkdwn
 from bot.render_blocks import notice_message
 from bot.usage import is_rateable
 
@@ -111,7 +112,7 @@ def digest_reply(rt: Runtime, command: Any, asker: Asker) -> str:
         )
     answer = rt.core.ask(slash_question(command.question))
     if not is_rateable(answer):
-        reason = (answer.text or "").strip().split("\n")[0]
+        reason = next((s for s in answer.summary if s), answer.headline).split("\n")[0]
         return (
             f"I can't make a digest of “{_escape(command.question)}”: it is not a question "
             f"I can answer from the data ({_escape(reason)}). Try it as `/toprank "
@@ -136,5 +137,4 @@ def digest_reply(rt: Runtime, command: Any, asker: Asker) -> str:
     )
 
 
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+_escape = escape_mrkdwn

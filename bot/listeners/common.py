@@ -68,6 +68,9 @@ class Core(Protocol):
     @property
     def coverage(self) -> Coverage | None: ...
 
+    # Counts under this are hidden; the App Home says so with this number.
+    min_cell: int
+
 
 @dataclass(frozen=True)
 class Asker:

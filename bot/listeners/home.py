@@ -20,6 +20,8 @@ def register(app: App, rt: Runtime) -> None:
 
         def job() -> None:
             with apologise_on_failure(logger, None):
-                client.views_publish(user_id=event["user"], view=home_view(rt.core.coverage))
+                client.views_publish(
+                    user_id=event["user"], view=home_view(rt.core.coverage, rt.core.min_cell)
+                )
 
         rt.hand_off(job, None, logger)
