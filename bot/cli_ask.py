@@ -35,6 +35,7 @@ from typing import Any, TextIO
 
 from bot.answer_model import Answer
 from bot.render_text import render_text
+from data.examples import load_examples
 
 EXIT_OK = 0
 EXIT_NO_CHART = 1
@@ -43,12 +44,7 @@ PROMPT = "toprank> "
 QUIT_WORDS = frozenset({"quit", "exit", "bye", ":q", "q"})
 # Typed alone in the chat: forget the conversation so far.
 NEW_WORDS = frozenset({"new", "reset", "start over", "/new"})
-BANNER_EXAMPLES = (
-    "top rehab codes 2023",
-    "what share of OT procedures was 97530 in 2022",
-    "compare OT and PT 2021",
-    "what's the difference between OT and PT",
-)
+BANNER_EXAMPLES = load_examples().questions[:4]
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

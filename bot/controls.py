@@ -33,7 +33,6 @@ PART_LABELS = {
     "payer": "Payer",
     "n": "Top",
 }
-_COHORT_ORDER = ("ot", "pt", "slp", "pmr", "chiro", "other", "rehab", "all")
 
 
 class ControlValueError(ValueError):
@@ -51,7 +50,7 @@ class Menus:
 
 def choices_for(coverage: Coverage | None, catalog: Catalog) -> Choices:
     years = tuple(range(coverage.start.year, coverage.end.year + 1)) if coverage else ()
-    cohorts = tuple(c for c in _COHORT_ORDER if c in catalog.cohorts)
+    cohorts = tuple(catalog.cohorts)  # in data/cohorts.yaml's order
     return Choices(
         cohorts=cohorts,
         states=tuple(sorted(catalog.states)),

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from data.examples import load_examples
+
 KNOWLEDGE_PATH = Path(__file__).resolve().parent.parent / "data" / "knowledge.yaml"
 
 OT_VS_PT_TOPICS = ("difference", "ot_focus", "pt_focus", "mental_health", "codes")
@@ -68,7 +70,7 @@ def parse_knowledge(raw: Mapping[str, Any]) -> Knowledge:
         code_notes=_texts(raw["code_notes"]),
         context=_texts(raw["context"]),
         help_intro=_clean(help_["intro"]),
-        help_examples=tuple(str(e) for e in help_["examples"]),
+        help_examples=load_examples().questions,
         help_cohorts=_clean(help_["cohorts"]),
         help_filters=_clean(help_["filters"]),
         unknown_text=_clean(raw["unknown"]["text"]),

@@ -21,6 +21,7 @@ from bot.controls import Menus, alternatives_block, refine_block
 from bot.feedback import feedback_block
 from bot.mrkdwn import defuse_markup, escape_mrkdwn
 from bot.suppress import DEFAULT_MIN_CELL
+from data.examples import load_examples
 from intents.model import Coverage
 
 # Block Kit limits (https://docs.slack.dev/reference/block-kit/blocks).
@@ -53,26 +54,9 @@ ACTION_CHART = "toprank_chart"
 ACTION_CSV = "toprank_csv"
 ACTION_SHARE = "toprank_share"
 
-# Example questions for usage, help and the App Home tab: each is a form the parser takes.
-EXAMPLE_QUESTIONS: tuple[str, ...] = (
-    "top rehab codes in 2023",
-    "what share of OT procedures was 97530 in 2022?",
-    "compare ot and pt 2022",
-    "trend of 97112 in rehab",
-    "how do OT and PT differ?",
-    "what is 97140?",
-    "top 5 PT codes in Florida 2021",
-    "what data do you have?",
-)
-EXAMPLE_SLASH_COMMANDS: tuple[str, ...] = (
-    "/toprank ot 2022",
-    "/toprank rehab 2023 15",
-    "/toprank PT 2021 FL",
-    "/toprank compare ot pt 2022",
-    "/toprank trend 97112 rehab",
-    "/toprank 97530",
-    "/toprank help",
-)
+# Example questions for usage, help and the App Home tab (data/examples.yaml).
+EXAMPLE_QUESTIONS: tuple[str, ...] = load_examples().questions
+EXAMPLE_SLASH_COMMANDS: tuple[str, ...] = load_examples().slash_commands
 
 DIGEST_HELP = (
     "*Digests:* `/toprank subscribe weekly top rehab codes last month at 08:30` posts that "

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from data.catalog import DATA_DIR
+from data.examples import load_examples
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def load_vocab(path: Path = DATA_DIR / "vocabulary.yaml") -> Vocabulary:
         provider_words=_words(unsafe.get("provider_words")),
         provider_level=_words(unsafe.get("provider_level")),
         privacy_exempt=_words(unsafe.get("privacy_exempt")),
-        examples=_words(d.get("examples")),
+        examples=load_examples().questions,
         negation=_words(d.get("negation")),
         negation_glue=frozenset(_words(d.get("negation_glue"))),
         measures=_mapping(d.get("measures"), _words),

@@ -6,14 +6,18 @@ state code "IN" from the word "in") and `low` (lower case, later spell-corrected
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from dataclasses import dataclass
 
-# <@U012ABC>, <@U012ABC|name>, <!here>, <#C123|general>: mentions and channel refs.
-_SLACK_REF = re.compile(r"<[@!#][^>]*>")
-# <https://example.com|label> -> label; a bare <https://...> goes away.
-_SLACK_LINK = re.compile(r"<(?:https?|mailto):[^>|]*(?:\|([^>]*))?>")
+# Slack's markup (https://docs.slack.dev/messaging/formatting-message-text):
+# <@U012ABC>, <@U012ABC|name>, <!here>, <!subteam^S1|@team>: mentions, removed;
+# <https://example.com|label>, <#C123|general>: links and channels, their label kept;
+# a bare <https://...>, <mailto:...> or <#C123>: removed.
+_SLACK_MENTION = re.compile(r"<[@!][^>]*>")
+_SLACK_LABELLED = re.compile(r"<(?:https?:|mailto:|#)[^>|]*\|([^>]*)>")
+_SLACK_BARE = re.compile(r"<(?:https?:|mailto:|#)[^>|]*>")
 _SLASH = re.compile(r"^\s*/\s*toprank\b", re.I)
 # Emoji, symbols, control characters, private use: word breaks.
 _DROP_CATEGORIES = frozenset({"So", "Sk", "Cc", "Cs", "Co", "Cn"})
@@ -56,6 +60,16 @@ def _slash_token(m: re.Match[str]) -> str:
     return " / " if between_digits else " "
 
 
+def strip_slack_markup(text: str) -> str:
+    """Slack's wire text -> what the user typed: mentions removed, links and channels
+    replaced by their labels, &amp; &lt; &gt; unescaped (so "PM&amp;R" is "PM&R" again).
+    The one place Slack's inbound markup is read: the listeners and the parser use it."""
+    text = _SLACK_MENTION.sub(" ", text or "")
+    text = _SLACK_LABELLED.sub(r" \1 ", text)
+    text = _SLACK_BARE.sub(" ", text)
+    return html.unescape(text)
+
+
 def clean(text: str) -> str:
     """Unicode-normalise, drop Slack markup, emoji and control characters, remove
     invisible and combining characters (accents go: "fémur" reads as "femur")."""
@@ -63,8 +77,7 @@ def clean(text: str) -> str:
         text = unicodedata.normalize("NFKD", text)
         text = "".join(c for c in text if unicodedata.category(c) not in _INVISIBLE_CATEGORIES)
     text = unicodedata.normalize("NFKC", text)
-    text = _SLACK_LINK.sub(lambda m: f" {m.group(1) or ''} ", text)
-    text = _SLACK_REF.sub(" ", text)
+    text = strip_slack_markup(text)
     text = text.translate(_DASHES).translate(_QUOTES)
     if not text.isascii() or any(c < " " for c in text):
         text = "".join(

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
+
 from intents.model import MAX_QUESTION_CHARS
 
 TOPRANK = [sys.executable, "-m", "bot.cli"]
@@ -47,11 +49,40 @@ def test_ask_json_prints_the_contract(demo_db: Path) -> None:
         "error",
         "alternatives",
         "notes",
+        # the answer's parts, added to the first wave's keys
+        "title",
+        "summary",
+        "columns",
+        "period",
+        "provenance",
+        "suggestions",
     }
     assert answer["question"] == "top OT codes 2022"
     assert answer["intent"] == "top_codes" and answer["params"]["cohort"] == "ot"
     assert [r["code"] for r in answer["rows"][:3]] == ["97110", "97140", "97530"]
     assert answer["sql"].lstrip().startswith(("WITH", "SELECT", "--"))
+    # The table's typed columns name keys the rows carry, in the order a table shows them.
+    columns = [(c["key"], c["kind"]) for c in answer["columns"]]
+    assert columns == [
+        ("rank", "rank"),
+        ("code", "code"),
+        ("share_pct", "share"),
+        ("procedures", "count"),
+        ("description", "text"),
+    ]
+    # Provenance: the period the loaded sources declare, which holds every claim line,
+    # and the number of lines held.
+    with duckdb.connect(str(demo_db), read_only=True) as con:
+        first, last, lines_held = con.execute(
+            "SELECT min(service_date), max(service_date), count(*) FROM claim_lines"
+        ).fetchone()
+        declared = con.execute("SELECT min(first_date), max(last_date) FROM sources").fetchone()
+    provenance = answer["provenance"]
+    start, end = provenance["coverage_start"], provenance["coverage_end"]
+    assert (start, end) == (declared[0].isoformat(), declared[1].isoformat())
+    assert start <= first.isoformat() and last.isoformat() <= end
+    assert provenance["claim_lines"] == lines_held and provenance["min_cell"] == 11
+    assert answer["title"] == answer["text"].splitlines()[0] and answer["period"] == "2022"
 
 
 def test_batch_mode_one_json_line_per_input_line_in_order(demo_db: Path) -> None:

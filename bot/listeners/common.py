@@ -10,9 +10,7 @@ entry with the traceback); users never see a stack trace.
 
 from __future__ import annotations
 
-import html
 import logging
-import re
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
@@ -37,6 +35,7 @@ from intents.conversation import Context
 from intents.model import Coverage
 from intents.phrase import question_for
 from intents.spec import Spec
+from intents.text import strip_slack_markup
 
 SLASH_COMMAND = "/toprank"
 # Every call to Slack (Web API, response_url) gives up after this long.
@@ -45,11 +44,6 @@ SLACK_TIMEOUT_SECONDS = 10.0
 RATE_LIMIT_RETRIES = 5
 BUSY_TEXT = "I'm answering a lot of questions right now; please ask again in a moment."
 
-# <@U123>, <@U123|name>: user mentions; <#C123|general>: channel links;
-# <https://x|label>: links; <!here>: special mentions.
-_MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
-_LABELLED = re.compile(r"<[^>|]*\|([^>]*)>")
-_BARE = re.compile(r"<([^>]*)>")
 
 Send = Callable[..., Any]
 
@@ -310,10 +304,7 @@ def cohort_names() -> Mapping[str, str]:
 def clean_slack_text(text: str) -> str:
     """Slack's wire text -> what the user typed: user mentions (ours above all) removed,
     markup unwrapped, &amp; &lt; &gt; unescaped (so "PM&amp;R" is "PM&R" again)."""
-    text = _MENTION.sub(" ", text or "")
-    text = _LABELLED.sub(r"\1", text)
-    text = _BARE.sub(r"\1", text)
-    return " ".join(html.unescape(text).split())
+    return " ".join(strip_slack_markup(text).split())
 
 
 def slash_question(text: str) -> str:
