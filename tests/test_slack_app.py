@@ -221,11 +221,11 @@ def table_cells(call: Call) -> tuple[list[str], list[list[str]]]:
 def table_rows(call: Call) -> list[tuple[int, str, float]]:
     """(rank, code, share) from the table block of a posted answer."""
     labels, rows = table_cells(call)
-    if not {"#", "Code", "Share"} <= set(labels):
+    if not {"Rank", "Code", "Share"} <= set(labels):
         return []
-    at = {label: labels.index(label) for label in ("#", "Code", "Share")}
+    at = {label: labels.index(label) for label in ("Rank", "Code", "Share")}
     return [
-        (int(row[at["#"]].lstrip("▶")), row[at["Code"]], float(row[at["Share"]].rstrip("%")))
+        (int(row[at["Rank"]].lstrip("▶")), row[at["Code"]], float(row[at["Share"]].rstrip("%")))
         for row in rows
         if row[at["Share"]].endswith("%")
     ]
