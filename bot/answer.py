@@ -767,7 +767,7 @@ def _code_range(ctx: _Other) -> Answer:
     if asked is not None:
         title = f"{asked.name}: CPT {asked.first}-{asked.last}"
         lines.append(f"{asked.name} ({asked.first}-{asked.last}): {asked.description}.")
-        rows = [
+        rows: list[dict[str, Any]] = [
             {"code": c.code, "description": c.description, "timed": c.timed, "subgroup": asked.key}
             for c in sorted(catalog.codes.values(), key=lambda c: c.code)
             if c.category in spec.subgroups

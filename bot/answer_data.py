@@ -920,7 +920,7 @@ def build_movers(ctx: DataContext) -> Built:
     return Built(rows, title, lines=lines, notes=notes)
 
 
-def _points(value: float | None) -> str:
+def _points(value: Any) -> str:
     return write("change_pts", value) + ("" if value is None else " points")
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from data.catalog import cohort_labels
 
@@ -22,7 +22,8 @@ from data.catalog import cohort_labels
 MISSING = "—"
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: Any) -> TypeGuard[float]:
+    """An int, float or Decimal (not a bool): a value a table aligns and a chart plots."""
     return isinstance(value, numbers.Number) and not isinstance(value, bool)
 
 
@@ -182,10 +183,10 @@ def column(key: str) -> Column:
     known = COLUMNS.get(key)
     if known is not None:
         return known
-    for suffix, words in _VARIANTS.items():
+    for suffix, said in _VARIANTS.items():
         base = COLUMNS.get(key.removesuffix(suffix))
         if key.endswith(suffix) and base is not None:
-            return Column(key, base.label + words, base.kind, base.detail)
+            return Column(key, base.label + said, base.kind, base.detail)
     kind = "share" if key.endswith("_pct") else "text"
     words = key.removesuffix("_pct").split("_")
     if kind == "share" and "share" not in words:
@@ -264,7 +265,7 @@ def text_table(
         return []
     cells = []
     for row in rows:
-        line = []
+        written = []
         for col in cols:
             text = col.write(row.get(col.key))
             if max_cell and col.kind == "text" and col.key != "description":
@@ -273,8 +274,8 @@ def text_table(
                 text = clip(text, max_description)
             if mark and col.key == "rank" and row.get("asked"):
                 text = mark + text
-            line.append(text)
-        cells.append(line)
+            written.append(text)
+        cells.append(written)
     labels = [c.label for c in cols]
     widths = [max(len(labels[i]), *(len(c[i]) for c in cells)) for i in range(len(cols))]
     if max_line and cols[-1].key == "description" and len(cols) > 1:

@@ -21,6 +21,7 @@ from bot.controls import Menus, alternatives_block, refine_block
 from bot.feedback import feedback_block
 from bot.mrkdwn import defuse_markup, escape_mrkdwn
 from bot.suppress import DEFAULT_MIN_CELL
+from data.catalog import cohort_labels
 from data.examples import load_examples
 from intents.model import Coverage
 
@@ -328,7 +329,7 @@ def fallback_text(answer: Answer) -> str:
         first = next((s for s in answer.summary if s), "").strip().split("\n", 1)[0]
         text = first if first and first != title else title
         return escape_mrkdwn(clip(text, MAX_FALLBACK_TEXT))
-    top = []
+    top: list[str] = []
     for row in answer.rows[:3]:
         code = row.get("code")
         share = row.get("share_pct")
@@ -566,7 +567,7 @@ def home_view(coverage: Coverage | None, min_cell: int = DEFAULT_MIN_CELL) -> di
         header("toprank"),
         section(
             "Ranked, sourced answers about claims data: the top CPT codes of a cohort "
-            "(OT, PT, rehab, SLP, PM&amp;R, chiropractic or all) in a period, with shares, "
+            f"({escape_mrkdwn(_cohort_list())}) in a period, with shares, "
             "the period actually covered and the exact SQL on demand."
         ),
         divider(),
@@ -584,6 +585,12 @@ def home_view(coverage: Coverage | None, min_cell: int = DEFAULT_MIN_CELL) -> di
         ),
     ]
     return {"type": "home", "blocks": blocks[:MAX_HOME_BLOCKS]}
+
+
+def _cohort_list() -> str:
+    """ "OT, PT, Rehab, ... or All": the cohorts of data/cohorts.yaml, by their labels."""
+    labels = list(cohort_labels().values())
+    return ", ".join(labels[:-1]) + " or " + labels[-1] if len(labels) > 1 else "".join(labels)
 
 
 def small_cell_text(min_cell: int) -> str:

@@ -187,6 +187,13 @@ def test_the_app_home_says_the_limit_in_force() -> None:
     assert "suppression is off" in _home_text(0)
 
 
+def test_the_app_home_names_every_cohort_by_its_label() -> None:
+    view = render_blocks.home_view(COVERAGE)
+    intro = view["blocks"][1]["text"]["text"]
+    for key, info in _yaml("cohorts.yaml").items():
+        assert info["label"].replace("&", "&amp;") in intro, key
+
+
 def test_answers_carry_the_limit_they_were_built_under(toprank, monkeypatch) -> None:
     monkeypatch.setattr(toprank, "min_cell", 200_000)  # as TOPRANK_MIN_CELL=200000 does
     answer = toprank.ask("top 3 chiro codes in Vermont 2022")
