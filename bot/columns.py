@@ -168,6 +168,9 @@ COLUMNS: Mapping[str, Column] = {
         Column("category", "Category", "text", detail=True),
         Column("subgroup", "Sub-group", "text", detail=True),
         Column("in_rehab_range", "In rehab range", "text", detail=True),
+        Column("source_id", "Source id", "rank", detail=True),
+        Column("loaded_at", "Loaded at", "text", detail=True),
+        Column("rows_read", "Rows read", "count", detail=True),
     )
 }
 # Row flags, not values: they change how a row is drawn (the asked code is marked,
