@@ -85,12 +85,6 @@ class RecordingEngine:
         self.queries.setdefault((query.sql, _hashable(query.params)), query)
         return self.engine.records(query)  # type: ignore[no-any-return]
 
-    def __getattr__(self, name: str) -> Any:
-        # Everything else the pipeline asks of an engine (pinned(), generation, ...) is
-        # the wrapped engine's: without it every question was an internal error and no
-        # query was recorded.
-        return getattr(self.engine, name)
-
     def coverage(self) -> Any:
         return self.engine.coverage()
 

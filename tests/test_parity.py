@@ -218,7 +218,6 @@ def test_every_question_gives_the_same_rows_on_every_engine(
         finally:
             for engine in others.values():
                 engine.close()
-        reference = toprank.coverage  # read while the reference engine is open
     # every shape the planner has, exercised with rows to compare
     families = {q.template.split(":")[0] for q in compared}
     assert {"ranked", "total", "breakdown", "time", "movers"} <= families
