@@ -54,7 +54,7 @@ def choices_for(coverage: Coverage | None, catalog: Catalog) -> Choices:
     cohorts = tuple(c for c in _COHORT_ORDER if c in catalog.cohorts)
     return Choices(
         cohorts=cohorts,
-        states=tuple(sorted(catalog.states)),
+        states=tuple(sorted(catalog.place_states)),
         payers=tuple(catalog.payer_names),
         years=years,
     )

@@ -257,6 +257,10 @@ def read_coverage(con: duckdb.DuckDBPyConnection) -> Coverage | None:
     annual = con.execute(
         "SELECT DISTINCT year(first_date) AS y FROM sources WHERE kind = 'cms-puf' ORDER BY y"
     ).fetchall()
+    (no_place,) = con.execute(
+        "SELECT coalesce(sum(procedures), 0) FROM rollup_month "
+        "WHERE cohort = 'all' AND state IN ('XX', 'ZZ')"
+    ).fetchone() or (0,)
     return Coverage(
         start=first if isinstance(first, date) else date.fromisoformat(str(first)),
         end=last if isinstance(last, date) else date.fromisoformat(str(last)),
@@ -264,4 +268,5 @@ def read_coverage(con: duckdb.DuckDBPyConnection) -> Coverage | None:
         claim_lines=int(lines),
         procedures=int(procedures),
         annual_years=tuple(int(y) for (y,) in annual),
+        no_place_procedures=int(no_place),
     )

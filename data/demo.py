@@ -370,7 +370,7 @@ def quota_index_cells(spec: DemoSpec, counts: pd.DataFrame) -> tuple[Axes, pd.Da
     axes = Axes(
         cohorts=COHORTS,
         codes=tuple(sorted(set(counts["code"]))),
-        states=tuple(catalog.states),
+        states=catalog.us_states,
         months=tuple(months["month"]),
         payers=PAYERS,
     )
@@ -450,7 +450,7 @@ def provider_pools(spec: DemoSpec) -> pd.DataFrame:
     """Provider pools per cohort x state (cohort, state, pool_start, pool_size): the
     cohort's national count split by state population, at least 3 per state."""
     catalog = load_catalog()
-    states = list(catalog.states)
+    states = list(catalog.us_states)
     pop = np.array([catalog.state_population[s] for s in states], dtype=float)
     frames = []
     for cohort in COHORTS:

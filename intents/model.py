@@ -57,3 +57,6 @@ class Coverage:
     # Years held only as annual totals (the CMS PUF dates a year's rows January 1), so a
     # part of such a year cannot be told apart from the whole of it.
     annual_years: tuple[int, ...] = ()
+    # Procedures whose state names no place (XX unknown, ZZ foreign): in national
+    # answers, in no state's row (DuckDB reads it; warehouse engines leave it 0)
+    no_place_procedures: int = 0

@@ -675,6 +675,23 @@ def refuse_unsupported_filter(d: _Draft) -> Spec | None:
     )
 
 
+def refuse_no_place(d: _Draft) -> Spec | None:
+    """ "top codes in ZZ": XX (unknown) and ZZ (foreign) rows count in national answers
+    but are no place to filter on (data/states.csv kind "unknown")."""
+    tags = d.c.f.of("no_place")
+    codes = list(dict.fromkeys(str(t.value) for t in tags))
+    if not codes:
+        return None
+    names = ", ".join(f"{c} ({d.c.lex.catalog.states.get(c, c).lower()})" for c in codes)
+    instead = _without(d.c, [(t.i, t.j) for t in tags])
+    return d.refuse(
+        "unknown_place",
+        f"Rows with the state {names} count in national answers only; they are not a "
+        "place the data can be filtered to.",
+        alternatives=(instead,) if instead else (),
+    )
+
+
 def refuse_unknown_place(d: _Draft) -> Spec | None:
     f = d.c.f
     if not f.unknown_places:
@@ -699,6 +716,7 @@ def refuse_dangling_negation(d: _Draft) -> Spec | None:
 REFUSALS: tuple[Callable[[_Draft], Spec | None], ...] = (
     refuse_unknown_cohort,
     refuse_unsupported_filter,
+    refuse_no_place,
     refuse_unknown_place,
     refuse_dangling_negation,
 )

@@ -28,7 +28,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from data.catalog import REHAB_FIRST, REHAB_LAST
+from data.catalog import NO_PLACE_STATES, REHAB_FIRST, REHAB_LAST
 from intents.model import Period
 from intents.resolve import MAX_GROUPS, MOVERS_MIN_VOLUME, Resolved
 from intents.spec import TIME_DIMENSIONS, CodeSet, Spec
@@ -590,6 +590,13 @@ def step_filters(b: _Build) -> None:
             params[f"x_{prefix}{name}"] = list(sel.exclude)
         if b.series == column:
             b.series_keys = tuple(sel.include)
+    if "state" in (spec.group_by, b.series) and not spec.states.include:
+        # XX (unknown) and ZZ (foreign) count nationally but are no state's row
+        name = "x_sub_states" if "states" in spec.subset else "x_states"
+        if name not in params:
+            target = subset if "states" in spec.subset else filters
+            target.append((name, "state"))
+        params[name] = [*params.get(name, []), *NO_PLACE_STATES]
     if "cohorts" in spec.subset:
         subset.append(("sub_cohorts", "cohort"))
         params["sub_cohorts"] = list(b.r.cohorts)

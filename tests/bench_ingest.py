@@ -54,7 +54,7 @@ COPY (
            taxonomies[CAST(1 + hash(i // 40, 5) % 7 AS BIGINT)] AS rendering_taxonomy,
            '11' AS place_of_service,
            payers[CAST(1 + hash(i // 4, 6) % 4 AS BIGINT)] AS payer_type,
-           CASE WHEN $bad AND i % 1000 = 7 THEN 'ZZ'
+           CASE WHEN $bad AND i % 1000 = 7 THEN 'QQ'
                 ELSE states[CAST(1 + hash(i // 40, 7) % 12 AS BIGINT)] END AS state
     FROM range($lines) AS t(i), v
 ) TO '{path}' ({options})

@@ -242,12 +242,12 @@ def test_bad_rows_are_rejected_with_reasons_and_nothing_vanishes(tmp_path: Path)
         line("B_neg", units="-1"),
         line("B_nan", units="two"),
         line("B_frac", units="1.5"),
-        line("B_state", state="ZZ"),
+        line("B_state", state="QQ"),
         line("B_payer", payer_type="barter"),
         line("B_nopayer", payer_type=""),
         line("B_npi", rendering_npi="12345"),
         line("B_mod", modifiers="GPX"),
-        line("B_two", state="XX", hcpcs_code="1"),
+        line("B_two", state="QX", hcpcs_code="1"),
         line("", service_date="2022-05-01"),  # missing claim_id
     ]
     structural = [
@@ -704,7 +704,7 @@ def write_puf(path: Path) -> Path:
             puf_row("1000000004", "Speech Language Pathologist", "FL", "92507", "40"),
             puf_row("1000000005", "Chiropractic", "FL", "98941", "70"),
             puf_row("1000000006", "Internal Medicine", "FL", "99214", "90"),
-            puf_row("1000000007", "Physical Therapist in Private Practice", "PR", "97110", "15"),
+            puf_row("1000000007", "Physical Therapist in Private Practice", "QQ", "97110", "15"),
             puf_row("1000000008", "Physical Therapist in Private Practice", "CA", "97110", "-3"),
             puf_row("1000000009", "Physical Therapist in Private Practice", "CA", "97110", "n/a"),
         ],
@@ -851,7 +851,7 @@ def run_cli(*args: str, env_db: Path | None = None) -> subprocess.CompletedProce
 
 def test_cli_ingest_claims_prints_read_loaded_rejected(tmp_path: Path) -> None:
     dbf = tmp_path / "claims.duckdb"
-    src = write(tmp_path / "claims.csv", [line("A"), line("B"), line("C", state="ZZ")])
+    src = write(tmp_path / "claims.csv", [line("A"), line("B"), line("C", state="QQ")])
     done = run_cli("claims", str(src), "--db", str(dbf), "--no-progress")
     assert done.returncode == 0, done.stderr
     assert "claims.csv: read 3 / loaded 2 / rejected 1" in done.stdout

@@ -46,7 +46,7 @@ BAD_ROWS = [
         "service_date missing",
     ),
     (
-        ("B3", "2022-01-03", "97110", None, 1, "225100000X", "11", "medicare", "ZZ", 1),
+        ("B3", "2022-01-03", "97110", None, 1, "225100000X", "11", "medicare", "QQ", 1),
         "state is not a USPS state code",
     ),
     (
