@@ -97,6 +97,10 @@ class Catalog:
     taxonomy: Mapping[str, str]  # NUCC taxonomy code -> cohort
     provider_types: Mapping[str, str]  # CMS Rndrng_Prvdr_Type (lower case) -> cohort
     places: Mapping[str, Place]  # place-of-service code -> Place
+    # Place-of-service codes the Medicare Physician Fee Schedule pays at its facility
+    # rate (data/facility_places.csv); every other code is a non-facility setting. The
+    # CMS file's Place_Of_Srvc F/O is this split, made by CMS from the claims' codes.
+    facility_places: frozenset[str]
     modifiers: Mapping[str, Modifier]
     cities: Mapping[str, str]  # city name (lower case) -> USPS state code
 
@@ -220,6 +224,7 @@ def load_catalog(data_dir: Path = DATA_DIR) -> Catalog:
                 for r in _read_csv(data_dir / "places.csv")
             }
         ),
+        facility_places=frozenset(r["code"] for r in _read_csv(data_dir / "facility_places.csv")),
         modifiers=MappingProxyType(
             {
                 r["modifier"]: Modifier(r["modifier"], r["name"], _split_aliases(r["synonyms"]))

@@ -562,6 +562,7 @@ def bucket_lists(spec: DemoSpec) -> dict[str, list]:
             s for c in COHORTS for s in _bucket_table(p["place_of_service"][c], "s")["s"]
         ],
         "units_buckets": [int(u) for u in _bucket_table(p["timed_units"], "u")["u"]],
+        "facility_places": sorted(catalog.facility_places),
     }
 
 

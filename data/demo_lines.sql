@@ -55,6 +55,9 @@ SELECT
     $taxonomy_buckets[h.cohort_idx * 100 + h.provider_id % 100 + 1] AS rendering_taxonomy,
     h.cohort AS cohort,
     $pos_buckets[h.cohort_idx * 100 + h.pos_bucket + 1] AS place_of_service,
+    -- the fee schedule's setting of that place (data/facility_places.csv), as ingest does
+    CASE WHEN list_contains($facility_places, $pos_buckets[h.cohort_idx * 100 + h.pos_bucket + 1])
+         THEN 'facility' ELSE 'non-facility' END AS facility_setting,
     h.payer AS payer,
     h.state AS state,
     1 AS procedures,

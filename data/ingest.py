@@ -89,6 +89,7 @@ CLAIM_REQUIRED = frozenset({"claim_id", "service_date", "hcpcs_code", "payer_typ
 # the columns toprank reads (the others are ignored). Matched case-insensitively.
 PUF_COLUMNS: tuple[str, ...] = (
     "rndrng_npi",
+    "rndrng_prvdr_last_org_name",  # only to recognise the AMA copyright row
     "rndrng_prvdr_type",
     "rndrng_prvdr_state_abrvtn",
     "hcpcs_cd",
@@ -99,7 +100,45 @@ PUF_COLUMNS: tuple[str, ...] = (
 PUF_REQUIRED = frozenset(
     {"rndrng_npi", "rndrng_prvdr_type", "rndrng_prvdr_state_abrvtn", "hcpcs_cd", "tot_srvcs"}
 )
-FIRST_PUF_YEAR = 2013  # the first year CMS published this file
+FIRST_PUF_YEAR = 2012  # the first year CMS published this file (CY2012, in 2014)
+
+# The CY2012-2018 files as first published (tab-delimited .txt) name the same columns
+# differently; their names -> today's. Matched case-insensitively, after --map. The
+# money columns are here too, so a reader of them finds them under today's names.
+PUF_LEGACY_NAMES: Mapping[str, str] = {
+    "npi": "rndrng_npi",
+    "nppes_provider_last_org_name": "rndrng_prvdr_last_org_name",
+    "nppes_provider_first_name": "rndrng_prvdr_first_name",
+    "nppes_provider_mi": "rndrng_prvdr_mi",
+    "nppes_credentials": "rndrng_prvdr_crdntls",
+    "nppes_provider_gender": "rndrng_prvdr_gndr",
+    "nppes_entity_code": "rndrng_prvdr_ent_cd",
+    "nppes_provider_street1": "rndrng_prvdr_st1",
+    "nppes_provider_street2": "rndrng_prvdr_st2",
+    "nppes_provider_city": "rndrng_prvdr_city",
+    "nppes_provider_zip": "rndrng_prvdr_zip5",
+    "nppes_provider_state": "rndrng_prvdr_state_abrvtn",
+    "nppes_provider_country": "rndrng_prvdr_cntry",
+    "provider_type": "rndrng_prvdr_type",
+    "medicare_participation_indicator": "rndrng_prvdr_mdcr_prtcptg_ind",
+    "place_of_service": "place_of_srvc",
+    "hcpcs_code": "hcpcs_cd",
+    "hcpcs_description": "hcpcs_desc",
+    "hcpcs_drug_indicator": "hcpcs_drug_ind",
+    "line_srvc_cnt": "tot_srvcs",
+    "bene_unique_cnt": "tot_benes",
+    "bene_day_srvc_cnt": "tot_bene_day_srvcs",
+    "average_medicare_allowed_amt": "avg_mdcr_alowd_amt",
+    "average_submitted_chrg_amt": "avg_sbmtd_chrg",
+    "average_medicare_payment_amt": "avg_mdcr_pymt_amt",
+    "average_medicare_standard_amt": "avg_mdcr_stdzd_amt",
+}
+# The one column the first releases of CY2019-2022 had and today's files (28 columns)
+# do not.
+PUF_GENDER_COLUMN = "rndrng_prvdr_gndr"
+# The row some legacy files carry under the header in place of data: the AMA's CPT
+# copyright notice (NPI 0000000001). It is skipped and counted, never loaded or rejected.
+PUF_NOTICE_REASON = "AMA copyright notice row (not data)"
 
 _CHUNK = 8 << 20
 _CSV_BYTES_PER_LINE_GUESS = 80  # a claim line is 60-100 bytes of text
@@ -162,6 +201,10 @@ class FileReport:
     first_date: date | None
     last_date: date | None
     reasons: tuple[tuple[str, int], ...]  # the most common reject reasons, with counts
+    # rows that are no data (the AMA copyright row of a legacy CMS file): neither loaded
+    # nor rejected, so loaded + rejected + skipped = read
+    skipped: int = 0
+    layout: str = ""  # how the file was read (describe_layout)
 
 
 @dataclass(frozen=True)
@@ -256,6 +299,8 @@ class _Kind:
     insert: str
     rejects_insert: str
     rejects_table: str
+    # other names a file of this kind may use for a column -> the canonical name
+    aliases: Mapping[str, str] = field(default_factory=dict)
 
 
 _CLAIMS = _Kind(
@@ -275,6 +320,7 @@ _PUF = _Kind(
     "puf_insert",
     "puf_rejects_insert",
     "puf_rejects_table",
+    PUF_LEGACY_NAMES,
 )
 
 
@@ -291,6 +337,9 @@ class _File:
     types: tuple[str, ...]  # DuckDB types (Parquet); VARCHAR for CSV
     parquet_rows: int | None
     ignored: tuple[str, ...]  # file columns toprank does not use
+    delimiter: str = ","  # CSV: ',' or a tab (told from the header line)
+    legacy_names: bool = False  # columns found under the kind's other (older) names
+    names: tuple[str, ...] = ()  # the header as written
 
 
 def _detect(path: Path) -> tuple[Literal["csv", "parquet"], Literal["none", "gzip"]]:
@@ -313,7 +362,9 @@ def _detect(path: Path) -> tuple[Literal["csv", "parquet"], Literal["none", "gzi
     return "csv", "none"
 
 
-def _csv_header(path: Path, compression: str) -> list[str]:
+def _csv_header(path: Path, compression: str) -> tuple[list[str], str]:
+    """The header's names and the delimiter: a tab when the header holds more tabs than
+    commas (the CMS files of CY2012-2018 as first published), else a comma."""
     try:
         first = _gzip_first_line(path) if compression == "gzip" else _plain_first_line(path)
     except (OSError, EOFError, zlib.error) as exc:
@@ -328,7 +379,9 @@ def _csv_header(path: Path, compression: str) -> list[str]:
         raise IngestError(f"{path}: the header line is not UTF-8 text") from exc
     if not text.strip():
         raise IngestError(f"{path} is empty or starts with a blank line (no header)")
-    return next(csv.reader(io.StringIO(text.rstrip("\r\n"))))
+    header = text.rstrip("\r\n")
+    delimiter = "\t" if header.count("\t") > header.count(",") else ","
+    return next(csv.reader(io.StringIO(header), delimiter=delimiter)), delimiter
 
 
 def _plain_first_line(path: Path) -> bytes:
@@ -378,6 +431,7 @@ def _resolve_columns(
     ignored: list[str] = []
     for i, name in enumerate(lowered):
         canonical = renames.get(name, name)
+        canonical = kind.aliases.get(canonical, canonical)
         if canonical not in kind.columns:
             ignored.append(names[i])
             continue
@@ -416,12 +470,26 @@ def _inspect(
         types = tuple(str(r[1]) for r in described)
         parquet_rows = int(rows or 0)
     else:
-        names = _csv_header(path, compression)
+        names, delimiter = _csv_header(path, compression)
         types = tuple("VARCHAR" for _ in names)
         parquet_rows = None
     _check_width(path, len(names))
     positions, ignored = _resolve_columns(path, names, kind, column_map)
-    return _File(path, given, fmt, compression, len(names), positions, types, parquet_rows, ignored)
+    lowered = {n.strip().lower() for n in names}
+    return _File(
+        path,
+        given,
+        fmt,
+        compression,
+        len(names),
+        positions,
+        types,
+        parquet_rows,
+        ignored,
+        delimiter=delimiter if fmt == "csv" else ",",
+        legacy_names=bool(lowered & kind.aliases.keys()),
+        names=tuple(names),
+    )
 
 
 def _check_width(path: Path, ncols: int) -> None:
@@ -580,12 +648,41 @@ def _source(file: _File, kind: _Kind, reader: Reader) -> tuple[str, dict[str, ob
     params: dict[str, object] = {"path": str(file.path), "compression": file.compression}
     if reader == "csv":
         params["columns"] = {f"c{i}": "VARCHAR" for i in range(file.ncols)}
+        params["delim"] = file.delimiter
     elif reader == "csv-lines":
-        params["line_pattern"] = _CSV_LINE
-        params["field_pattern"] = _CSV_NEXT_FIELD
+        line_pattern, field_pattern = _line_patterns(file.delimiter)
+        params["line_pattern"] = line_pattern
+        params["field_pattern"] = field_pattern
+        params["delim"] = file.delimiter
         params["ncols"] = file.ncols
         params["raw_delim"] = "\x1f\x1e\x1d"  # unit, record, group separators in a row
     return sql, params
+
+
+def _line_patterns(delimiter: str) -> tuple[str, str]:
+    """_CSV_LINE and _CSV_NEXT_FIELD for a file's delimiter (a comma or a tab)."""
+    if delimiter == ",":
+        return _CSV_LINE, _CSV_NEXT_FIELD
+    d = re.escape(delimiter)
+    one = rf'"(?:[^"]|"")*"|[^{d}"]*'
+    return rf"(?:{one})(?:{d}(?:{one}))*", rf"{d}({one})"
+
+
+def describe_layout(file: _File, kind: _Kind) -> str:
+    """How a file was read, said in the ingest's output: the CMS file's era (names,
+    columns), the delimiter."""
+    delimiter = "tab-delimited" if file.delimiter == "\t" else "comma-delimited"
+    if file.format == "parquet":
+        delimiter = "Parquet"
+    if kind is not _PUF:
+        return f"{file.path.name}: {delimiter}, {file.ncols} columns"
+    if file.legacy_names:
+        era = "legacy column names (the CY2012-2018 files as first published)"
+    elif PUF_GENDER_COLUMN in {n.strip().lower() for n in file.names}:
+        era = "current column names, with Rndrng_Prvdr_Gndr (first releases of CY2019-2022)"
+    else:
+        era = "current column names"
+    return f"{file.path.name}: CMS layout: {era}, {delimiter}, {file.ncols} columns"
 
 
 def _compose(block: str, kind: _Kind, source_sql: str) -> str:
@@ -1094,7 +1191,7 @@ class _Ingest:
                         f"the database is unchanged{where}"
                     )
                 # The promise of this module, checked again before anything is committed.
-                if r.loaded + r.rejected != r.read:
+                if r.loaded + r.rejected + r.skipped != r.read:
                     raise RuntimeError(f"{r.file}: loaded + rejected != read")
             con.execute("COMMIT")
         except BaseException:
@@ -1201,10 +1298,20 @@ class _Ingest:
                     raise RuntimeError(
                         f"{file.given}: {found:,} rows set aside but {written:,} fail validation"
                     )
-        rejected = structural + found
-        if expected == 0:
+        skipped = 0
+        if self.kind is _PUF and found:
+            # the copyright row was set aside with the rejected rows: counted apart
+            skipped = int(
+                _run(
+                    con,
+                    "DELETE FROM ingest_rejects WHERE file = $file AND reason = $notice",
+                    {"file": file.given, "notice": PUF_NOTICE_REASON},
+                ).fetchone()[0]
+            )
+        rejected = structural + found - skipped
+        if expected == 0 or expected == skipped:
             raise IngestError(f"{file.given} has no data rows; nothing was loaded")
-        if loaded + rejected != expected:  # the promise of this module
+        if loaded + rejected + skipped != expected:  # the promise of this module
             raise RuntimeError(f"{file.given}: loaded + rejected != read ({expected:,})")
         first, last, procedures = _run(con, _BLOCKS["source_summary"], params).fetchone()
         if self.kind is _PUF:
@@ -1218,7 +1325,7 @@ class _Ingest:
                 "name": name,
                 "kind": self.kind.kind,
                 "fingerprint": fingerprint,
-                "read": expected,
+                "read": expected - skipped,  # data rows (see data/schema.sql)
                 "loaded": loaded,
                 "rejected": rejected,
                 "first_date": first,
@@ -1242,6 +1349,8 @@ class _Ingest:
             first_date=first,
             last_date=last,
             reasons=reasons,
+            skipped=skipped,
+            layout=describe_layout(file, self.kind),
         )
 
     @contextlib.contextmanager
@@ -1335,6 +1444,7 @@ class _Ingest:
             "payer_words": list(words.keys()),
             "payer_keys": list(words.values()),
             "state_codes": list(cat.states.keys()),
+            "facility_places": sorted(cat.facility_places),
             "known_codes": list(cat.codes.keys()),
             "provider_types": list(cat.provider_types.keys()),
             "provider_cohorts": list(cat.provider_types.values()),
@@ -1516,9 +1626,12 @@ def format_report(report: IngestReport) -> str:
     lines = list(report.notes)
     for f in report.files:
         span = f" {f.first_date} to {f.last_date}," if f.first_date else ""
+        if report.kind == "cms-puf" and f.layout:
+            lines.append(f.layout)
+        skipped = f" / skipped {f.skipped:,} (the AMA copyright row)" if f.skipped else ""
         lines.append(
             f"{f.name}: read {f.read:,} / loaded {f.loaded:,} / rejected {f.rejected:,}"
-            f" (source #{f.source_id},{span} {f.procedures:,} procedures)"
+            f"{skipped} (source #{f.source_id},{span} {f.procedures:,} procedures)"
         )
         if f.rejected:
             lines.append(f"  rejected: {_reasons_text(f.reasons)}")

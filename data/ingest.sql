@@ -27,9 +27,13 @@ CREATE OR REPLACE TEMP TABLE ingest_states AS
                AS spelling,
            code
     FROM (SELECT unnest($state_codes) AS code);
-CREATE OR REPLACE TEMP TABLE ingest_places AS  -- CMS place-of-service codes 00-99
+-- CMS place-of-service codes 00-99, each with its fee-schedule setting (facility or
+-- non-facility, $facility_places from data/facility_places.csv).
+CREATE OR REPLACE TEMP TABLE ingest_places AS
     SELECT DISTINCT unnest([lpad(CAST(i AS VARCHAR), 2, '0'), CAST(i AS VARCHAR)]) AS spelling,
-           lpad(CAST(i AS VARCHAR), 2, '0') AS pos
+           lpad(CAST(i AS VARCHAR), 2, '0') AS pos,
+           CASE WHEN list_contains($facility_places, lpad(CAST(i AS VARCHAR), 2, '0'))
+                THEN 'facility' ELSE 'non-facility' END AS setting
     FROM range(100) AS t(i);
 -- Values already in canonical form, so that a lookup (cheap) spares most rows a regexp
 -- (dear): the codes toprank describes (data/codes.csv), every single two-character
@@ -97,7 +101,7 @@ SELECT __PROJECTION__,
        CAST(NULL AS VARCHAR) AS _malformed,
        CAST(NULL AS VARCHAR) AS _raw_line
 FROM read_csv($path, columns = $columns, header = true, auto_detect = false,
-              delim = ',', quote = '"', escape = '"', compression = $compression,
+              delim = $delim, quote = '"', escape = '"', compression = $compression,
               store_rejects = true, rejects_table = 'ingest_reject_errors',
               rejects_scan = 'ingest_reject_scans')
 
@@ -121,9 +125,9 @@ WITH raw AS (
 ),
 parsed AS (
     SELECT line,
-           CASE WHEN strpos(line, '"') = 0 THEN string_split(line, ',')
+           CASE WHEN strpos(line, '"') = 0 THEN string_split(line, $delim)
                 WHEN regexp_full_match(line, $line_pattern)
-                THEN regexp_extract_all(',' || line, $field_pattern, 1)
+                THEN regexp_extract_all($delim || line, $field_pattern, 1)
            END AS fields
     FROM raw
 ),
@@ -247,6 +251,7 @@ looked_up AS (
            coalesce(tax.taxonomy, c_taxonomy) AS t_taxonomy,
            coalesce(tax.cohort, 'other') AS t_cohort,
            pos.pos AS t_pos,
+           pos.setting AS t_setting,
            pay.payer AS t_payer,
            st.code AS t_state
     FROM typed
@@ -281,7 +286,7 @@ judged AS (
 SELECT claim_id, line_number, service_date, hcpcs_code, modifiers, units, rendering_npi,
        rendering_taxonomy, place_of_service, payer_type, state, _malformed, _raw_line,
        c_claim_id, t_line_number, t_service_date, t_hcpcs_code, t_modifiers, t_units, t_npi,
-       t_taxonomy, t_cohort, t_pos, t_payer, t_state, ok,
+       t_taxonomy, t_cohort, t_pos, t_setting, t_payer, t_state, ok,
        coalesce(_malformed, nullif(concat_ws('; ',
            CASE WHEN c_claim_id IS NULL THEN 'missing claim_id' END,
            CASE WHEN ingest_tidy(line_number) IS NOT NULL AND coalesce(t_line_number < 1, true)
@@ -317,10 +322,10 @@ FROM judged
 -- and calls ingest_set_aside only for the rows whose `ok` is false, with their values as
 -- read. It keeps them for the rejects file and returns false.
 INSERT INTO claim_lines (claim_id, line_number, service_date, hcpcs_code, modifiers, units,
-                         rendering_npi, rendering_taxonomy, cohort, place_of_service, payer,
-                         state, procedures, source_id)
+                         rendering_npi, rendering_taxonomy, cohort, place_of_service,
+                         facility_setting, payer, state, procedures, source_id)
 SELECT c_claim_id, t_line_number, t_service_date, t_hcpcs_code, t_modifiers, t_units, t_npi,
-       t_taxonomy, t_cohort, t_pos, t_payer, t_state, 1, $source_id
+       t_taxonomy, t_cohort, t_pos, t_setting, t_payer, t_state, 1, $source_id
 FROM (__VALIDATED__)
 WHERE ok OR ingest_set_aside(ok, __ROW__)
 
@@ -348,13 +353,19 @@ CREATE OR REPLACE TEMP TABLE ingest_rejects (
 );
 
 -- name: puf_validated
--- One row of the CMS "by Provider and Service" file = one provider x code x place of
--- service for the whole year. Tot_Srvcs can be fractional: it is rounded to the nearest
--- whole number (halves away from zero) to become `procedures`.
+-- One row of the CMS "by Provider and Service" file = one provider x code x setting for
+-- the whole year. Tot_Srvcs can be fractional: it is rounded to the nearest whole number
+-- (halves away from zero) to become `procedures`. Place_Of_Srvc is F (facility) or O
+-- (non-facility): it goes to facility_setting, never to place_of_service (2-digit codes
+-- only); a file that gives a 2-digit code instead has it kept, its setting looked up.
+-- The AMA copyright row of some legacy files (NPI 0000000001, the notice in the name
+-- column) is `notice`: set aside with the rejected rows, then counted as skipped.
 WITH src AS (__SOURCE__),
 clean AS (
     SELECT src.*,
            ingest_tidy(rndrng_npi) AS c_npi,
+           coalesce(ingest_tidy(rndrng_npi) = '0000000001'
+                    OR lower(rndrng_prvdr_last_org_name) LIKE '%copyright%', false) AS notice,
            lower(ingest_tidy(rndrng_prvdr_type)) AS c_provider_type,
            ingest_tidy(rndrng_prvdr_state_abrvtn) AS c_state,
            ingest_tidy(hcpcs_cd) AS c_hcpcs_code,
@@ -367,10 +378,14 @@ typed AS (
            ingest_code(c_hcpcs_code) AS t_hcpcs_code,
            TRY_CAST(c_tot_srvcs AS DOUBLE) AS d_tot_srvcs,
            coalesce(pt.cohort, 'other') AS t_cohort,
-           st.code AS t_state
+           st.code AS t_state,
+           pos.pos AS t_pos,
+           CASE c_place WHEN 'F' THEN 'facility' WHEN 'O' THEN 'non-facility'
+                ELSE pos.setting END AS t_setting
     FROM clean
     LEFT JOIN ingest_provider_types AS pt ON pt.provider_type = clean.c_provider_type
     LEFT JOIN ingest_states AS st ON st.spelling = clean.c_state
+    LEFT JOIN ingest_places AS pos ON pos.spelling = clean.c_place
 ),
 checked AS (
     SELECT typed.*,
@@ -378,16 +393,19 @@ checked AS (
                 THEN CAST(round(d_tot_srvcs) AS BIGINT) END AS t_procedures,
            coalesce(
                _malformed IS NULL
+               AND NOT notice
                AND regexp_full_match(c_npi, '[0-9]{10}')
                AND t_hcpcs_code IS NOT NULL
                AND d_tot_srvcs >= 0 AND d_tot_srvcs < 1e15
-               AND t_state IS NOT NULL,
+               AND t_state IS NOT NULL
+               AND (t_setting IS NOT NULL OR c_place IS NULL),
                false) AS ok
     FROM typed
 )
-SELECT rndrng_npi, rndrng_prvdr_type, rndrng_prvdr_state_abrvtn, hcpcs_cd, hcpcs_desc,
-       place_of_srvc, tot_srvcs, _malformed, _raw_line,
-       c_npi, t_hcpcs_code, c_place, t_cohort, t_state, t_procedures, ok,
+SELECT rndrng_npi, rndrng_prvdr_last_org_name, rndrng_prvdr_type, rndrng_prvdr_state_abrvtn,
+       hcpcs_cd, hcpcs_desc, place_of_srvc, tot_srvcs, _malformed, _raw_line,
+       c_npi, t_hcpcs_code, t_pos, t_setting, t_cohort, t_state, t_procedures, ok,
+       CASE WHEN notice AND _malformed IS NULL THEN 'AMA copyright notice row (not data)' ELSE
        coalesce(_malformed, nullif(concat_ws('; ',
            CASE WHEN c_npi IS NULL THEN 'missing Rndrng_NPI'
                 WHEN NOT regexp_full_match(c_npi, '[0-9]{10}')
@@ -399,8 +417,10 @@ SELECT rndrng_npi, rndrng_prvdr_type, rndrng_prvdr_state_abrvtn, hcpcs_cd, hcpcs
                 WHEN d_tot_srvcs < 0 THEN 'negative Tot_Srvcs'
                 WHEN d_tot_srvcs >= 1e15 THEN 'Tot_Srvcs too large' END,
            CASE WHEN c_state IS NULL THEN 'missing Rndrng_Prvdr_State_Abrvtn'
-                WHEN t_state IS NULL THEN 'unknown state' END
-       ), ''), 'invalid row') AS reason
+                WHEN t_state IS NULL THEN 'unknown state' END,
+           CASE WHEN t_setting IS NULL AND c_place IS NOT NULL
+                THEN 'bad Place_Of_Srvc (expected F or O)' END
+       ), ''), 'invalid row') END AS reason
 FROM checked
 
 -- name: puf_insert
@@ -408,10 +428,10 @@ FROM checked
 -- and calls ingest_set_aside only for the rows whose `ok` is false, with their values as
 -- read. It keeps them for the rejects file and returns false.
 INSERT INTO claim_lines (claim_id, line_number, service_date, hcpcs_code, modifiers, units,
-                         rendering_npi, rendering_taxonomy, cohort, place_of_service, payer,
-                         state, procedures, source_id)
+                         rendering_npi, rendering_taxonomy, cohort, place_of_service,
+                         facility_setting, payer, state, procedures, source_id)
 SELECT NULL, NULL, make_date($year, 1, 1), t_hcpcs_code, NULL, NULL, c_npi, NULL, t_cohort,
-       c_place, 'medicare', t_state, t_procedures, $source_id
+       t_pos, t_setting, 'medicare', t_state, t_procedures, $source_id
 FROM (__VALIDATED__)
 WHERE ok OR ingest_set_aside(ok, __ROW__)
 

@@ -36,7 +36,18 @@ ROLLUP_MONTH = Rollup(
 )
 ROLLUP_DETAIL = Rollup(
     "rollup_detail",
-    frozenset({"cohort", "month", "state", "payer", "place_of_service", "modifiers", "hcpcs_code"}),
+    frozenset(
+        {
+            "cohort",
+            "month",
+            "state",
+            "payer",
+            "place_of_service",
+            "facility_setting",
+            "modifiers",
+            "hcpcs_code",
+        }
+    ),
     frozenset({"procedures", "units"}),
     False,
 )

@@ -66,6 +66,7 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("state", "VARCHAR"),
         ("payer", "VARCHAR"),
         ("place_of_service", "VARCHAR"),
+        ("facility_setting", "VARCHAR"),
         ("modifiers", "VARCHAR"),
         ("hcpcs_code", "VARCHAR"),
         ("procedures", "BIGINT"),
@@ -292,6 +293,24 @@ def source_view(
         cohort_value: exp.Expression = case.else_(exp.Literal.string("other"))
     else:
         cohort_value = exp.cast(cohort, "VARCHAR")
+    # the fee schedule's setting of the place of service, as at ingest
+    # (data/facility_places.csv; no place, no setting)
+    place = column("place_of_service")
+    setting: exp.Expression = exp.cast(exp.null(), "VARCHAR")
+    if place is not None:
+        setting = (
+            exp.Case()
+            .when(
+                exp.cast(place, "VARCHAR").isin(
+                    *(exp.Literal.string(c) for c in sorted(catalog.facility_places))
+                ),
+                exp.Literal.string("facility"),
+            )
+            .when(
+                exp.not_(exp.cast(place, "VARCHAR").is_(exp.null())),
+                exp.Literal.string("non-facility"),
+            )
+        )
     selects = [
         typed("claim_id", "VARCHAR"),
         typed("service_date", "DATE"),
@@ -303,6 +322,7 @@ def source_view(
         typed("state", "VARCHAR"),
         typed("procedures", "BIGINT", exp.cast(exp.Literal.number(1), "BIGINT")),
         exp.alias_(cohort_value, "cohort"),
+        exp.alias_(setting, "facility_setting"),
     ]
     return exp.select(*selects).from_(table.copy())
 
@@ -542,6 +562,7 @@ SOURCE_COLUMNS_OUT = (
     "state",
     "procedures",
     "cohort",
+    "facility_setting",
 )
 
 

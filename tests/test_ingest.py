@@ -712,6 +712,9 @@ def write_puf(path: Path) -> Path:
     )
 
 
+J1 = date(2022, 1, 1)
+
+
 def test_cms_puf_maps_provider_types_rounds_services_and_covers_the_year(tmp_path: Path) -> None:
     dbf = tmp_path / "claims.duckdb"
     report = ingest_cms_puf(
@@ -721,15 +724,17 @@ def test_cms_puf_maps_provider_types_rounds_services_and_covers_the_year(tmp_pat
     assert rows(
         dbf,
         "SELECT rendering_npi, cohort, hcpcs_code, procedures, payer, state, service_date, "
-        "place_of_service, claim_id FROM claim_lines ORDER BY rendering_npi, hcpcs_code",
+        "place_of_service, facility_setting, claim_id FROM claim_lines "
+        "ORDER BY rendering_npi, hcpcs_code",
     ) == [
-        ("1000000001", "pt", "97110", 1200, "medicare", "CA", date(2022, 1, 1), "O", None),
-        ("1000000001", "pt", "97140", 800, "medicare", "CA", date(2022, 1, 1), "O", None),
-        ("1000000002", "ot", "97530", 501, "medicare", "TX", date(2022, 1, 1), "O", None),
-        ("1000000003", "pmr", "99213", 300, "medicare", "NY", date(2022, 1, 1), "F", None),
-        ("1000000004", "slp", "92507", 40, "medicare", "FL", date(2022, 1, 1), "O", None),
-        ("1000000005", "chiro", "98941", 70, "medicare", "FL", date(2022, 1, 1), "O", None),
-        ("1000000006", "other", "99214", 90, "medicare", "FL", date(2022, 1, 1), "O", None),
+        # Place_Of_Srvc F/O is the setting, not a place-of-service code
+        ("1000000001", "pt", "97110", 1200, "medicare", "CA", J1, None, "non-facility", None),
+        ("1000000001", "pt", "97140", 800, "medicare", "CA", J1, None, "non-facility", None),
+        ("1000000002", "ot", "97530", 501, "medicare", "TX", J1, None, "non-facility", None),
+        ("1000000003", "pmr", "99213", 300, "medicare", "NY", J1, None, "facility", None),
+        ("1000000004", "slp", "92507", 40, "medicare", "FL", J1, None, "non-facility", None),
+        ("1000000005", "chiro", "98941", 70, "medicare", "FL", J1, None, "non-facility", None),
+        ("1000000006", "other", "99214", 90, "medicare", "FL", J1, None, "non-facility", None),
     ]
     (source,) = rows(dbf, "SELECT kind, name, first_date, last_date, rows_read FROM sources")
     assert source[0] == "cms-puf" and "2022" in source[1] and "puf.csv" in source[1]

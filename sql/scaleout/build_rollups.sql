@@ -13,12 +13,13 @@ SELECT cohort,
        state,
        payer,
        coalesce(place_of_service, '') AS place_of_service,
+       coalesce(facility_setting, '') AS facility_setting,
        coalesce(modifiers, '') AS modifiers,
        hcpcs_code,
        CAST(SUM(procedures) AS BIGINT) AS procedures,
        CAST(coalesce(SUM(units), 0) AS BIGINT) AS units
 FROM toprank_lines
-GROUP BY 1, 2, 3, 4, 5, 6, 7;
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
 
 -- Provider cohorts by month, state, payer and code: read twice below, so it is a table
 -- (a CTE would be computed once per reader on Spark).
