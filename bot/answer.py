@@ -205,6 +205,7 @@ def contract_params(
             "states": list(spec.states.include),
             "payers": list(spec.payers.include),
             "places": list(spec.places.include),
+            "settings": list(spec.settings.include),
             "modifiers": list(spec.modifiers.include),
         },
         "exclude": {
@@ -213,6 +214,7 @@ def contract_params(
             "states": list(spec.states.exclude),
             "payers": list(spec.payers.exclude),
             "places": list(spec.places.exclude),
+            "settings": list(spec.settings.exclude),
             "modifiers": list(spec.modifiers.exclude),
         },
         "group_by": spec.group_by if spec.kind == "data" else None,

@@ -146,11 +146,18 @@ class DataContext:
             "states": lambda v: catalog.states.get(v, v),
             "payers": lambda v: catalog.payer_names.get(v, v),
             "places": lambda v: places.get(v, v),
+            "settings": lambda v: f"{v} settings",
             "modifiers": lambda v: v,
         }
-        lead = {"states": "", "payers": "", "places": "at ", "modifiers": "with modifier "}
+        lead = {
+            "states": "",
+            "payers": "",
+            "places": "at ",
+            "settings": "in ",
+            "modifiers": "with modifier ",
+        }
         out: list[str] = []
-        for name in ("states", "payers", "places", "modifiers"):
+        for name in ("states", "payers", "places", "settings", "modifiers"):
             sel = getattr(spec, name)
             if name in part:
                 continue
@@ -633,6 +640,8 @@ def subset_label(ctx: DataContext) -> str:
             if name == "places":
                 place = catalog.places.get(v)
                 return f"{place.name} ({v})" if place else v
+            if name == "settings":
+                return f"{v} settings"
             return f"modifier {v}"
 
         text = " or ".join(word(v) for v in sel.include)

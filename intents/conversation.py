@@ -183,6 +183,7 @@ def _merge(previous: Spec, c: _Ctx, fresh: Spec) -> Spec:
     changes["states"] = _selection(previous.states, c, "state")
     changes["payers"] = _selection(previous.payers, c, "payer")
     changes["places"] = _selection(previous.places, c, "place", flatten=True)
+    changes["settings"] = _selection(previous.settings, c, "setting")
     changes["modifiers"] = _selection(previous.modifiers, c, "modifier")
     if c.included("state"):
         changes["state_mode"] = fresh.state_mode

@@ -154,6 +154,9 @@ class Lexicon:
             for syn in mod.synonyms:
                 if len(phrase_key(syn)) > 1:
                     add(syn, Entry("modifier", mod.code), target=False)
+        for setting, words in vocab.facility_settings.items():
+            for word in words:
+                add(word, Entry("setting", setting))
         for city, state in catalog.cities.items():
             add(city, Entry("city", state))
         for label, words in vocab.unsupported_filters.items():

@@ -130,6 +130,9 @@ def question_for(spec: Spec) -> str:
     parts.append(_selection_words(spec.payers, _PAYER_WORDS, "for", payer_join))
     if spec.places:
         parts.append(_selection_words(spec.places, None, "at place of service", "or"))
+    if spec.settings:
+        parts.append(_selection_words(spec.settings, None, "in the fee schedule's", "or"))
+        parts.append("settings" if len(spec.settings.include) > 1 else "setting")
     if spec.modifiers:
         parts.append(_selection_words(spec.modifiers, None, "with modifier", "or"))
     if spec.periods:

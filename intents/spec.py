@@ -130,6 +130,8 @@ class Spec:
     states: Selection = field(default_factory=Selection)
     payers: Selection = field(default_factory=Selection)
     places: Selection = field(default_factory=Selection)
+    # the fee schedule's setting: 'facility' / 'non-facility' (the CMS file's F/O)
+    settings: Selection = field(default_factory=Selection)
     modifiers: Selection = field(default_factory=Selection)
     state_mode: Mode = "single"
     payer_mode: Mode = "single"

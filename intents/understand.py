@@ -50,6 +50,7 @@ _FILTER_GROUP = {
     "code_family": "code",
     "subgroup": "code",
     "place": "place",
+    "setting": "setting",
     "modifier": "modifier",
 }
 # Negations that mean nothing when nothing follows them ("no thanks", "why not").
@@ -156,6 +157,7 @@ class _Ctx:
                 "payer",
                 "state",
                 "place",
+                "setting",
                 "modifier",
                 "unsupported",
                 "measure",
@@ -255,7 +257,7 @@ def rule_codes_difference(c: _Ctx) -> Spec | None:
         and not c.cohorts
         and not c.periods
         and not c.has("share", "volume", "top", "trend", "rank")
-        and not c.f.of("state", "payer", "place", "measure")
+        and not c.f.of("state", "payer", "place", "setting", "measure")
     ):
         return Spec("knowledge", text=c.text, lookup_codes=tuple(codes), topic="codes")
     return None
@@ -272,6 +274,7 @@ def rule_knowledge(c: _Ctx) -> Spec | None:
             "state",
             "payer",
             "place",
+            "setting",
             "modifier",
             "measure",
             "code_family",
@@ -316,7 +319,7 @@ def rule_code_range(c: _Ctx) -> Spec | None:
     ranges = c.values("code_range")
     if has("top", "share", "trend", "compare", *_MOVERS) or c.periods:
         return None
-    if f.of("state", "payer", "place", "modifier", "measure", "dimension") or c.excluded:
+    if f.of("state", "payer", "place", "setting", "modifier", "measure", "dimension") or c.excluded:
         return None
     if has("volume") and not has("range"):
         return None
@@ -357,7 +360,7 @@ def rule_lookup(c: _Ctx) -> Spec | None:
     families = c.values("code_family")
     figure_asked = (
         has("top", "trend", "compare", "share", "volume", *_MOVERS)
-        or f.of("state", "payer", "place", "modifier", "measure", "period")
+        or f.of("state", "payer", "place", "setting", "modifier", "measure", "period")
         or c.excluded
         or _groupings(c)
     )
@@ -457,7 +460,7 @@ def _asks_for_data(c: _Ctx) -> bool:
     if not c.terse and not subject:
         return False  # "top golf players 2022": a ranking, but of nothing in the data
     cue = has(*_DATA_CUES, *_MOVERS, "versus", "union_cue")
-    filters = bool(f.of("state", "payer", "place", "modifier", "period", "measure"))
+    filters = bool(f.of("state", "payer", "place", "setting", "modifier", "period", "measure"))
     codes = bool(f.of("code", "code_family", "subgroup", "code_range"))
     grouped = bool(_groupings(c))
     if f.of("unsupported") and (cue or filters or cohorts):
@@ -605,6 +608,7 @@ class _Draft:
     payers: Selection = field(default_factory=Selection)
     payer_mode: str = "single"
     places: Selection = field(default_factory=Selection)
+    settings: Selection = field(default_factory=Selection)
     modifiers: Selection = field(default_factory=Selection)
     periods: list[PeriodRef] = field(default_factory=list)
     period_mode: str = "single"
@@ -784,13 +788,17 @@ def read_filters(d: _Draft) -> Spec | None:
         tuple(dict.fromkeys(p for t in c.included("place") for p in t.value)),
         tuple(dict.fromkeys(p for t in c.excluded_tags("place") for p in t.value)),
     )
+    d.settings = Selection(
+        tuple(dict.fromkeys(t.value for t in c.included("setting"))),
+        tuple(dict.fromkeys(t.value for t in c.excluded_tags("setting"))),
+    )
     d.modifiers = Selection(
         tuple(dict.fromkeys(t.value for t in c.included("modifier"))),
         tuple(dict.fromkeys(t.value for t in c.excluded_tags("modifier"))),
     )
     both = [
         v
-        for sel in (d.states, d.payers, d.places, d.modifiers)
+        for sel in (d.states, d.payers, d.places, d.settings, d.modifiers)
         for v in sel.include
         if v in sel.exclude
     ]
@@ -888,7 +896,7 @@ def ask_ranking(d: _Draft) -> _Asked | None:
 
 def ask_standing(d: _Draft) -> _Asked | None:
     """ "97530 rehab 2023": a code with a scope asks where the code stands."""
-    scoped = d.cohorts or d.periods or d.states or d.payers or d.places or d.modifiers
+    scoped = d.cohorts or d.periods or d.states or d.payers or d.places or d.settings or d.modifiers
     return ("share", "code", None) if d.codes and scoped else None
 
 
@@ -1042,6 +1050,7 @@ def compose(c: _Ctx) -> Spec:
         states=d.states,
         payers=d.payers,
         places=d.places,
+        settings=d.settings,
         modifiers=d.modifiers,
         state_mode=d.state_mode,  # type: ignore[arg-type]
         payer_mode=d.payer_mode,  # type: ignore[arg-type]
@@ -1124,6 +1133,7 @@ _SUBSET_KINDS = {
     "payer": "payers",
     "state": "states",
     "place": "places",
+    "setting": "settings",
     "modifier": "modifiers",
     "cohort": "cohorts",
 }

@@ -480,6 +480,7 @@ def step_tables(b: _Build) -> None:
         (spec.states, "state"),
         (spec.payers, "payer"),
         (spec.places, "place_of_service"),
+        (spec.settings, "facility_setting"),
         (spec.modifiers, "modifiers"),
     ):
         if sel:
@@ -579,6 +580,7 @@ def step_filters(b: _Build) -> None:
         ("states", spec.states, "state"),
         ("payers", spec.payers, "payer"),
         ("places", spec.places, "place_of_service"),
+        ("settings", spec.settings, "facility_setting"),
         ("modifiers", spec.modifiers, "modifiers"),
     ):
         target, prefix = (subset, "sub_") if name in spec.subset else (filters, "")

@@ -42,7 +42,7 @@ COHORT_WORDS = {
     "chiro": ["chiro", "chiropractors"],
     "pmr": ["physiatrists", "physiatry"],
 }
-STATES = sorted(CATALOG.states)
+STATES = sorted(CATALOG.place_states)  # XX and ZZ are no place to filter on
 REHAB_CODES = sorted(c for c in CATALOG.codes if c.startswith("97"))
 
 
@@ -53,7 +53,7 @@ def _valid(spec: Spec, catalog: Catalog) -> None:
     assert spec.n is None or 1 <= spec.n <= MAX_TOP_N
     assert spec.measure in MEASURES
     for sel in (spec.states,):
-        assert all(s in catalog.states for s in (*sel.include, *sel.exclude))
+        assert all(s in catalog.place_states for s in (*sel.include, *sel.exclude))
     assert all(p in catalog.payers for p in (*spec.payers.include, *spec.payers.exclude))
     assert not set(spec.states.include) & set(spec.states.exclude)
     assert not set(spec.payers.include) & set(spec.payers.exclude)
