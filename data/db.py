@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -239,6 +240,146 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 def rebuild_rollups(con: duckdb.DuckDBPyConnection) -> None:
     _run_script(con, "rollups.sql")
+
+
+# Each rollup's grouping keys and measures (data/rollups.sql), for the incremental update.
+# Every measure adds up over disjoint sets of lines: procedures and units always; claims
+# (distinct claim ids per key) when no claim has lines on both sides of a key, which
+# update_rollups checks before it adds anything.
+ROLLUP_GRAIN: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "rollup_detail": (
+        (
+            "cohort",
+            "month",
+            "state",
+            "payer",
+            "place_of_service",
+            "facility_setting",
+            "modifiers",
+            "hcpcs_code",
+        ),
+        ("procedures", "units"),
+    ),
+    "rollup_month": (
+        ("cohort", "month", "state", "payer", "hcpcs_code"),
+        ("procedures", "units", "claims"),
+    ),
+    "rollup_national": (("cohort", "month", "hcpcs_code"), ("procedures", "units", "claims")),
+    "rollup_claims": (("cohort", "month", "state", "payer", "place_of_service"), ("claims",)),
+}
+
+# A claim of the new lines already has lines in the same month among the loaded ones:
+# the distinct-claim counts of the keys they share would not add up. A semi-join on the
+# new claims (a hash table the size of the new file), over the loaded lines of the new
+# lines' months only.
+_SHARED_CLAIMS_SQL = """
+WITH fresh AS (
+    SELECT DISTINCT hash(claim_id) AS claim, CAST(date_trunc('month', service_date) AS DATE) AS month
+    FROM claim_lines
+    WHERE source_id >= $first AND claim_id IS NOT NULL
+),
+span AS (SELECT min(month) AS lo, max(month) + INTERVAL 1 MONTH AS hi FROM fresh)
+SELECT count(*) FROM (
+    SELECT 1
+    FROM claim_lines AS o, span
+    WHERE o.source_id < $first AND o.claim_id IS NOT NULL
+      AND o.service_date >= span.lo AND o.service_date < span.hi
+      AND EXISTS (SELECT 1 FROM fresh AS f
+                  WHERE f.claim = hash(o.claim_id)
+                    AND f.month = CAST(date_trunc('month', o.service_date) AS DATE))
+    LIMIT 1
+)
+"""
+
+
+@dataclass(frozen=True)
+class RollupUpdate:
+    """How the rollups took the new lines: added to (incremental) or built again."""
+
+    incremental: bool
+    why: str  # said in the ingest's output
+
+    def describe(self) -> str:
+        return f"rollups {'updated' if self.incremental else 'rebuilt'} ({self.why})"
+
+
+def _delta_script() -> str:
+    """data/rollups.sql over the new lines only, into temp delta_* tables."""
+    script = (DATA_DIR / "rollups.sql").read_text(encoding="utf-8")
+    replaced = (
+        script.replace(
+            "CREATE OR REPLACE TABLE rollup_", "CREATE OR REPLACE TEMP TABLE delta_rollup_"
+        )
+        .replace("FROM claim_lines", "FROM delta_lines")
+        .replace("FROM rollup_month", "FROM delta_rollup_month")
+    )
+    creates = replaced.count("CREATE OR REPLACE TEMP TABLE delta_rollup_")
+    if creates != len(ROLLUP_GRAIN) or "FROM claim_lines" in replaced or "FROM rollup_" in replaced:
+        raise RuntimeError("data/rollups.sql changed: update data.db._delta_script with it")
+    return replaced
+
+
+def update_rollups(
+    con: duckdb.DuckDBPyConnection, first_new_source: int, *, rebuild: bool = False
+) -> RollupUpdate:
+    """Bring the rollups up to date after lines of sources >= first_new_source were added.
+
+    The new lines' own rollups (the same SQL as a full build, over those lines only) are
+    added into the existing tables, so the cost follows the new file and the size of the
+    rollups, not the number of lines already loaded. Exact because every measure adds
+    up (ROLLUP_GRAIN); when a new claim id already has lines in the same month, or the
+    tables are missing or older than this build, the rollups are built again in full."""
+    tables = {
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+        ).fetchall()
+    }
+    (old_lines,) = con.execute(
+        "SELECT count(*) FROM claim_lines WHERE source_id < $first", {"first": first_new_source}
+    ).fetchone() or (0,)
+    why = ""
+    if rebuild:
+        why = "the demo data was removed"
+    elif not old_lines:
+        why = "first data in the database"
+    elif not set(ROLLUP_GRAIN) <= tables or not _current_columns(con):
+        why = "the rollups were missing or from an older toprank"
+    elif _scalar(con, _SHARED_CLAIMS_SQL, {"first": first_new_source}):
+        why = "new lines share claim ids with loaded claims in the same month"
+    if why:
+        rebuild_rollups(con)
+        return RollupUpdate(False, why)
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW delta_lines AS "
+        f"SELECT * FROM claim_lines WHERE source_id >= {int(first_new_source)}"
+    )
+    con.execute(_delta_script())
+    for table, (keys, measures) in ROLLUP_GRAIN.items():
+        on = " AND ".join(f"t.{k} = d.{k}" for k in keys)
+        sums = ", ".join(f"{m} = t.{m} + d.{m}" for m in measures)
+        con.execute(
+            f"MERGE INTO {table} AS t USING delta_{table} AS d ON {on} "
+            f"WHEN MATCHED THEN UPDATE SET {sums} "
+            f"WHEN NOT MATCHED THEN INSERT BY NAME"
+        )
+        con.execute(f"DROP TABLE delta_{table}")
+    con.execute("DROP VIEW delta_lines")
+    return RollupUpdate(True, "the new lines added to them")
+
+
+def _current_columns(con: duckdb.DuckDBPyConnection) -> bool:
+    """Every rollup has the columns this build gives it."""
+    for table, (keys, measures) in ROLLUP_GRAIN.items():
+        have = {r[0] for r in con.execute(f'DESCRIBE "{table}"').fetchall()}
+        if not {*keys, *measures} <= have:
+            return False
+    return True
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, object]) -> int:
+    row = con.execute(sql, dict(params)).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
 
 
 def read_coverage(con: duckdb.DuckDBPyConnection) -> Coverage | None:

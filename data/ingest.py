@@ -222,6 +222,7 @@ class IngestReport:
     timings: tuple[tuple[str, float], ...] = ()  # seconds per step, for the benchmark
     # Set when the data was committed but the rejects file could not go where asked.
     rejects_problem: str | None = None
+    rollups: str = "rollups rebuilt"  # how the rollups took the new lines (data.db)
 
     @property
     def source_ids(self) -> tuple[int, ...]:
@@ -968,6 +969,7 @@ class _Ingest:
     _set_aside: _SetAside | None = None  # the file being loaded: where its rejected rows go
     _draft: writer.Draft | None = None  # the generation being written (data.writer)
     timings: dict[str, float] = field(default_factory=dict)
+    _rollups: db.RollupUpdate | None = None  # how this run's commit updated the rollups
 
     def run(self) -> IngestReport:
         """Load into a new generation of the database and rename it over the old one
@@ -1084,6 +1086,7 @@ class _Ingest:
             notes=tuple(notes),
             timings=tuple(self.timings.items()),
             rejects_problem=problem,
+            rollups=self._rollups.describe() if self._rollups else "rollups rebuilt",
         )
 
     def _place_rejects(
@@ -1168,7 +1171,13 @@ class _Ingest:
                 )
                 report = self._load_file(con, index, file, reader, next_id + index, seen)
                 reports.append(report)
-            self._step(con, "rollups", lambda: db.rebuild_rollups(con))
+            rollups = self._step(
+                con,
+                "rollups",
+                lambda: db.update_rollups(con, next_id, rebuild=demo_removed > 0),
+            )
+            assert isinstance(rollups, db.RollupUpdate)
+            self._rollups = rollups
             total_rejected = sum(r.rejected for r in reports)
             rejects: tuple[Path, Path] | None = None
             if total_rejected:
@@ -1643,5 +1652,5 @@ def format_report(report: IngestReport) -> str:
         lines.append(report.rejects_problem)
     elif report.rejects_path:
         lines.append(f"rejected rows written to {report.rejects_path}")
-    lines.append(f"database {report.db_path} updated in {report.seconds:.1f}s; rollups rebuilt")
+    lines.append(f"database {report.db_path} updated in {report.seconds:.1f}s; {report.rollups}")
     return "\n".join(lines)
