@@ -154,8 +154,8 @@ _CSV_FIELD = r'"(?:[^"]|"")*"|[^,"]*'
 _CSV_LINE = rf"(?:{_CSV_FIELD})(?:,(?:{_CSV_FIELD}))*"
 _CSV_NEXT_FIELD = rf",({_CSV_FIELD})"  # matched over ',' || line: one match per field
 _BLANK_LINE = re.compile(rb"(?<=\n)\r?\n")
-# The widest file toprank reads. toprank uses 11 columns of a claims file and 7 of the
-# CMS file's 29; real extracts carry some dozens more. Past this a file is refused before
+# The widest file toprank reads. toprank uses 11 columns of a claims file and 8 of the
+# CMS file's 28 or 29; real extracts carry some dozens more. Past this a file is refused before
 # any row is read: it is more likely the wrong file, and every column costs its share of
 # each read (a CSV's reader types all of them).
 MAX_COLUMNS = 1_000
