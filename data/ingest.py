@@ -5,13 +5,16 @@
 
 The work happens inside DuckDB (its CSV and Parquet readers plus set-based SQL in
 data/ingest.sql), never row by row in Python. One run is one transaction: every file is
-read, validated and inserted, the sources rows written and the rollups rebuilt, and only
-then committed, once. It runs in a copy of the database (data.writer: one writer at a
+read, validated and inserted, the sources rows written and the rollups brought up to
+date (the new lines' rollups added in, data.db.update_rollups), and only then committed,
+once. It runs in a copy of the database (data.writer: one writer at a
 time, the bot never waits) that replaces the database by one rename after the commit.
 Any failure (a corrupt file, a refused re-ingest, Ctrl-C, a full disk, a killed
 process) leaves the database exactly as it was.
 
-Nothing vanishes: for every file, loaded + rejected = read, checked before the commit.
+Nothing vanishes: for every file, loaded + rejected = read (+ skipped: the AMA
+copyright row of a legacy CMS file, the only row ever skipped), checked before the
+commit.
 "read" is counted independently of the CSV parser (the file's lines are counted while
 its sha256 fingerprint is computed, in a thread beside DuckDB's read), so a line the
 parser skipped would show up as a mismatch instead of disappearing. Rejected rows go
