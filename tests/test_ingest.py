@@ -1004,3 +1004,16 @@ def test_rows_set_aside_one_by_one_up_to_one_in_a_hundred(tmp_path: Path) -> Non
     # limit made a 100M-line file with 0.11% rejects load twice.
     assert _SetAside(tmp_path, rows_expected=1_000).row_by_row_limit == _SetAside.ROW_BY_ROW_MIN
     assert _SetAside(tmp_path, rows_expected=100_000_000).row_by_row_limit == 1_000_000
+
+
+def test_a_tab_delimited_claims_file_loads_like_its_comma_twin(tmp_path: Path) -> None:
+    comma = write(tmp_path / "c.csv", [line("A"), line("B", state="PR"), line("C", state="QQ")])
+    tab = tmp_path / "t.txt"
+    tab.write_text(comma.read_text().replace(",", "\t"))
+    got = {}
+    for name, src in (("comma", comma), ("tab", tab)):
+        dbf = tmp_path / f"{name}.duckdb"
+        report = ingest(dbf, src)
+        assert (report.read, report.loaded, report.rejected) == (3, 2, 1)
+        got[name] = rows(dbf, "SELECT * EXCLUDE (source_id) FROM claim_lines ORDER BY ALL")
+    assert got["comma"] == got["tab"]
