@@ -269,26 +269,24 @@ ROLLUP_GRAIN: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 # A claim of the new lines already has lines in the same month among the loaded ones:
-# the distinct-claim counts of the keys they share would not add up. A semi-join on the
-# new claims (a hash table the size of the new file), over the loaded lines of the new
-# lines' months only.
+# the distinct-claim counts of the keys they share would not add up. A semi-join of the
+# loaded lines on the new claims: DuckDB builds the hash table on the new claims (the
+# size of the new file) and, from their range of ids and months, skips the loaded row
+# groups whose min/max cannot match (a new month's file, new ids) without reading them.
+# Joined on the id strings, not their hash: a hash defeats that skipping (measured at
+# 10M loaded lines: 18.7 s with hash(claim_id), under 0.1 s on the strings).
 _SHARED_CLAIMS_SQL = """
 WITH fresh AS (
-    SELECT DISTINCT hash(claim_id) AS claim, CAST(date_trunc('month', service_date) AS DATE) AS month
+    SELECT DISTINCT claim_id, CAST(date_trunc('month', service_date) AS DATE) AS month
     FROM claim_lines
     WHERE source_id >= $first AND claim_id IS NOT NULL
-),
-span AS (SELECT min(month) AS lo, max(month) + INTERVAL 1 MONTH AS hi FROM fresh)
-SELECT count(*) FROM (
-    SELECT 1
-    FROM claim_lines AS o, span
-    WHERE o.source_id < $first AND o.claim_id IS NOT NULL
-      AND o.service_date >= span.lo AND o.service_date < span.hi
-      AND EXISTS (SELECT 1 FROM fresh AS f
-                  WHERE f.claim = hash(o.claim_id)
-                    AND f.month = CAST(date_trunc('month', o.service_date) AS DATE))
-    LIMIT 1
 )
+SELECT count(*)
+FROM claim_lines AS o
+SEMI JOIN fresh AS f
+    ON o.claim_id = f.claim_id
+   AND f.month = CAST(date_trunc('month', o.service_date) AS DATE)
+WHERE o.source_id < $first
 """
 
 
