@@ -214,6 +214,7 @@ def test_every_question_gives_the_same_rows_on_every_engine(
         try:
             rows, mismatches = parity.compare(compared, toprank.engine, others)
             coverages = {name: engine.coverage() for name, engine in others.items()}
+            reference = toprank.coverage
         finally:
             for engine in others.values():
                 engine.close()
@@ -223,7 +224,6 @@ def test_every_question_gives_the_same_rows_on_every_engine(
     assert {"code_lookup", "over_represented"} <= families
     assert len(compared) > 300 and rows > 2000
     assert not mismatches, "\n".join(str(m) for m in mismatches[:20])
-    reference = toprank.coverage
     for name, coverage in coverages.items():
         assert coverage.start == reference.start, name
         assert coverage.end == date(2023, 9, 29), name  # the last line's date
@@ -350,6 +350,44 @@ def test_a_query_past_its_deadline_is_stopped_and_the_engine_lives_on(
         with pytest.raises(QueryTimeout):
             engine.records(endless)
         assert time.monotonic() - started < 60  # stopped, not run to the end
+        # The same engine (pool, session) answers next; on Spark given more than 2 s, as a
+        # small job can take that long on two busy cores.
+        engine.timeout = 60.0
         assert engine.records(Query("after", "SELECT count(*) AS n FROM sources")) == [{"n": 1}]
     finally:
         engine.close()
+
+
+def test_bench_engine_times_answers_by_shape_on_the_warehouse(
+    warehouse_urls: dict[str, str], built: dict[str, Any], tmp_path: Path
+) -> None:
+    """`toprank bench --engine URL`: full answers on PostgreSQL's rollups, timed by the SQL
+    shape each answer ran; a URL with nothing behind it is one line and exit 2."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.bench import engine_latency
+
+    questions = ["top 5 ot codes 2022", "pt volume 2021 vs 2022", "payer mix for pt 2022"]
+    result = engine_latency(warehouse_urls["postgres"], questions, repeat=2)
+    assert result["engine"] == "postgres" and result["errors"] == []
+    assert sum(v["n"] for v in result["shapes"].values()) == len(questions) * 2
+    assert any(shape.startswith("ranked:") for shape in result["shapes"])
+    assert any(shape.startswith("breakdown:") for shape in result["shapes"])
+
+    out = tmp_path / "bench.json"
+    port = warehouse_urls["postgres"].rsplit(":", 1)[1].split("/")[0]
+    dead = warehouse_urls["postgres"].replace(f":{port}/", ":1/")
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "bench", "--engine", dead, "--json", str(out)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TOPRANK_ENGINE_URL": ""},
+        timeout=120,
+    )
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 2 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert not out.exists()
+    json.dumps(result)  # the --json figures are plain JSON
