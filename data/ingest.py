@@ -84,6 +84,10 @@ CLAIM_COLUMNS: tuple[str, ...] = (
     "state",
 )
 CLAIM_REQUIRED = frozenset({"claim_id", "service_date", "hcpcs_code", "payer_type", "state"})
+# Optional money columns of a claim file, in dollars (numbers >= 0; blank: not known).
+# Stored as whole cents: charge_amount -> charges_cents, allowed_amount -> allowed_cents,
+# paid_amount -> payments_cents.
+CLAIM_AMOUNT_COLUMNS: tuple[str, ...] = ("charge_amount", "allowed_amount", "paid_amount")
 
 # The CMS "Medicare Physician & Other Practitioners - by Provider and Service" file:
 # the columns toprank reads (the others are ignored). Matched case-insensitively.
@@ -98,6 +102,14 @@ PUF_COLUMNS: tuple[str, ...] = (
 )
 PUF_REQUIRED = frozenset(
     {"rndrng_npi", "rndrng_prvdr_type", "rndrng_prvdr_state_abrvtn", "hcpcs_cd", "tot_srvcs"}
+)
+# The CMS file's money and people (optional: a file without them loads without amounts).
+# Payments, allowed amounts and charges are Tot_Srvcs x the file's averages, in cents.
+PUF_AMOUNT_COLUMNS: tuple[str, ...] = (
+    "avg_mdcr_pymt_amt",
+    "avg_mdcr_alowd_amt",
+    "avg_sbmtd_chrg",
+    "tot_benes",
 )
 FIRST_PUF_YEAR = 2013  # the first year CMS published this file
 
@@ -260,7 +272,7 @@ class _Kind:
 
 _CLAIMS = _Kind(
     "claims",
-    CLAIM_COLUMNS,
+    (*CLAIM_COLUMNS, *CLAIM_AMOUNT_COLUMNS),
     CLAIM_REQUIRED,
     "claims_validated",
     "claims_insert",
@@ -269,7 +281,7 @@ _CLAIMS = _Kind(
 )
 _PUF = _Kind(
     "cms-puf",
-    PUF_COLUMNS,
+    (*PUF_COLUMNS, *PUF_AMOUNT_COLUMNS),
     PUF_REQUIRED,
     "puf_validated",
     "puf_insert",

@@ -23,7 +23,9 @@ class Rollup:
     derived_cohorts: bool
 
 
-_CODE_MEASURES = frozenset({"procedures", "units", "claims"})
+# Money (whole cents) and beneficiaries, each with the procedures that carry it.
+AMOUNT_MEASURES = frozenset({"payments", "allowed", "charges", "beneficiaries"})
+_CODE_MEASURES = frozenset({"procedures", "units", "claims"}) | AMOUNT_MEASURES
 
 ROLLUP_NATIONAL = Rollup(
     "rollup_national", frozenset({"cohort", "month", "hcpcs_code"}), _CODE_MEASURES, True
@@ -37,7 +39,7 @@ ROLLUP_MONTH = Rollup(
 ROLLUP_DETAIL = Rollup(
     "rollup_detail",
     frozenset({"cohort", "month", "state", "payer", "place_of_service", "modifiers", "hcpcs_code"}),
-    frozenset({"procedures", "units"}),
+    frozenset({"procedures", "units"}) | AMOUNT_MEASURES,
     False,
 )
 ROLLUP_CLAIMS = Rollup(
