@@ -379,10 +379,7 @@ def reject_reasons(catalog: Catalog, today: date) -> exp.Expression:
             "modifiers are not two-character codes separated by spaces",
         ),
         (exp.column("units") < exp.Literal.number(0), "units below 0"),
-        *(
-            (exp.column(name) < exp.Literal.number(0), f"{name} below 0")
-            for name in AMOUNT_COLUMNS
-        ),
+        *((exp.column(name) < exp.Literal.number(0), f"{name} below 0") for name in AMOUNT_COLUMNS),
         (
             exp.and_(
                 exp.not_(exp.column("place_of_service").is_(exp.null())),
