@@ -241,6 +241,20 @@ def rebuild_rollups(con: duckdb.DuckDBPyConnection) -> None:
     _run_script(con, "rollups.sql")
 
 
+def _amounts_held(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
+    """The amounts some loaded source carries (none in a database built before the
+    amount columns: its rollups lack them until the next load rebuilds them)."""
+    try:
+        row = con.execute(
+            "SELECT count(payments_cents), count(allowed_cents), count(charges_cents), "
+            "count(beneficiaries) FROM rollup_national WHERE cohort = 'all'"
+        ).fetchone()
+    except duckdb.BinderException:
+        return ()
+    names = ("payments", "allowed", "charges", "beneficiaries")
+    return tuple(name for name, n in zip(names, row or (), strict=False) if n)
+
+
 def read_coverage(con: duckdb.DuckDBPyConnection) -> Coverage | None:
     """Coverage from the sources table (None for an empty database)."""
     row = con.execute(
@@ -258,6 +272,7 @@ def read_coverage(con: duckdb.DuckDBPyConnection) -> Coverage | None:
         "SELECT DISTINCT year(first_date) AS y FROM sources WHERE kind = 'cms-puf' ORDER BY y"
     ).fetchall()
     return Coverage(
+        amounts=_amounts_held(con),
         start=first if isinstance(first, date) else date.fromisoformat(str(first)),
         end=last if isinstance(last, date) else date.fromisoformat(str(last)),
         sources=tuple(names or ()),

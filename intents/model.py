@@ -57,3 +57,6 @@ class Coverage:
     # Years held only as annual totals (the CMS PUF dates a year's rows January 1), so a
     # part of such a year cannot be told apart from the whole of it.
     annual_years: tuple[int, ...] = ()
+    # The amounts the data holds (payments, allowed, charges, beneficiaries); None when
+    # not known (an engine that does not say), so a question is answered and says so.
+    amounts: tuple[str, ...] | None = None

@@ -49,6 +49,27 @@ ROLLUP_CLAIMS = Rollup(
     True,
 )
 
+
+@dataclass(frozen=True)
+class MeasureColumns:
+    """Where a measure is in the rollups: the column summed and, for an amount, the
+    procedures of the rows that carry it (the denominator of its average; a row whose
+    source has no such amount holds NULL and is left out of the question)."""
+
+    column: str
+    carried_by: str | None = None
+
+
+MEASURE_COLUMNS: dict[str, MeasureColumns] = {
+    "procedures": MeasureColumns("procedures"),
+    "units": MeasureColumns("units"),
+    "claims": MeasureColumns("claims"),
+    "payments": MeasureColumns("payments_cents", "payments_procedures"),
+    "allowed": MeasureColumns("allowed_cents", "allowed_procedures"),
+    "charges": MeasureColumns("charges_cents", "charges_procedures"),
+    "beneficiaries": MeasureColumns("beneficiaries", "beneficiaries_procedures"),
+}
+
 # Smallest first: the first that has every column wins.
 CODE_ROLLUPS = (ROLLUP_NATIONAL, ROLLUP_MONTH, ROLLUP_DETAIL)
 ALL_ROLLUPS = (*CODE_ROLLUPS, ROLLUP_CLAIMS)
