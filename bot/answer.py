@@ -531,6 +531,11 @@ def _amount_notes(ctx: DataContext) -> list[str]:
             f"Averages are the total of {ctx.noun} over the procedures that carry them (a "
             "ratio of sums, not an average of averages)."
         )
+        if ctx.plan.family == "breakdown" or (ctx.plan.family == "ranked" and not ctx.spec.codes):
+            small = f"; averages over fewer than {ctx.min_cell} procedures rank last"
+            notes.append(
+                "Ranked by the average per procedure" + (small if ctx.min_cell > 0 else "") + "."
+            )
     notes.append(
         f"Procedures beside the {ctx.noun} are those whose source carries them; sources "
         "without them are left out."

@@ -433,6 +433,25 @@ def _period_groups(ctx: DataContext, rows: list[dict[str, Any]]) -> list[Group]:
     return [Group(tuple(ix), rows[ix[0]]["_total"], complete=False) for ix in by.values()]
 
 
+def _rank_by_average(ctx: DataContext, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """ "Highest average payment": each series ranked by the average (the amount over its
+    procedures), cut to the rows asked for; an average of a small count is no ranking's
+    leader (it is hidden), so it goes last."""
+    key, n, out = ctx.average_key, ctx.r.n, []
+    for srows in _split_series(rows).values():
+        srows.sort(
+            key=lambda r: (
+                r["procedures"] < ctx.min_cell,
+                -(r.get(key) or 0),
+                str(r.get("code") or r.get("name")),
+            )
+        )
+        for i, row in enumerate(srows, 1):
+            row["rank"] = i
+        out.extend(srows[:n] if n else srows)
+    return out
+
+
 def _base_groups(rows: list[dict[str, Any]]) -> list[Group]:
     """An amount's rows by series (and period): their procedures add up to the scope's
     procedures that carry the amount, as a count's cells add up to its total."""
@@ -507,6 +526,8 @@ def build_ranked(ctx: DataContext) -> Built:
             row["asked"] = code in asked
         row.update(_series=rec["series"], _total=total, _selected=int(rec["selected"] or 0))
         rows.append(row)
+    if ctx.average_key and not asked:
+        rows = _rank_by_average(ctx, rows)
     groups = _series_groups(rows, measure, listed_all=False)
     if among:  # the set's own total is stated too ("together the 3 codes were ...")
         groups += [
@@ -847,6 +868,8 @@ def build_breakdown(ctx: DataContext) -> Built:
         }
         row.update(_series=rec["series"], _total=total)
         rows.append(row)
+    if ctx.average_key:
+        rows = _rank_by_average(ctx, rows)
     ctx.suppress(rows, _series_groups(rows, measure, listed_all=ctx.r.n is None))
     by_series = _split_series(rows)
     whole = ctx.codes_what() if spec.codes else ctx.what()
@@ -864,7 +887,13 @@ def build_breakdown(ctx: DataContext) -> Built:
             )
             continue
         top = srows[0]
-        if ctx.r.n == 1:
+        if ctx.r.n == 1 and ctx.average_key:
+            summary.append(
+                f"{top['name']} had the highest average: "
+                f"{fmt_dollars(top[ctx.average_key])} per procedure ({ctx.fmt(top[measure])} "
+                f"{ctx.noun} over {fmt_count(top['procedures'])} procedures)."
+            )
+        elif ctx.r.n == 1:
             summary.append(
                 f"{top['name']} had the most: {ctx.fmt(top[measure])} {ctx.noun}"
                 f"{ctx.amount_words(top)} "

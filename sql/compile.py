@@ -659,8 +659,11 @@ def step_limits(b: _Build) -> None:
             if b.spec.code_mode == "compared":
                 n = 0  # only the codes compared
         params["n"] = n if n is not None else MAX_GROUPS
+        if b.spec.average and not b.keep:
+            params["n"] = MAX_GROUPS  # ranked by the average: the answer cuts to n
     elif b.family == "breakdown":
-        b.limited = n is not None
+        # ranked by an average, every group comes back and the answer ranks and cuts
+        b.limited = n is not None and not b.spec.average
         if b.limited:
             params["n"] = n
     elif b.family == "movers":

@@ -332,6 +332,29 @@ def test_an_average_is_a_ratio_of_sums(exact: Toprank, money_db: Path) -> None:
     assert "ratio of sums" in answer.text
 
 
+def test_rankings_by_an_average_rank_by_the_average(exact: Toprank, money_db: Path) -> None:
+    answer = ask(exact, "which state has the highest average payment for 97110 in 2022")
+    truth = sql(
+        money_db,
+        "SELECT state, sum(payments_cents) / sum(procedures) AS avg FROM claim_lines "
+        "WHERE hcpcs_code = '97110' AND year(service_date) = 2022 "
+        "AND payments_cents IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1",
+    )
+    (row,) = answer.rows
+    assert (row["state"], row["avg_payments"]) == (truth[0][0], round(truth[0][1] / 100, 2))
+    assert "Ranked by the average per procedure" in answer.text
+    answer = ask(exact, "top 3 PT codes by average allowed amount 2022")
+    truth = sql(
+        money_db,
+        "SELECT hcpcs_code, sum(allowed_cents) / sum(procedures) FROM claim_lines WHERE "
+        "cohort = 'pt' AND year(service_date) = 2022 AND allowed_cents IS NOT NULL "
+        "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 3",
+    )
+    assert [(r["code"], r["avg_allowed"]) for r in answer.rows] == [
+        (code, round(avg / 100, 2)) for code, avg in truth
+    ]
+
+
 def test_which_state_has_the_highest_charges(exact: Toprank, money_db: Path) -> None:
     answer = ask(exact, "which state has the highest charges for OT in 2022")
     truth = sql(
