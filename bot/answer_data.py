@@ -142,6 +142,10 @@ class DataContext:
         return self.measure in AMOUNT_NOTES
 
     @property
+    def money(self) -> bool:
+        return self.measure in MONEY
+
+    @property
     def average_key(self) -> str | None:
         return f"avg_{self.measure}" if self.spec.average and self.measure in MONEY else None
 
@@ -172,19 +176,21 @@ class DataContext:
         return f" ({procedures} procedures)"
 
     def suppress(self, rows: list[dict[str, Any]], groups: Sequence[Group]) -> None:
-        """Small cells hidden. An amount's rows are protected by their procedures: when a
-        row's count is hidden its amount and average are too (else the count could be
-        worked out from them), and each series' procedures are a group as counts are."""
+        """Small cells hidden. Money rides on its procedures: when a row's count is hidden
+        its amount and average are too (else the count could be worked out from them),
+        and each series' procedures are a group as counts are. Beneficiaries are a count
+        of their own (their groups are the builder's), with their procedures beside."""
         if not self.amount:
             suppress(rows, (self.measure,), ("share_pct",), self.min_cell, groups)
             return
-        counts = ("procedures", "beneficiaries") if self.measure == "beneficiaries" else ()
-        hidden_with = [k for k in (self.measure, "share_pct", self.average_key) if k]
-        if not counts:
-            counts = ("procedures",)
-            suppress(rows, counts, hidden_with, self.min_cell, _base_groups(rows))
-        else:
-            suppress(rows, counts, hidden_with[1:], self.min_cell, _base_groups(rows))
+        by_procedures = _base_groups(rows)
+        if self.money:
+            hidden_with = [k for k in (self.measure, "share_pct", self.average_key) if k]
+            suppress(rows, ("procedures",), hidden_with, self.min_cell, by_procedures)
+            return
+        counts = ("beneficiaries", "procedures")
+        suppress(rows, counts, ("share_pct",), self.min_cell, groups)
+        suppress(rows, counts[::-1], ("share_pct",), self.min_cell, by_procedures)
 
     # --- naming things -----------------------------------------------------------
 
@@ -483,7 +489,7 @@ def _total_phrase(ctx: DataContext, total: int | None, what: str | None = None) 
     what = what or ctx.what()
     if total is None:  # withheld: it would let a small count be worked out
         return f"all {what}"
-    if 0 < total < ctx.min_cell and not ctx.amount:
+    if 0 < total < ctx.min_cell and not ctx.money:
         return f"fewer than {ctx.min_cell} {what}"
     return f"all {ctx.fmt(total)} {what}"
 
@@ -576,7 +582,7 @@ def _top_list(
     if among:
         notes.extend(_set_notes(ctx, by_series, totals))
     notes.extend(_denominator_notes(ctx, totals))
-    if ctx.plan.series_by is None and n and len(by_series.get(0, [])) < n and not ctx.amount:
+    if ctx.plan.series_by is None and n and len(by_series.get(0, [])) < n and not ctx.money:
         what = "of these codes were" if among else "codes were"
         notes.append(f"Only {len(by_series.get(0, []))} {what} billed in this scope and period.")
     return Built([], _ranked_title(ctx, n, among), lines=lines, notes=notes)
@@ -706,7 +712,7 @@ def _set_notes(
             out.append(
                 f"The total of the codes of {label} is withheld (it would reveal a small count)."
             )
-        elif 0 < selected < ctx.min_cell and not ctx.amount:
+        elif 0 < selected < ctx.min_cell and not ctx.money:
             out.append(f"The codes of {label} had fewer than {ctx.min_cell} {ctx.noun}.")
         elif count:
             out.append(
@@ -734,7 +740,7 @@ def _denominator_notes(ctx: DataContext, totals: dict[Any, int | None]) -> list[
             f"Shares are of all {ctx.what()}, {ctx.scope_line()}; the total is withheld "
             "because it would reveal a small count."
         ]
-    if 0 < total < ctx.min_cell and not ctx.amount:
+    if 0 < total < ctx.min_cell and not ctx.money:
         return [f"Fewer than {ctx.min_cell} {ctx.what()} in all: shares are withheld."]
     kept = " (codes left out still count in it)" if ctx.spec.exclude_codes else ""
     return [f"Shares are of all {ctx.fmt(total)} {ctx.what()}, {ctx.scope_line()}{kept}."]
@@ -909,7 +915,7 @@ def build_breakdown(ctx: DataContext) -> Built:
     notes = []
     if len(by_series) == 1:
         total = next(iter(by_series.values()))[0]["_total"]
-        if total is not None and (ctx.amount or not 0 < total < ctx.min_cell):
+        if total is not None and (ctx.money or not 0 < total < ctx.min_cell):
             notes.append(f"Shares are of all {ctx.fmt(total)} {whole} in the period.")
     else:
         notes.append(f"Each {_series_noun(ctx)}'s shares are of its own {ctx.noun}.")

@@ -78,6 +78,10 @@ class RecordingEngine:
         self.timeout = engine.timeout
         self.queries: dict[tuple[str, tuple[tuple[str, Any], ...]], Query] = {}
 
+    def pinned(self) -> Any:
+        # the pipeline pins a generation for each question (sql.engines.Engine)
+        return self.engine.pinned()
+
     def prepare(self, query: Query) -> Query:
         return self.engine.prepare(query)  # type: ignore[no-any-return]
 

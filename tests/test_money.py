@@ -27,6 +27,7 @@ from bot.export import answer_csv
 from bot.pipeline import Toprank
 from bot.render_blocks import answer_message
 from bot.render_text import render_text
+from bot.suppress import Group
 from data.ingest import ingest_claims, ingest_cms_puf
 from intents.resolve import resolve
 from sql.compile import compile_plan
@@ -565,3 +566,36 @@ def test_a_single_hidden_count_is_not_left_derivable(bot: Toprank, counts: list[
     for row in rows:
         if not isinstance(row["procedures"], int):
             assert row["payments"] is None and row["avg_payments"] is None, row
+
+
+def test_beneficiaries_are_suppressed_as_counts(bot: Toprank) -> None:
+    """Beneficiaries are a count: 1-10 hidden, and a complete list's single small one
+    takes another with it (the builder's groups), as procedures would."""
+    spec = bot.understand("top 20 PT codes by beneficiaries 2020")
+    r = resolve(spec, bot.coverage)
+    ctx = DataContext(
+        r=r,
+        plan=compile_plan(r),
+        records=[],
+        catalog=bot.catalog,
+        knowledge=bot.knowledge,
+        coverage=bot.coverage,
+        min_cell=11,
+    )
+    people = [50, 40, 5]
+    rows: list[dict[str, Any]] = [
+        {
+            "code": f"9711{i}",
+            "beneficiaries": n,
+            "procedures": 100,
+            "share_pct": 1.0,
+            "_series": 0,
+            "_total": sum(people),
+            "_base_total": 300,
+        }
+        for i, n in enumerate(people)
+    ]
+    groups = [Group((0, 1, 2), sum(people), complete=True, ordered=True)]
+    ctx.suppress(rows, groups)
+    assert [row["beneficiaries"] for row in rows] == [50, None, "<11"]
+    assert rows[2]["share_pct"] is None and rows[1]["share_pct"] is None
