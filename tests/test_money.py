@@ -599,3 +599,15 @@ def test_beneficiaries_are_suppressed_as_counts(bot: Toprank) -> None:
     ctx.suppress(rows, groups)
     assert [row["beneficiaries"] for row in rows] == [50, None, "<11"]
     assert rows[2]["share_pct"] is None and rows[1]["share_pct"] is None
+
+
+def test_the_money_benchmark_runs_and_prints_its_figures(
+    demo_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests import bench_money
+
+    assert bench_money.main(["--lines", "3000", "--repeat", "1", "--db", str(demo_db)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("rows/s") == 2 and "amounts cost" in out
+    for plain, money in bench_money.QUESTIONS:
+        assert repr(plain) in out and repr(money) in out
