@@ -78,9 +78,9 @@ class RecordingEngine:
         self.timeout = engine.timeout
         self.queries: dict[tuple[str, tuple[tuple[str, Any], ...]], Query] = {}
 
-    def pinned(self) -> Any:
-        # the pipeline pins a generation for each question (sql.engines.Engine)
-        return self.engine.pinned()
+    def __getattr__(self, name: str) -> Any:
+        # the rest of the engine interface (pinned(), generation, ...) is the engine's
+        return getattr(self.engine, name)
 
     def prepare(self, query: Query) -> Query:
         return self.engine.prepare(query)  # type: ignore[no-any-return]
