@@ -1423,7 +1423,11 @@ def add_parser(data_subparsers: argparse._SubParsersAction) -> None:
     claims = kinds.add_parser(
         "claims",
         help="claim-line files: CSV, CSV.gz or Parquet",
-        description="Load claim-line files (columns: " + ", ".join(CLAIM_COLUMNS) + ").",
+        description="Load claim-line files (columns: "
+        + ", ".join(CLAIM_COLUMNS)
+        + "; optional amounts in dollars: "
+        + ", ".join(CLAIM_AMOUNT_COLUMNS)
+        + ").",
     )
     claims.add_argument("files", nargs="+", metavar="FILE")
     _common_options(claims)
