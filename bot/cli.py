@@ -109,7 +109,22 @@ def entry() -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     except KeyboardInterrupt:  # a pending Ctrl-C is handled as the handler changes
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _forget_handled_interrupt()
     sys.exit(code)
+
+
+def _forget_handled_interrupt() -> None:
+    """CPython remembers a KeyboardInterrupt that escaped Python code run by a C
+    extension through PyRun_* (seen under strace: Ctrl-C during start-up or a DuckDB
+    read), and at exit kills the process with SIGINT although main() caught the
+    interrupt and reported it. Running an empty string through PyRun_SimpleString
+    clears that memory, so the exit code is the one main() chose (130)."""
+    try:
+        import ctypes
+
+        ctypes.pythonapi.PyRun_SimpleString(b"")
+    except (ImportError, AttributeError, OSError):  # not CPython: nothing to forget
+        pass
 
 
 if __name__ == "__main__":

@@ -92,6 +92,13 @@ class RecordingEngine:
     def coverage(self) -> Any:
         return self.engine.coverage()
 
+    @property
+    def generation(self) -> int:
+        return self.engine.generation  # type: ignore[no-any-return]
+
+    def pinned(self) -> Any:
+        return self.engine.pinned()
+
     def close(self) -> None:
         self.engine.close()
 
