@@ -78,10 +78,6 @@ class RecordingEngine:
         self.timeout = engine.timeout
         self.queries: dict[tuple[str, tuple[tuple[str, Any], ...]], Query] = {}
 
-    def __getattr__(self, name: str) -> Any:
-        # the rest of the engine interface (pinned(), generation, ...) is the engine's
-        return getattr(self.engine, name)
-
     def prepare(self, query: Query) -> Query:
         return self.engine.prepare(query)  # type: ignore[no-any-return]
 
