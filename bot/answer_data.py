@@ -142,6 +142,13 @@ class DataContext:
         return self.measure in AMOUNT_NOTES
 
     @property
+    def count_noun(self) -> str:
+        """What a small count is of: an amount is hidden by its procedures."""
+        if self.measure == "beneficiaries":
+            return "beneficiaries or procedures"
+        return "procedures" if self.money else self.noun
+
+    @property
     def money(self) -> bool:
         return self.measure in MONEY
 
@@ -662,7 +669,7 @@ def _standings(
             elif row.get("share_pct") is None:
                 parts.append(
                     f"{_code_phrase(ctx, code)} ranked {ordinal(row['rank'])} among "
-                    f"{series_what}, with fewer than {ctx.min_cell} {ctx.noun} "
+                    f"{series_what}, with fewer than {ctx.min_cell} {ctx.count_noun} "
                     "(share withheld)"
                 )
             else:
