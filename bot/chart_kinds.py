@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.answer_model import Answer
+from bot.answer_model import MONEY_KEYS, Answer
 
 # Drawn as a ranking: horizontal bars, first rank on top.
 BARS = "bars"
@@ -52,7 +52,15 @@ MAP_MIN_STATES = 20
 MAX_ALT_TEXT = 1000  # Slack's limit on a file's alt text
 SHARE_KEY = "share_pct"
 COUNT_KEYS = ("procedures", "units", "claims")
-MEASURE_NOUN = {"procedures": "Procedures", "units": "Units", "claims": "Visits"}
+MEASURE_NOUN = {
+    "procedures": "Procedures",
+    "units": "Units",
+    "claims": "Visits",
+    "payments": "Payments ($)",
+    "allowed": "Allowed ($)",
+    "charges": "Charges ($)",
+    "beneficiaries": "Beneficiaries",
+}
 SERIES_FIELDS = {  # compare_by / per_group -> the row field holding the group
     "cohort": "cohort",
     "period": "period",
@@ -165,6 +173,8 @@ def _figure(row: Mapping[str, Any], key: str) -> tuple[float | None, str]:
     if _is_number(value):
         if key == "change_pts":
             return float(value), f"{value:+.2f} pts"
+        if key in MONEY_KEYS:
+            return float(value), f"${value:,.0f}"
         return float(value), f"{value:.1f}%" if key.endswith("_pct") else f"{value:,.0f}"
     if row.get("suppressed") and not row.get("complementary"):
         marks = [v for v in row.values() if isinstance(v, str) and v.startswith("<")]

@@ -47,6 +47,7 @@ BANNER_EXAMPLES = (
     "top rehab codes 2023",
     "what share of OT procedures was 97530 in 2022",
     "compare OT and PT 2021",
+    "top PT codes by Medicare payments 2022",
     "what's the difference between OT and PT",
 )
 

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from bot.answer_model import Answer, Provenance
+from bot.answer_model import AMOUNT_KEYS, MONEY_KEYS, Answer, Provenance
 from bot.chart_kinds import has_chart
 from bot.controls import Menus, alternatives_block, refine_block
 from bot.feedback import feedback_block
@@ -102,17 +102,24 @@ COLUMN_LABELS: Mapping[str, str] = {
     "payer": "Payer",
     "share_pct": "Share",
     "procedures": "Procedures",
+    "payments": "Payments",
+    "avg_payments": "Avg payment",
+    "allowed": "Allowed",
+    "avg_allowed": "Avg allowed",
+    "charges": "Charges",
+    "avg_charges": "Avg charge",
+    "beneficiaries": "Beneficiaries",
     "ratio": "Ratio",
     "description": "Description",
 }
 # The chat table's columns per intent, in order (those the rows carry with a value);
 # the CSV has every column. Other intents show every simple column.
-RANKED = ("rank", "code", "share_pct", "procedures", "description")
+RANKED = ("rank", "code", "share_pct", *AMOUNT_KEYS, "procedures", "description")
 COLUMNS_BY_INTENT: Mapping[str, tuple[str, ...]] = {
     "top_codes": RANKED,
     "code_share": RANKED,
     "compare": ("cohort", "period", "state", "payer", *RANKED),
-    "trend": ("period", "rank", "share_pct", "procedures"),
+    "trend": ("period", "rank", "share_pct", *AMOUNT_KEYS, "procedures"),
     "ot_vs_pt": ("code", "ot_share_pct", "pt_share_pct", "ratio", "description"),
     "code_lookup": ("code", "description", "category_name", "timed"),
     "code_range": ("code", "name", "first", "last", "codes", "description", "timed"),
@@ -220,6 +227,8 @@ def format_cell(key: str, value: Any) -> str:
         return f"{float(value):.1f}%" if _is_number(value) else str(value)
     if key == "ratio":
         return f"×{float(value):.2f}" if _is_number(value) else str(value)
+    if key in MONEY_KEYS and _is_number(value):
+        return f"${float(value):,.2f}"
     if _is_number(value):
         if isinstance(value, numbers.Integral) or float(value).is_integer():
             return f"{int(value):,}" if key != "year" else str(int(value))

@@ -11,7 +11,7 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
-from bot.answer_model import Answer
+from bot.answer_model import MONEY_KEYS, Answer
 
 WIDTH = 88
 MAX_DESCRIPTION = 44
@@ -64,6 +64,13 @@ _DATA = (
     ("units", "Units", ">"),
     ("claims_before", "Visits before", ">"),
     ("claims", "Visits", ">"),
+    ("payments", "Payments", ">"),
+    ("avg_payments", "Avg payment", ">"),
+    ("allowed", "Allowed", ">"),
+    ("avg_allowed", "Avg allowed", ">"),
+    ("charges", "Charges", ">"),
+    ("avg_charges", "Avg charge", ">"),
+    ("beneficiaries", "Beneficiaries", ">"),
     ("description", "Description", "<"),
 )
 _DATA_INTENTS = frozenset(
@@ -80,6 +87,8 @@ def _cell(key: str, value: Any) -> str:
         return f"{float(value):+.2f}"
     if key == "ratio":
         return f"{float(value):.1f}x"
+    if key in MONEY_KEYS and isinstance(value, (int, float)):
+        return f"${float(value):,.2f}"
     if isinstance(value, int) and not isinstance(value, bool) and key not in ("rank", "year"):
         return f"{value:,}"
     if key == "cohort":

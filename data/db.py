@@ -242,6 +242,32 @@ def rebuild_rollups(con: duckdb.DuckDBPyConnection) -> None:
     _run_script(con, "rollups.sql")
 
 
+def _amounts_held(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
+    """The amounts some loaded source carries (none in a database built before the
+    amount columns: its rollups lack them until the next load rebuilds them)."""
+    try:
+        row = con.execute(
+            "SELECT count(payments_cents), count(allowed_cents), count(charges_cents), "
+            "count(beneficiaries) FROM rollup_national WHERE cohort = 'all'"
+        ).fetchone()
+    except duckdb.BinderException:
+        return ()
+    names = ("payments", "allowed", "charges", "beneficiaries")
+    return tuple(name for name, n in zip(names, row or (), strict=False) if n)
+
+
+# The amounts a code rollup carries (data/rollups.sql): NULL where no line of a group has
+# the amount, so they add up NULL-aware (a NULL side leaves the other), never NULL + x.
+AMOUNT_ROLLUP_COLUMNS = (
+    "payments_cents",
+    "allowed_cents",
+    "charges_cents",
+    "beneficiaries",
+    "payments_procedures",
+    "allowed_procedures",
+    "charges_procedures",
+    "beneficiaries_procedures",
+)
 # Each rollup's grouping keys and measures (data/rollups.sql), for the incremental update.
 # Every measure adds up over disjoint sets of lines: procedures and units always; claims
 # (distinct claim ids per key) when no claim has lines on both sides of a key, which
@@ -258,13 +284,16 @@ ROLLUP_GRAIN: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "modifiers",
             "hcpcs_code",
         ),
-        ("procedures", "units"),
+        ("procedures", "units", *AMOUNT_ROLLUP_COLUMNS),
     ),
     "rollup_month": (
         ("cohort", "month", "state", "payer", "hcpcs_code"),
-        ("procedures", "units", "claims"),
+        ("procedures", "units", "claims", *AMOUNT_ROLLUP_COLUMNS),
     ),
-    "rollup_national": (("cohort", "month", "hcpcs_code"), ("procedures", "units", "claims")),
+    "rollup_national": (
+        ("cohort", "month", "hcpcs_code"),
+        ("procedures", "units", "claims", *AMOUNT_ROLLUP_COLUMNS),
+    ),
     "rollup_claims": (("cohort", "month", "state", "payer", "place_of_service"), ("claims",)),
 }
 
@@ -355,7 +384,12 @@ def update_rollups(
     con.execute(_delta_script())
     for table, (keys, measures) in ROLLUP_GRAIN.items():
         on = " AND ".join(f"t.{k} = d.{k}" for k in keys)
-        sums = ", ".join(f"{m} = t.{m} + d.{m}" for m in measures)
+        sums = ", ".join(
+            f"{m} = coalesce(t.{m} + d.{m}, t.{m}, d.{m})"
+            if m in AMOUNT_ROLLUP_COLUMNS
+            else f"{m} = t.{m} + d.{m}"
+            for m in measures
+        )
         con.execute(
             f"MERGE INTO {table} AS t USING delta_{table} AS d ON {on} "
             f"WHEN MATCHED THEN UPDATE SET {sums} "
@@ -401,6 +435,7 @@ def read_coverage(con: duckdb.DuckDBPyConnection) -> Coverage | None:
         "WHERE cohort = 'all' AND state IN ('XX', 'ZZ')"
     ).fetchone() or (0,)
     return Coverage(
+        amounts=_amounts_held(con),
         start=first if isinstance(first, date) else date.fromisoformat(str(first)),
         end=last if isinstance(last, date) else date.fromisoformat(str(last)),
         sources=tuple(names or ()),

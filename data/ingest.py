@@ -87,6 +87,10 @@ CLAIM_COLUMNS: tuple[str, ...] = (
     "state",
 )
 CLAIM_REQUIRED = frozenset({"claim_id", "service_date", "hcpcs_code", "payer_type", "state"})
+# Optional money columns of a claim file, in dollars (numbers >= 0; blank: not known).
+# Stored as whole cents: charge_amount -> charges_cents, allowed_amount -> allowed_cents,
+# paid_amount -> payments_cents.
+CLAIM_AMOUNT_COLUMNS: tuple[str, ...] = ("charge_amount", "allowed_amount", "paid_amount")
 
 # The CMS "Medicare Physician & Other Practitioners - by Provider and Service" file:
 # the columns toprank reads (the others are ignored). Matched case-insensitively.
@@ -142,6 +146,14 @@ PUF_GENDER_COLUMN = "rndrng_prvdr_gndr"
 # The row some legacy files carry under the header in place of data: the AMA's CPT
 # copyright notice (NPI 0000000001). It is skipped and counted, never loaded or rejected.
 PUF_NOTICE_REASON = "AMA copyright notice row (not data)"
+# The CMS file's money and people (optional: a file without them loads without amounts).
+# Payments, allowed amounts and charges are Tot_Srvcs x the file's averages, in cents.
+PUF_AMOUNT_COLUMNS: tuple[str, ...] = (
+    "avg_mdcr_pymt_amt",
+    "avg_mdcr_alowd_amt",
+    "avg_sbmtd_chrg",
+    "tot_benes",
+)
 
 _CHUNK = 8 << 20
 _CSV_BYTES_PER_LINE_GUESS = 80  # a claim line is 60-100 bytes of text
@@ -309,7 +321,7 @@ class _Kind:
 
 _CLAIMS = _Kind(
     "claims",
-    CLAIM_COLUMNS,
+    (*CLAIM_COLUMNS, *CLAIM_AMOUNT_COLUMNS),
     CLAIM_REQUIRED,
     "claims_validated",
     "claims_insert",
@@ -318,7 +330,7 @@ _CLAIMS = _Kind(
 )
 _PUF = _Kind(
     "cms-puf",
-    PUF_COLUMNS,
+    (*PUF_COLUMNS, *PUF_AMOUNT_COLUMNS),
     PUF_REQUIRED,
     "puf_validated",
     "puf_insert",
@@ -1533,7 +1545,11 @@ def add_parser(data_subparsers: argparse._SubParsersAction) -> None:
     claims = kinds.add_parser(
         "claims",
         help="claim-line files: CSV, CSV.gz or Parquet",
-        description="Load claim-line files (columns: " + ", ".join(CLAIM_COLUMNS) + ").",
+        description="Load claim-line files (columns: "
+        + ", ".join(CLAIM_COLUMNS)
+        + "; optional amounts in dollars: "
+        + ", ".join(CLAIM_AMOUNT_COLUMNS)
+        + ").",
     )
     claims.add_argument("files", nargs="+", metavar="FILE")
     _common_options(claims)

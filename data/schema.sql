@@ -15,12 +15,25 @@ CREATE TABLE IF NOT EXISTS claim_lines (
     payer              VARCHAR  NOT NULL,  -- medicare, medicaid, commercial, other
     state              VARCHAR  NOT NULL,  -- USPS code
     procedures         BIGINT   NOT NULL,  -- 1 for a claim line; Tot_Srvcs for a PUF row
-    source_id          INTEGER  NOT NULL
+    source_id          INTEGER  NOT NULL,
+    -- Money in whole cents (NULL: the source has no such amount). Cents, not DOUBLE: sums
+    -- of integers are exact and equal on DuckDB, PostgreSQL and Spark whatever the order
+    -- of addition. A claim line's charge/allowed/paid amount; for a PUF row Tot_Srvcs x
+    -- the file's average, rounded to the cent once, at ingest.
+    charges_cents      BIGINT,
+    allowed_cents      BIGINT,
+    payments_cents     BIGINT,
+    beneficiaries      BIGINT              -- Tot_Benes of a PUF row (claim files: NULL)
 );
 -- The fee schedule's setting: 'facility' or 'non-facility' (the CMS file's Place_Of_Srvc
 -- F/O; for a claim line, from its place of service: data/facility_places.csv). Added
 -- here so a database made before it gains the column on its next write.
 ALTER TABLE claim_lines ADD COLUMN IF NOT EXISTS facility_setting VARCHAR;
+-- Databases made before the amount columns: add them (NULL, as for a source without).
+ALTER TABLE claim_lines ADD COLUMN IF NOT EXISTS charges_cents BIGINT;
+ALTER TABLE claim_lines ADD COLUMN IF NOT EXISTS allowed_cents BIGINT;
+ALTER TABLE claim_lines ADD COLUMN IF NOT EXISTS payments_cents BIGINT;
+ALTER TABLE claim_lines ADD COLUMN IF NOT EXISTS beneficiaries BIGINT;
 
 -- One row per loaded file (or the demo build): what it was, what it held, its fingerprint.
 CREATE TABLE IF NOT EXISTS sources (

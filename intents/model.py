@@ -60,3 +60,6 @@ class Coverage:
     # Procedures whose state names no place (XX unknown, ZZ foreign): in national
     # answers, in no state's row (DuckDB reads it; warehouse engines leave it 0)
     no_place_procedures: int = 0
+    # The amounts the data holds (payments, allowed, charges, beneficiaries); None when
+    # not known (an engine that does not say), so a question is answered and says so.
+    amounts: tuple[str, ...] | None = None

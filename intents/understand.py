@@ -28,7 +28,7 @@ from data.vocab import Vocabulary, load_vocab
 from intents.lexicon import Lexicon, get_lexicon, singular
 from intents.model import MAX_QUESTION_CHARS, MAX_TOP_N, ErrorCode
 from intents.safety import is_unsafe
-from intents.spec import CodeSet, PeriodRef, Selection, Spec
+from intents.spec import MONEY_MEASURES, CodeSet, PeriodRef, Selection, Spec
 from intents.tagger import Tag, Tagged, cues_of, tag
 
 FALLBACK_EXAMPLES = (
@@ -613,6 +613,7 @@ class _Draft:
     periods: list[PeriodRef] = field(default_factory=list)
     period_mode: str = "single"
     measure: str = "procedures"
+    average: bool = False
     # what is asked
     groupings: list[_Grouping] = field(default_factory=list)
     top: bool = False
@@ -828,6 +829,13 @@ def read_measure(d: _Draft) -> Spec | None:
     d.measure = measures[0] if measures else "procedures"
     if len(measures) > 1:
         d.notes.append(f"One measure at a time: this counts {d.measure}.")
+    if d.c.has("average"):
+        if d.measure in MONEY_MEASURES:
+            d.average = True
+        elif measures:  # "average units": a per-procedure figure of a count is not kept
+            d.notes.append(
+                f"Averages are of amounts (payments, allowed, charges): this is the total of {d.measure}."
+            )
     return None
 
 
@@ -1041,6 +1049,7 @@ def compose(c: _Ctx) -> Spec:
         text=c.text,
         ask=d.ask,  # type: ignore[arg-type]
         measure=d.measure,  # type: ignore[arg-type]
+        average=d.average,
         cohorts=tuple(d.cohorts),
         cohort_mode=d.cohort_mode,  # type: ignore[arg-type]
         exclude_cohorts=tuple(d.exclude_cohorts),
