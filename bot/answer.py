@@ -15,7 +15,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from bot.answer_data import BUILDERS, DataContext, fmt_count, fmt_pct, ordinal
+from bot.answer_data import (
+    AMOUNT_NOTES,
+    BUILDERS,
+    MEASURE_NOUN,
+    DataContext,
+    fmt_count,
+    fmt_pct,
+    ordinal,
+)
 from bot.answer_model import Answer, Provenance
 from bot.columns import write
 from bot.knowledge import Knowledge, help_text, ot_vs_pt_text
@@ -191,6 +199,7 @@ def contract_params(
         # understanding v2
         "ask": spec.ask if spec.kind == "data" else None,
         "measure": spec.measure,
+        "average": spec.average,
         "codes": codes,
         "code_sets": [
             {
@@ -207,6 +216,7 @@ def contract_params(
             "states": list(spec.states.include),
             "payers": list(spec.payers.include),
             "places": list(spec.places.include),
+            "settings": list(spec.settings.include),
             "modifiers": list(spec.modifiers.include),
         },
         "exclude": {
@@ -215,6 +225,7 @@ def contract_params(
             "states": list(spec.states.exclude),
             "payers": list(spec.payers.exclude),
             "places": list(spec.places.exclude),
+            "settings": list(spec.settings.exclude),
             "modifiers": list(spec.modifiers.exclude),
         },
         "group_by": spec.group_by if spec.kind == "data" else None,
@@ -442,6 +453,20 @@ def build_data(
             question=question,
             min_cell=min_cell,
         )
+    held = coverage.amounts
+    if ctx.amount and held is not None and spec.measure not in held:
+        # a source without the amount: said, never a 0 presented as a figure
+        return error_answer(
+            spec,
+            "no_data",
+            catalog=catalog,
+            coverage=coverage,
+            knowledge=knowledge,
+            resolved=r,
+            plan=plan,
+            question=question,
+            text=no_amounts_text(spec.measure, coverage),
+        )
     built = BUILDERS[plan.family](ctx)
     if built.empty_text:
         return error_answer(
@@ -463,6 +488,7 @@ def build_data(
         *_clip_notes(r, coverage),
         annual_note(r.periods, coverage),
         _claims_note(spec, r.periods, coverage),
+        *_amount_notes(ctx),
         _suppression_note(built.rows, min_cell),
     ]
     if spec.alternatives:
@@ -484,6 +510,43 @@ def build_data(
         alternatives=spec.alternatives,
         min_cell=min_cell,
     )
+
+
+def no_amounts_text(measure: str, coverage: Coverage) -> str:
+    noun = MEASURE_NOUN.get(measure, measure)
+    sources = ", ".join(coverage.sources) or "no source"
+    where = (
+        "the CMS file's Tot_Benes"
+        if measure == "beneficiaries"
+        else "a claim file's charge_amount, allowed_amount or paid_amount columns, or the CMS "
+        "file's averages"
+    )
+    return (
+        f"The data ({sources}) has no {noun}: no loaded source carries them. They come from "
+        f"{where}; procedures can be asked for instead."
+    )
+
+
+def _amount_notes(ctx: DataContext) -> list[str]:
+    """What an amount is and, for an average, how it is worked out."""
+    if not ctx.amount:
+        return []
+    notes = [AMOUNT_NOTES[ctx.measure]]
+    if ctx.average_key:
+        notes.append(
+            f"Averages are the total of {ctx.noun} over the procedures that carry them (a "
+            "ratio of sums, not an average of averages)."
+        )
+        if ctx.plan.family == "breakdown" or (ctx.plan.family == "ranked" and not ctx.spec.codes):
+            small = f"; averages over fewer than {ctx.min_cell} procedures rank last"
+            notes.append(
+                "Ranked by the average per procedure" + (small if ctx.min_cell > 0 else "") + "."
+            )
+    notes.append(
+        f"Procedures beside the {ctx.noun} are those whose source carries them; sources "
+        "without them are left out."
+    )
+    return notes
 
 
 def _billed(codes: Sequence[str], records: Sequence[Mapping[str, Any]]) -> bool:

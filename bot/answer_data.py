@@ -29,7 +29,28 @@ from sql.compile import Plan
 
 TEXT_ROWS = 10
 SERIES_TEXT_ROWS = 5
-MEASURE_NOUN = {"procedures": "procedures", "units": "units", "claims": "visits"}
+MEASURE_NOUN = {
+    "procedures": "procedures",
+    "units": "units",
+    "claims": "visits",
+    "payments": "payments",
+    "allowed": "allowed amounts",
+    "charges": "charges",
+    "beneficiaries": "beneficiaries",
+}
+# What an amount is, said once under the answer (registry: one line per measure).
+AMOUNT_NOTES = {
+    "payments": "Payments are what was paid, in US dollars (a claim file's paid_amount; the "
+    "CMS file's Medicare payment, Tot_Srvcs x Avg_Mdcr_Pymt_Amt).",
+    "allowed": "Allowed amounts are what the payer allowed, in US dollars (a claim file's "
+    "allowed_amount; the CMS file's Tot_Srvcs x Avg_Mdcr_Alowd_Amt).",
+    "charges": "Charges are what providers submitted, in US dollars (a claim file's "
+    "charge_amount; the CMS file's Tot_Srvcs x Avg_Sbmtd_Chrg).",
+    "beneficiaries": "Beneficiaries (the CMS file's Tot_Benes) are counted per provider: summed "
+    "here across providers, codes and months, a person seen by several providers counts once "
+    "for each, so this is more than the number of distinct people.",
+}
+MONEY = frozenset({"payments", "allowed", "charges"})
 DIMENSION_NOUN = {
     "state": "state",
     "payer": "payer",
@@ -45,6 +66,15 @@ DIMENSION_NOUN = {
 def fmt_count(value: Any) -> str:
     """A count in a sentence, as every table writes it ("94,964", "<11")."""
     return write("procedures", value)
+
+
+def fmt_dollars(cents: Any) -> str:
+    """Whole cents (or a fraction of them, for an average) as "$1,234.50"."""
+    if isinstance(cents, str):
+        return cents
+    if cents is None:
+        return "-"
+    return f"${cents / 100:,.2f}"
 
 
 def fmt_pct(value: Any) -> str:
@@ -105,6 +135,69 @@ class DataContext:
     def noun(self) -> str:
         return MEASURE_NOUN[self.measure]
 
+    @property
+    def amount(self) -> bool:
+        """An amount carried by some sources (money, beneficiaries), with `procedures`."""
+        return self.measure in AMOUNT_NOTES
+
+    @property
+    def count_noun(self) -> str:
+        """What a small count is of: an amount is hidden by its procedures."""
+        if self.measure == "beneficiaries":
+            return "beneficiaries or procedures"
+        return "procedures" if self.money else self.noun
+
+    @property
+    def money(self) -> bool:
+        return self.measure in MONEY
+
+    @property
+    def average_key(self) -> str | None:
+        return f"avg_{self.measure}" if self.spec.average and self.measure in MONEY else None
+
+    def fmt(self, value: Any) -> str:
+        """A value of the measure as the text says it: dollars for money."""
+        return fmt_dollars(value) if self.measure in MONEY else fmt_count(value)
+
+    def base_fields(self, rec: dict[str, Any], value: Any = None) -> dict[str, Any]:
+        """An amount's procedures (those carrying it) and the scope's, and its average
+        (the amount over those procedures: a ratio of sums) when asked."""
+        if not self.amount:
+            return {}
+        base = int(rec.get("base") or 0)
+        out: dict[str, Any] = {"procedures": base, "_base_total": int(rec.get("base_total") or 0)}
+        key = self.average_key
+        if key:
+            out[key] = value / base if base and isinstance(value, int) else None
+        return out
+
+    def amount_words(self, row: dict[str, Any]) -> str:
+        """ " ($64.32 per procedure, 29,802 procedures)" beside an amount."""
+        if not self.amount:
+            return ""
+        procedures = fmt_count(row.get("procedures"))
+        key = self.average_key
+        if key:
+            return f" ({fmt_dollars(row.get(key))} per procedure, {procedures} procedures)"
+        return f" ({procedures} procedures)"
+
+    def suppress(self, rows: list[dict[str, Any]], groups: Sequence[Group]) -> None:
+        """Small cells hidden. Money rides on its procedures: when a row's count is hidden
+        its amount and average are too (else the count could be worked out from them),
+        and each series' procedures are a group as counts are. Beneficiaries are a count
+        of their own (their groups are the builder's), with their procedures beside."""
+        if not self.amount:
+            suppress(rows, (self.measure,), ("share_pct",), self.min_cell, groups)
+            return
+        by_procedures = _base_groups(rows)
+        if self.money:
+            hidden_with = [k for k in (self.measure, "share_pct", self.average_key) if k]
+            suppress(rows, ("procedures",), hidden_with, self.min_cell, by_procedures)
+            return
+        counts = ("beneficiaries", "procedures")
+        suppress(rows, counts, ("share_pct",), self.min_cell, groups)
+        suppress(rows, counts[::-1], ("share_pct",), self.min_cell, by_procedures)
+
     # --- naming things -----------------------------------------------------------
 
     def cohort_noun(self, cohort: str) -> str:
@@ -145,11 +238,18 @@ class DataContext:
             "states": lambda v: catalog.states.get(v, v),
             "payers": lambda v: catalog.payer_names.get(v, v),
             "places": lambda v: places.get(v, v),
+            "settings": lambda v: f"{v} settings",
             "modifiers": lambda v: v,
         }
-        lead = {"states": "", "payers": "", "places": "at ", "modifiers": "with modifier "}
+        lead = {
+            "states": "",
+            "payers": "",
+            "places": "at ",
+            "settings": "in ",
+            "modifiers": "with modifier ",
+        }
         out: list[str] = []
-        for name in ("states", "payers", "places", "modifiers"):
+        for name in ("states", "payers", "places", "settings", "modifiers"):
             sel = getattr(spec, name)
             if name in part:
                 continue
@@ -352,21 +452,59 @@ def _period_groups(ctx: DataContext, rows: list[dict[str, Any]]) -> list[Group]:
     return [Group(tuple(ix), rows[ix[0]]["_total"], complete=False) for ix in by.values()]
 
 
-def _finish(rows: list[dict[str, Any]]) -> None:
-    """Drop the builder's private keys (raw counts, totals) before rows leave."""
+def _rank_by_average(ctx: DataContext, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """ "Highest average payment": each series ranked by the average (the amount over its
+    procedures), cut to the rows asked for; an average of a small count is no ranking's
+    leader (it is hidden), so it goes last."""
+    key, n, out = ctx.average_key, ctx.r.n, []
+    for srows in _split_series(rows).values():
+        srows.sort(
+            key=lambda r: (
+                r["procedures"] < ctx.min_cell,
+                -(r.get(key) or 0),
+                str(r.get("code") or r.get("name")),
+            )
+        )
+        for i, row in enumerate(srows, 1):
+            row["rank"] = i
+        out.extend(srows[:n] if n else srows)
+    return out
+
+
+def _base_groups(rows: list[dict[str, Any]]) -> list[Group]:
+    """An amount's rows by series (and period): their procedures add up to the scope's
+    procedures that carry the amount, as a count's cells add up to its total."""
+    by: dict[Any, list[int]] = {}
+    for i, row in enumerate(rows):
+        by.setdefault((row.get("_series"), row.get("period")), []).append(i)
+    groups = []
+    for ix in by.values():
+        total = rows[ix[0]].get("_base_total")
+        listed = sum(rows[i].get("procedures") or 0 for i in ix)
+        groups.append(Group(tuple(ix), total, complete=listed == total, total_key="_base_total"))
+    return groups
+
+
+def _finish(rows: list[dict[str, Any]], measure: str = "procedures") -> None:
+    """Drop the builder's private keys (raw counts, totals) before rows leave; money
+    leaves in dollars (it is summed in whole cents)."""
     strip_raw(rows)
     for row in rows:
         for key in [k for k in row if k.startswith("_")]:
             del row[key]
+        if measure in MONEY:
+            for key in (measure, f"avg_{measure}", f"{measure}_before"):
+                if isinstance(row.get(key), (int, float)):
+                    row[key] = round(row[key] / 100, 2)
 
 
 def _total_phrase(ctx: DataContext, total: int | None, what: str | None = None) -> str:
     what = what or ctx.what()
     if total is None:  # withheld: it would let a small count be worked out
         return f"all {what}"
-    if 0 < total < ctx.min_cell:
+    if 0 < total < ctx.min_cell and not ctx.money:
         return f"fewer than {ctx.min_cell} {what}"
-    return f"all {fmt_count(total)} {what}"
+    return f"all {ctx.fmt(total)} {what}"
 
 
 def _series_noun(ctx: DataContext) -> str:
@@ -399,6 +537,7 @@ def build_ranked(ctx: DataContext) -> Built:
             "description": ctx.catalog.describe(code),
             "share_pct": _share(value, total),
             measure: value,
+            **ctx.base_fields(rec, value),
         }
         if among or spec.exclude_codes:
             row["cohort_rank"] = int(rec["cohort_rank"])
@@ -406,6 +545,8 @@ def build_ranked(ctx: DataContext) -> Built:
             row["asked"] = code in asked
         row.update(_series=rec["series"], _total=total, _selected=int(rec["selected"] or 0))
         rows.append(row)
+    if ctx.average_key and not asked:
+        rows = _rank_by_average(ctx, rows)
     groups = _series_groups(rows, measure, listed_all=False)
     if among:  # the set's own total is stated too ("together the 3 codes were ...")
         groups += [
@@ -418,14 +559,14 @@ def build_ranked(ctx: DataContext) -> Built:
             )
             for g in groups
         ]
-    suppress(rows, (measure,), ("share_pct",), ctx.min_cell, groups)
+    ctx.suppress(rows, groups)
     totals = {row["_series"]: row["_total"] for row in rows}
     by_series = _split_series(rows)
     if spec.ask == "share" or spec.code_mode == "compared":
         built = _standings(ctx, by_series, totals)
     else:
         built = _top_list(ctx, by_series, totals, among)
-    _finish(rows)
+    _finish(rows, measure)
     built.rows = rows
     return built
 
@@ -450,11 +591,11 @@ def _top_list(
                 )
             )
         else:
-            lines.extend(_ranked_lines(srows, ctx.measure))
+            lines.extend(_ranked_lines(srows, ctx))
     if among:
         notes.extend(_set_notes(ctx, by_series, totals))
     notes.extend(_denominator_notes(ctx, totals))
-    if ctx.plan.series_by is None and n and len(by_series.get(0, [])) < n:
+    if ctx.plan.series_by is None and n and len(by_series.get(0, [])) < n and not ctx.money:
         what = "of these codes were" if among else "codes were"
         notes.append(f"Only {len(by_series.get(0, []))} {what} billed in this scope and period.")
     return Built([], _ranked_title(ctx, n, among), lines=lines, notes=notes)
@@ -485,13 +626,19 @@ def _ranked_title(ctx: DataContext, n: int | None, among: bool) -> str:
     return f"{head}, {ctx.scope_line()}"
 
 
-def _ranked_lines(rows: Sequence[dict[str, Any]], measure: str) -> list[str]:
+def _ranked_lines(rows: Sequence[dict[str, Any]], ctx: DataContext) -> list[str]:
     out = []
     for row in rows[:TEXT_ROWS]:
         rank = f"{row['rank']}." if row.get("rank") is not None else "-"
+        if ctx.amount:
+            out.append(
+                f"{rank} {row['code']} {row['description']}: {ctx.fmt(row[ctx.measure])} "
+                f"({fmt_pct(row['share_pct'])}){ctx.amount_words(row)}"
+            )
+            continue
         out.append(
             f"{rank} {row['code']} {row['description']}: {fmt_pct(row['share_pct'])} "
-            f"({fmt_count(row[measure])})"
+            f"({fmt_count(row[ctx.measure])})"
         )
     return out
 
@@ -519,7 +666,7 @@ def _standings(
         prefix = f"{label}: " if label else ""
         asked_rows = {r["code"]: r for r in srows if r.get("asked")}
         total = totals.get(key)
-        of_total = "" if total is None else f" of {fmt_count(total)}"
+        of_total = "" if total is None else f" of {ctx.fmt(total)}"
         parts = []
         for code in asked_codes:
             row = asked_rows.get(code)
@@ -528,28 +675,29 @@ def _standings(
             elif row.get("share_pct") is None:
                 parts.append(
                     f"{_code_phrase(ctx, code)} ranked {ordinal(row['rank'])} among "
-                    f"{series_what}, with fewer than {ctx.min_cell} {ctx.noun} "
+                    f"{series_what}, with fewer than {ctx.min_cell} {ctx.count_noun} "
                     "(share withheld)"
                 )
             else:
                 parts.append(
                     f"{_code_phrase(ctx, code)} was {fmt_pct(row['share_pct'])} of "
                     f"{series_what}: ranked {ordinal(row['rank'])}, "
-                    f"{fmt_count(row[measure])}{of_total}"
+                    f"{ctx.fmt(row[measure])}{of_total}{ctx.amount_words(row)}"
                 )
         shown = [asked_rows.get(c) for c in asked_codes]
         if len(asked_codes) > 1 and all(
-            r is not None and isinstance(r[measure], int) for r in shown
+            r is not None and isinstance(r[measure], int) and not isinstance(r[measure], bool)
+            for r in shown
         ):
             together = sum(r[measure] for r in shown if r is not None)
             parts.append(
                 f"together {fmt_pct(_share(together, total or 0))} of {series_what} "
-                f"({fmt_count(together)}{of_total})"
+                f"({ctx.fmt(together)}{of_total})"
             )
         summary.append(prefix + "; ".join(parts) + ".")
         if len(by_series) == 1 and spec.code_mode != "compared":
             lines.append("Top codes for context:")
-            lines.extend(_ranked_lines(srows, measure))
+            lines.extend(_ranked_lines(srows, ctx))
     title = f"{ctx.codes_label()} in {ctx.what()}".replace(" in  ", " in ")
     if ctx.plan.series_by in ("cohort", "cohort_index"):
         title = f"{ctx.codes_label()}: " + " vs ".join(ctx.series_label(k) for k in by_series)
@@ -577,13 +725,13 @@ def _set_notes(
             out.append(
                 f"The total of the codes of {label} is withheld (it would reveal a small count)."
             )
-        elif 0 < selected < ctx.min_cell:
+        elif 0 < selected < ctx.min_cell and not ctx.money:
             out.append(f"The codes of {label} had fewer than {ctx.min_cell} {ctx.noun}.")
         elif count:
             out.append(
                 f"Together the {count} codes of {label} were "
                 f"{fmt_pct(_share(selected, total or 0))} of {ctx.what()} "
-                f"({fmt_count(selected)}{'' if total is None else ' of ' + fmt_count(total)})."
+                f"({ctx.fmt(selected)}{'' if total is None else ' of ' + ctx.fmt(total)})."
             )
         first = srows[0]
         if first.get("cohort_rank"):
@@ -605,10 +753,10 @@ def _denominator_notes(ctx: DataContext, totals: dict[Any, int | None]) -> list[
             f"Shares are of all {ctx.what()}, {ctx.scope_line()}; the total is withheld "
             "because it would reveal a small count."
         ]
-    if 0 < total < ctx.min_cell:
+    if 0 < total < ctx.min_cell and not ctx.money:
         return [f"Fewer than {ctx.min_cell} {ctx.what()} in all: shares are withheld."]
     kept = " (codes left out still count in it)" if ctx.spec.exclude_codes else ""
-    return [f"Shares are of all {fmt_count(total)} {ctx.what()}, {ctx.scope_line()}{kept}."]
+    return [f"Shares are of all {ctx.fmt(total)} {ctx.what()}, {ctx.scope_line()}{kept}."]
 
 
 # --------------------------------------------------------------------------- total
@@ -632,6 +780,8 @@ def subset_label(ctx: DataContext) -> str:
             if name == "places":
                 place = catalog.places.get(v)
                 return f"{place.name} ({v})" if place else v
+            if name == "settings":
+                return f"{v} settings"
             return f"modifier {v}"
 
         text = " or ".join(word(v) for v in sel.include)
@@ -655,7 +805,11 @@ def build_total(ctx: DataContext) -> Built:
     rows = []
     for rec in records:
         value, total = int(rec["value"] or 0), int(rec["total"] or 0)
-        row: dict[str, Any] = {**ctx.series_fields(rec["series"]), measure: value}
+        row: dict[str, Any] = {
+            **ctx.series_fields(rec["series"]),
+            measure: value,
+            **ctx.base_fields(rec, value),
+        }
         if picked:
             row["share_pct"] = _share(value, total)
         if part:
@@ -664,7 +818,7 @@ def build_total(ctx: DataContext) -> Built:
             row["codes"] = ctx.codes_label()
         row.update(_series=rec["series"], _total=total)
         rows.append(row)
-    suppress(rows, (measure,), ("share_pct",), ctx.min_cell, _part_groups(rows) if picked else ())
+    ctx.suppress(rows, _part_groups(rows) if picked else ())
     what = ctx.what()
     whole = f"{ctx.codes_label()} {ctx.noun}" if spec.codes and part else what
     subject = part or ctx.codes_label() or what
@@ -674,7 +828,13 @@ def build_total(ctx: DataContext) -> Built:
         label = ctx.series_label(row["_series"])
         prefix = f"{label}: " if label else ""
         value = row[measure]
-        if isinstance(value, str):
+        words = ctx.amount_words(row)
+        if ctx.amount and row.get("suppressed"):
+            summary.append(
+                f"{prefix}{_cap(subject)}: withheld, because it would reveal a count of fewer "
+                f"than {ctx.min_cell}."
+            )
+        elif isinstance(value, str):
             summary.append(f"{prefix}{_cap(subject)}: fewer than {ctx.min_cell} {ctx.noun}.")
         elif value is None:
             summary.append(
@@ -684,23 +844,24 @@ def build_total(ctx: DataContext) -> Built:
         elif part:
             summary.append(
                 f"{prefix}{_cap(part)} was {fmt_pct(row['share_pct'])} of {whole}: "
-                f"{fmt_count(value)} of {fmt_count(row['_total'])}."
+                f"{ctx.fmt(value)} of {ctx.fmt(row['_total'])}{words}."
             )
         elif picked:
             summary.append(
-                f"{prefix}{_cap(subject)}: {fmt_count(value)} {ctx.noun}, "
+                f"{prefix}{_cap(subject)}: {ctx.fmt(value)} {ctx.noun}{words}, "
                 f"{fmt_pct(row['share_pct'])} of {_total_phrase(ctx, row['_total'])}."
             )
         else:
-            summary.append(f"{prefix}{fmt_count(value)} {what}.")
+            summary.append(f"{prefix}{ctx.fmt(value)} {what}{words}.")
     values = [r[measure] for r in rows]
     if len(rows) == 2 and all(isinstance(v, int) and v for v in values):
         a, b = values
-        summary.append(f"Change: {b - a:+,} ({100.0 * (b - a) / a:+.1f}%).")
+        change = f"{'+' if b >= a else '-'}{ctx.fmt(abs(b - a))}" if ctx.amount else f"{b - a:+,}"
+        summary.append(f"Change: {change} ({100.0 * (b - a) / a:+.1f}%).")
     title = f"{_cap(part)} as a share of {whole}" if part else _cap(subject if spec.codes else what)
     if ctx.plan.series_by is not None:
         title += ": " + " vs ".join(ctx.series_label(r["_series"]) for r in rows)
-    _finish(rows)
+    _finish(rows, measure)
     return Built(rows, f"{title}, {ctx.scope_line()}".rstrip(", "), summary=summary, lines=lines)
 
 
@@ -724,16 +885,13 @@ def build_breakdown(ctx: DataContext) -> Built:
             "rank": int(rec["rank"]),
             "share_pct": _share(value, total),
             measure: value,
+            **ctx.base_fields(rec, value),
         }
         row.update(_series=rec["series"], _total=total)
         rows.append(row)
-    suppress(
-        rows,
-        (measure,),
-        ("share_pct",),
-        ctx.min_cell,
-        _series_groups(rows, measure, listed_all=ctx.r.n is None),
-    )
+    if ctx.average_key:
+        rows = _rank_by_average(ctx, rows)
+    ctx.suppress(rows, _series_groups(rows, measure, listed_all=ctx.r.n is None))
     by_series = _split_series(rows)
     whole = ctx.codes_what() if spec.codes else ctx.what()
     title = f"{_cap(whole)} by {DIMENSION_NOUN[by]}, {ctx.scope_line()}"
@@ -750,22 +908,30 @@ def build_breakdown(ctx: DataContext) -> Built:
             )
             continue
         top = srows[0]
-        if ctx.r.n == 1:
+        if ctx.r.n == 1 and ctx.average_key:
             summary.append(
-                f"{top['name']} had the most: {fmt_count(top[measure])} {ctx.noun} "
+                f"{top['name']} had the highest average: "
+                f"{fmt_dollars(top[ctx.average_key])} per procedure ({ctx.fmt(top[measure])} "
+                f"{ctx.noun} over {fmt_count(top['procedures'])} procedures)."
+            )
+        elif ctx.r.n == 1:
+            summary.append(
+                f"{top['name']} had the most: {ctx.fmt(top[measure])} {ctx.noun}"
+                f"{ctx.amount_words(top)} "
                 f"({fmt_pct(top['share_pct'])} of "
                 f"{_total_phrase(ctx, top['_total'], whole)})."
             )
         else:
             lines.extend(
-                f"{r['rank']}. {r['name']}: {fmt_count(r[measure])} ({fmt_pct(r['share_pct'])})"
+                f"{r['rank']}. {r['name']}: {ctx.fmt(r[measure])} ({fmt_pct(r['share_pct'])})"
+                f"{ctx.amount_words(r)}"
                 for r in srows[:TEXT_ROWS]
             )
     notes = []
     if len(by_series) == 1:
         total = next(iter(by_series.values()))[0]["_total"]
-        if total is not None and not 0 < total < ctx.min_cell:
-            notes.append(f"Shares are of all {fmt_count(total)} {whole} in the period.")
+        if total is not None and (ctx.money or not 0 < total < ctx.min_cell):
+            notes.append(f"Shares are of all {ctx.fmt(total)} {whole} in the period.")
     else:
         notes.append(f"Each {_series_noun(ctx)}'s shares are of its own {ctx.noun}.")
     if by == "cohort":
@@ -773,7 +939,7 @@ def build_breakdown(ctx: DataContext) -> Built:
             "Specialties are the rendering providers' (OT, PT, SLP, physiatry, "
             "chiropractic, other)."
         )
-    _finish(rows)
+    _finish(rows, measure)
     return Built(rows, title, summary=summary, lines=lines, notes=notes)
 
 
@@ -806,13 +972,12 @@ def build_time(ctx: DataContext) -> Built:
                 rank=int(rec["rank"]) if rec["rank"] is not None and value else None,
             )
         row[measure] = value
+        row.update(ctx.base_fields(rec, value))
         if picked:
             row["share_pct"] = _share(value, total)
         row.update(_series=rec["series"], _total=total)
         rows.append(row)
-    suppress(
-        rows, (measure,), ("share_pct",), ctx.min_cell, _period_groups(ctx, rows) if picked else ()
-    )
+    ctx.suppress(rows, _period_groups(ctx, rows) if picked else ())
     subject = ctx.codes_label()
     what = ctx.what()
     if picked and ctx.plan.series_by in ("cohort", "cohort_index"):
@@ -831,7 +996,8 @@ def build_time(ctx: DataContext) -> Built:
         for r in srows:
             share = f" ({fmt_pct(r['share_pct'])})" if picked else ""
             lines.append(
-                f"{'  ' if label else ''}{r['period']}: {fmt_count(r[measure])} {ctx.noun}{share}"
+                f"{'  ' if label else ''}{r['period']}: {ctx.fmt(r[measure])} {ctx.noun}{share}"
+                f"{ctx.amount_words(r)}"
             )
         first, last = srows[0], srows[-1]
         if (
@@ -851,7 +1017,7 @@ def build_time(ctx: DataContext) -> Built:
         notes.append("Periods marked with months are only partly covered by the data.")
     if picked:
         notes.append(f"Shares are of all {what} in each {DIMENSION_NOUN[by]}.")
-    _finish(rows)
+    _finish(rows, measure)
     return Built(rows, title, lines=lines, notes=notes)
 
 

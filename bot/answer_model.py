@@ -15,6 +15,21 @@ from typing import Any
 from bot.columns import Column, table_columns
 from bot.suppress import DEFAULT_MIN_CELL
 
+# Row keys that hold dollars (money is summed in whole cents, answered in dollars), and
+# every amount key a data row may carry beside `procedures`, in display order.
+MONEY_KEYS = frozenset(
+    {"payments", "allowed", "charges", "avg_payments", "avg_allowed", "avg_charges"}
+)
+AMOUNT_KEYS = (
+    "payments",
+    "avg_payments",
+    "allowed",
+    "avg_allowed",
+    "charges",
+    "avg_charges",
+    "beneficiaries",
+)
+
 
 @dataclass(frozen=True)
 class Provenance:

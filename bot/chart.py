@@ -26,7 +26,9 @@ from bot.chart_kinds import (
     LINES,
     OTHER_CODES,
     STACKED_BAR,
+    STATE_GRID,
     STATE_MAP,
+    STATE_TILES,
     ChartSpec,
     Point,
     chart_spec,
@@ -59,24 +61,6 @@ FOOTER_SIZE = 8
 MAP_LABELLED = 5
 MAX_TICK_LABELS = 15  # period names under a trend's axis
 MANY_POINTS = 24  # more periods than this: smaller markers  # map tiles that print their figure: the top states
-
-# A US tile grid: one square per state and DC, roughly where each lies (row, column).
-STATE_GRID = (
-    "AK .. .. .. .. .. .. .. .. .. ME",
-    ".. .. .. .. .. WI .. .. .. VT NH",
-    "WA ID MT ND MN IL MI .. NY MA ..",
-    "OR NV WY SD IA IN OH PA NJ CT RI",
-    "CA UT CO NE MO KY WV VA MD DE ..",
-    ".. AZ NM KS AR TN NC SC DC .. ..",
-    ".. .. .. OK LA MS AL GA .. .. ..",
-    "HI .. .. TX .. .. .. FL .. .. ..",
-)
-STATE_TILES: dict[str, tuple[int, int]] = {
-    code: (row, col)
-    for row, line in enumerate(STATE_GRID)
-    for col, code in enumerate(line.split())
-    if code != ".."
-}
 
 
 def _style(axes: Axes, spec: ChartSpec | None = None, value_axis: str = "x") -> None:

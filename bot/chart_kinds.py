@@ -53,7 +53,15 @@ MAP_MIN_STATES = 20
 MAX_ALT_TEXT = 1000  # Slack's limit on a file's alt text
 SHARE_KEY = "share_pct"
 COUNT_KEYS = ("procedures", "units", "claims")
-MEASURE_NOUN = {"procedures": "Procedures", "units": "Units", "claims": "Visits"}
+MEASURE_NOUN = {
+    "procedures": "Procedures",
+    "units": "Units",
+    "claims": "Visits",
+    "payments": "Payments ($)",
+    "allowed": "Allowed ($)",
+    "charges": "Charges ($)",
+    "beneficiaries": "Beneficiaries",
+}
 SERIES_FIELDS = {  # compare_by / per_group -> the row field holding the group
     "cohort": "cohort",
     "period": "period",
@@ -66,6 +74,24 @@ SERIES_FIELDS = {  # compare_by / per_group -> the row field holding the group
     "month": "month",
 }
 STATES_AND_DC = 51
+# A US tile grid: one square per state and DC, roughly where each lies (row, column).
+STATE_GRID = (
+    "AK .. .. .. .. .. .. .. .. .. ME",
+    ".. .. .. .. .. WI .. .. .. VT NH",
+    "WA ID MT ND MN IL MI .. NY MA ..",
+    "OR NV WY SD IA IN OH PA NJ CT RI",
+    "CA UT CO NE MO KY WV VA MD DE ..",
+    ".. AZ NM KS AR TN NC SC DC .. ..",
+    ".. .. .. OK LA MS AL GA .. .. ..",
+    "HI .. .. TX .. .. .. FL .. .. ..",
+)
+STATE_TILES: dict[str, tuple[int, int]] = {
+    code: (row, col)
+    for row, line in enumerate(STATE_GRID)
+    for col, code in enumerate(line.split())
+    if code != ".."
+}
+
 OTHER_CODES = "Other codes"  # the map's grey for codes beyond the palette
 NOT_LISTED = "–"  # a code in one group's list and not another's
 # "<11" (the threshold is TOPRANK_MIN_CELL's): what the mark means, said in the footer.
@@ -503,7 +529,10 @@ def build_state_map(answer: Answer) -> ChartSpec:
         rest = tuple(p for _, points in ranked[MAX_SERIES:] for p in points)
         if rest:
             series.append(Series(OTHER_CODES, rest))
-        notes = ["Each state is coloured by its top code.", *_unlisted(rows)]
+        notes = [
+            "Each state is coloured by its top code.",
+            *_unlisted([p for s in series for p in s.points]),
+        ]
         states = [p.category for s in series for p in s.points]
         return _spec(answer, STATE_MAP, key, states, series, notes)
     points = []
@@ -514,8 +543,17 @@ def build_state_map(answer: Answer) -> ChartSpec:
     return _spec(answer, STATE_MAP, key, states, [Series("", tuple(points))], _unlisted(points))
 
 
-def _unlisted(listed: Sequence[Any]) -> list[str]:
-    return ["White: not in the answer (no procedures)."] if len(listed) < STATES_AND_DC else []
+def _unlisted(listed: Sequence[Point]) -> list[str]:
+    """What the tiles cannot show: a white square is a state not in the answer; a
+    territory or military code (no square on the grid) is named with its figure."""
+    on_grid = [p for p in listed if p.category in STATE_TILES]
+    notes = ["White: not in the answer (no procedures)."] if len(on_grid) < STATES_AND_DC else []
+    off_grid = [p for p in listed if p.category not in STATE_TILES]
+    if off_grid:
+        notes.append(
+            "Not on the map: " + ", ".join(f"{p.category} {p.figure}" for p in off_grid) + "."
+        )
+    return notes
 
 
 def build_stacked_bar(answer: Answer) -> ChartSpec:

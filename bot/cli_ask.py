@@ -44,7 +44,7 @@ PROMPT = "toprank> "
 QUIT_WORDS = frozenset({"quit", "exit", "bye", ":q", "q"})
 # Typed alone in the chat: forget the conversation so far.
 NEW_WORDS = frozenset({"new", "reset", "start over", "/new"})
-BANNER_EXAMPLES = load_examples().questions[:4]
+BANNER_EXAMPLES = load_examples().questions[:5]
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -53,7 +53,7 @@ def choices_for(coverage: Coverage | None, catalog: Catalog) -> Choices:
     cohorts = tuple(catalog.cohorts)  # in data/cohorts.yaml's order
     return Choices(
         cohorts=cohorts,
-        states=tuple(sorted(catalog.states)),
+        states=tuple(sorted(catalog.place_states)),
         payers=tuple(catalog.payer_names),
         years=years,
     )

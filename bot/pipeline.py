@@ -29,7 +29,14 @@ from bot.answer import (
 from bot.answer_model import Answer
 from bot.knowledge import Knowledge, load_knowledge
 from data.catalog import Catalog, load_catalog
-from data.db import QUESTION_TABLES, ConfigError, DatabaseProblem, locate, verify_blocks
+from data.db import (
+    QUESTION_TABLES,
+    ROLLUP_GRAIN,
+    ConfigError,
+    DatabaseProblem,
+    locate,
+    verify_blocks,
+)
 from data.vocab import Vocabulary, load_vocab
 from intents.conversation import Context, follow_up
 from intents.model import MAX_QUESTION_CHARS, Coverage, Period
@@ -266,6 +273,9 @@ class Toprank:
         except Exception:
             log.exception("internal error answering %r", question[:MAX_QUESTION_CHARS])
             kind = "unknown" if spec is None else intent_name(spec)
+            missing = self._rollup_columns_missing()
+            if missing:
+                return outdated_answer(question[:MAX_QUESTION_CHARS], kind, missing), context
             return internal_error_answer(question[:MAX_QUESTION_CHARS], kind), context
         if spec.kind == "data" and not answer.error:
             codes = tuple(str(r["code"]) for r in answer.rows if r.get("code"))
@@ -273,6 +283,25 @@ class Toprank:
         if spec.kind in ("lookup",) and not answer.error:
             return answer, Context(spec, tuple(spec.lookup_codes))
         return answer, context if spec.kind == "data" else None
+
+    def _rollup_columns_missing(self) -> tuple[str, ...]:
+        """Columns this toprank's rollups have and the open DuckDB file's lack: a file
+        built by an older toprank (a question that needs one fails inside)."""
+        if not isinstance(self.engine, DuckDBEngine):
+            return ()
+        missing: list[str] = []
+        try:
+            cursor = self.engine.cursor()
+            try:
+                for table, (keys, measures) in ROLLUP_GRAIN.items():
+                    have = {r[0] for r in cursor.execute(f'DESCRIBE "{table}"').fetchall()}
+                    missing += [c for c in (*keys, *measures) if c not in have]
+            finally:
+                cursor.close()
+        except Exception:  # the file is the problem then, not its age
+            log.exception("reading the rollups' columns")
+            return ()
+        return tuple(dict.fromkeys(missing))
 
     # --- answering -----------------------------------------------------------------
 
@@ -350,6 +379,21 @@ def _verify_answer_tables(engine: DuckDBEngine) -> None:
             f"{engine.path} is damaged ({result.damaged}); restore it from a backup or "
             "rebuild it (`toprank data info` checks the whole file)"
         )
+
+
+def outdated_answer(question: str, intent_kind: str, missing: tuple[str, ...]) -> Answer:
+    """A question that needs what a database built by an older toprank lacks."""
+    answer = internal_error_answer(question, intent_kind)
+    return replace(
+        answer,
+        title="The data file needs rebuilding",
+        text=(
+            "Sorry, this data file was built by an older version of toprank: its summary "
+            f"tables lack {', '.join(missing)}, which this question needs. Rebuild them: "
+            "`toprank data demo --force` for the demo data, or load a file with "
+            "`toprank data ingest` (the summaries are then built again)."
+        ),
+    )
 
 
 def damaged_answer(question: str, intent_kind: str) -> Answer:

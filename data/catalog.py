@@ -12,12 +12,23 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
+from typing import Literal
 
 import yaml
 
 DATA_DIR = Path(__file__).resolve().parent
 
 REHAB_FIRST, REHAB_LAST = "97010", "97799"
+
+# What a row's `state` holds (data/states.csv `kind`): the 50 states and DC, the
+# territories, the military post codes, and two codes that name no place (XX unknown,
+# ZZ foreign, as the CMS file writes them). Every kind counts in national answers;
+# only the first three can be a place filter or a row of a by-state answer.
+StateKind = Literal["state", "territory", "military", "unknown"]
+PLACE_KINDS: frozenset[str] = frozenset({"state", "territory", "military"})
+# The codes of kind "unknown" (tests check this against states.csv): the compiler leaves
+# them out of by-state answers without loading the catalog.
+NO_PLACE_STATES: tuple[str, ...] = ("XX", "ZZ")
 
 
 def in_rehab_range(code: str) -> bool:
@@ -78,13 +89,19 @@ class Catalog:
     codes: Mapping[str, CodeInfo]
     subgroups: tuple[Subgroup, ...]
     cohorts: Mapping[str, CohortInfo]
-    states: Mapping[str, str]  # USPS code -> name
-    state_population: Mapping[str, int]  # USPS code -> thousands (demo weights)
+    # every code a row's state may hold -> its name (see StateKind)
+    states: Mapping[str, str]
+    state_kinds: Mapping[str, StateKind]
+    state_population: Mapping[str, int]  # USPS code -> thousands (demo weights), states only
     payers: Mapping[str, tuple[str, ...]]  # payer -> synonyms
     payer_names: Mapping[str, str]
     taxonomy: Mapping[str, str]  # NUCC taxonomy code -> cohort
     provider_types: Mapping[str, str]  # CMS Rndrng_Prvdr_Type (lower case) -> cohort
     places: Mapping[str, Place]  # place-of-service code -> Place
+    # Place-of-service codes the Medicare Physician Fee Schedule pays at its facility
+    # rate (data/facility_places.csv); every other code is a non-facility setting. The
+    # CMS file's Place_Of_Srvc F/O is this split, made by CMS from the claims' codes.
+    facility_places: frozenset[str]
     modifiers: Mapping[str, Modifier]
     cities: Mapping[str, str]  # city name (lower case) -> USPS state code
 
@@ -92,6 +109,21 @@ class Catalog:
     def provider_cohorts(self) -> tuple[str, ...]:
         """Cohorts decided by the rendering provider (they do not overlap)."""
         return tuple(k for k, c in self.cohorts.items() if c.kind == "provider")
+
+    @property
+    def us_states(self) -> tuple[str, ...]:
+        """The 50 states and DC (the demo's places, the tile map's squares)."""
+        return tuple(c for c, k in self.state_kinds.items() if k == "state")
+
+    @property
+    def place_states(self) -> tuple[str, ...]:
+        """Codes a question can filter on or group by: states, DC, territories, military."""
+        return tuple(c for c, k in self.state_kinds.items() if k in PLACE_KINDS)
+
+    @property
+    def no_place_states(self) -> tuple[str, ...]:
+        """XX and ZZ: counted nationally, never a place."""
+        return tuple(c for c, k in self.state_kinds.items() if k not in PLACE_KINDS)
 
     def describe(self, code: str) -> str:
         info = self.codes.get(code)
@@ -125,6 +157,21 @@ def _read_yaml(path: Path) -> dict:
 
 def _split_aliases(text: str) -> tuple[str, ...]:
     return tuple(a.strip() for a in (text or "").split("|") if a.strip())
+
+
+def _state_kind(row: Mapping[str, str]) -> StateKind:
+    kind = _STATE_KINDS.get(row["kind"])
+    if kind is None:
+        raise ValueError(f"states.csv: {row['code']} has kind {row['kind']!r}")
+    return kind
+
+
+_STATE_KINDS: Mapping[str, StateKind] = {
+    "state": "state",
+    "territory": "territory",
+    "military": "military",
+    "unknown": "unknown",
+}
 
 
 @lru_cache(maxsize=4)
@@ -169,8 +216,9 @@ def load_catalog(data_dir: Path = DATA_DIR) -> Catalog:
         subgroups=subgroups,
         cohorts=MappingProxyType(cohorts),
         states=MappingProxyType({r["code"]: r["name"] for r in states_rows}),
+        state_kinds=MappingProxyType({r["code"]: _state_kind(r) for r in states_rows}),
         state_population=MappingProxyType(
-            {r["code"]: int(r["population_thousands"]) for r in states_rows}
+            {r["code"]: int(r["population_thousands"]) for r in states_rows if r["kind"] == "state"}
         ),
         payers=MappingProxyType(
             {k: tuple(str(s) for s in v["synonyms"]) for k, v in payers_yaml.items()}
@@ -191,6 +239,7 @@ def load_catalog(data_dir: Path = DATA_DIR) -> Catalog:
                 for r in _read_csv(data_dir / "places.csv")
             }
         ),
+        facility_places=frozenset(r["code"] for r in _read_csv(data_dir / "facility_places.csv")),
         modifiers=MappingProxyType(
             {
                 r["modifier"]: Modifier(r["modifier"], r["name"], _split_aliases(r["synonyms"]))

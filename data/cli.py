@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from data import db
+from data.catalog import load_catalog
 
 COHORT_ORDER = ("pt", "ot", "slp", "chiro", "pmr", "other", "rehab", "all")
 MAX_DEMO_LINES = 2_000_000_000
@@ -242,11 +243,33 @@ def describe(con: duckdb.DuckDBPyConnection, path: Path) -> str:
             ["table", "rows"], [[t, _n(c)] for t, c in zip(counted, counts, strict=True)], right={1}
         )
     )
+    if "claim_lines" in tables:
+        out.append("")
+        out.extend(_non_states(con))
     if "rollup_national" in tables:
         out.append("")
         out.append("procedures by cohort and year (rehab = codes 97010-97799, any provider):")
         out.extend(_cohort_years(con))
     return "\n".join(out)
+
+
+def _non_states(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Rows whose state is a territory, a military code, XX or ZZ: kept and counted
+    nationally (only XX and ZZ are in no state's row)."""
+    catalog = load_catalog()
+    rows = con.execute(
+        "SELECT state, count(*), CAST(sum(procedures) AS BIGINT) FROM claim_lines "
+        "WHERE NOT list_contains($states, state) GROUP BY state ORDER BY state",
+        {"states": list(catalog.us_states)},
+    ).fetchall()
+    head = "rows outside the 50 states and DC (counted in national answers):"
+    if not rows:
+        return [head, "  (none)"]
+    body = [
+        [code, catalog.states.get(code, "?"), catalog.state_kinds.get(code, "?"), _n(n), _n(p)]
+        for code, n, p in rows
+    ]
+    return [head, *_table(["code", "name", "kind", "rows", "procedures"], body, right={3, 4})]
 
 
 def _cohort_years(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -22,6 +22,7 @@ import time
 import zlib
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
@@ -370,7 +371,7 @@ def quota_index_cells(spec: DemoSpec, counts: pd.DataFrame) -> tuple[Axes, pd.Da
     axes = Axes(
         cohorts=COHORTS,
         codes=tuple(sorted(set(counts["code"]))),
-        states=tuple(catalog.states),
+        states=catalog.us_states,
         months=tuple(months["month"]),
         payers=PAYERS,
     )
@@ -450,7 +451,7 @@ def provider_pools(spec: DemoSpec) -> pd.DataFrame:
     """Provider pools per cohort x state (cohort, state, pool_start, pool_size): the
     cohort's national count split by state population, at least 3 per state."""
     catalog = load_catalog()
-    states = list(catalog.states)
+    states = list(catalog.us_states)
     pop = np.array([catalog.state_population[s] for s in states], dtype=float)
     frames = []
     for cohort in COHORTS:
@@ -541,8 +542,33 @@ def cell_table(
             "pool_start": pool_start[cohort_i, state_i].astype(np.int64),
             "pool_size": pool_size[cohort_i, state_i].astype(np.uint64),
             "batch": (before // batch_lines).astype(np.int32),
+            **_fee_columns(np.array(axes.codes)[code_i], np.array(axes.payers)[payer_i]),
         }
     )
+
+
+def fee_table(data_dir: Path = DATA_DIR) -> pd.DataFrame:
+    """data/demo_fees.csv: whole cents per unit billed, per code and payer (charge,
+    allowed, paid)."""
+    fees = pd.read_csv(data_dir / "demo_fees.csv", comment="#", dtype={"code": str})
+    for column in ("charge", "allowed", "paid"):
+        # cents from the written dollars, exactly (no binary fraction carried over)
+        fees[column] = [round(Decimal(str(v)) * 100) for v in fees[column]]
+    return fees.set_index(["code", "payer"])
+
+
+def _fee_columns(codes: np.ndarray, payers: np.ndarray) -> dict[str, np.ndarray]:
+    """Each cell's fees per unit in cents; every demo code and payer must be priced."""
+    fees = fee_table()
+    keys = list(zip(codes.tolist(), payers.tolist(), strict=True))
+    unpriced = sorted({k for k in keys if k not in fees.index})
+    if unpriced:
+        raise CalibrationError(f"demo_fees.csv has no fee for {unpriced[:5]}")
+    picked = fees.loc[keys]
+    return {
+        f"fee_{column}": picked[column].to_numpy(dtype=np.int64)
+        for column in ("charge", "allowed", "paid")
+    }
 
 
 def bucket_lists(spec: DemoSpec) -> dict[str, list]:
@@ -562,6 +588,7 @@ def bucket_lists(spec: DemoSpec) -> dict[str, list]:
             s for c in COHORTS for s in _bucket_table(p["place_of_service"][c], "s")["s"]
         ],
         "units_buckets": [int(u) for u in _bucket_table(p["timed_units"], "u")["u"]],
+        "facility_places": sorted(catalog.facility_places),
     }
 
 

@@ -10,7 +10,8 @@
 -- into nine digits plus the Luhn check digit real NPIs carry, and its NUCC taxonomy
 -- comes from the cohort's taxonomy mix. Mixes arrive as 100-bucket lists, one block of
 -- 100 per cohort ($taxonomy_buckets, $pos_buckets) or one for all ($units_buckets):
--- list lookups cost less here than joins.
+-- list lookups cost less here than joins. Amounts are the cell's fees (data/demo_fees.csv,
+-- whole cents per unit, by code and payer) times the line's units.
 INSERT INTO claim_lines BY NAME
 WITH expanded AS (
     SELECT c.*,
@@ -30,7 +31,9 @@ WITH expanded AS (
     SELECT h.*, b // 100000000 % 10 AS d1, b // 10000000 % 10 AS d2, b // 1000000 % 10 AS d3,
            b // 100000 % 10 AS d4, b // 10000 % 10 AS d5, b // 1000 % 10 AS d6,
            b // 100 % 10 AS d7, b // 10 % 10 AS d8, b % 10 AS d9, b AS npi_base
-    FROM (SELECT *, 100000000 + (provider_id * 7919 + 4242424) % 90000000 AS b FROM hashed) AS h
+    FROM (SELECT *, 100000000 + (provider_id * 7919 + 4242424) % 90000000 AS b,
+                 CASE WHEN timed THEN $units_buckets[units_bucket + 1] ELSE 1 END AS units_n
+          FROM hashed) AS h
 )
 SELECT
     'DM' || lpad(CAST(h.claim_no AS VARCHAR), 14, '0') AS claim_id,
@@ -45,7 +48,7 @@ SELECT
          THEN concat_ws(' ', h.modifier_base, h.modifier_extra)
          ELSE h.modifier_base
     END AS modifiers,
-    CASE WHEN h.timed THEN $units_buckets[h.units_bucket + 1] ELSE 1 END AS units,
+    h.units_n AS units,
     -- Luhn over "80840" + the base (the prefix contributes 24): every second digit from
     -- the right is doubled, and a doubled digit counts its digit sum (2d - 9 when d >= 5).
     CAST(h.npi_base AS VARCHAR) || CAST((10 - (24
@@ -55,8 +58,14 @@ SELECT
     $taxonomy_buckets[h.cohort_idx * 100 + h.provider_id % 100 + 1] AS rendering_taxonomy,
     h.cohort AS cohort,
     $pos_buckets[h.cohort_idx * 100 + h.pos_bucket + 1] AS place_of_service,
+    -- the fee schedule's setting of that place (data/facility_places.csv), as ingest does
+    CASE WHEN list_contains($facility_places, $pos_buckets[h.cohort_idx * 100 + h.pos_bucket + 1])
+         THEN 'facility' ELSE 'non-facility' END AS facility_setting,
     h.payer AS payer,
     h.state AS state,
     1 AS procedures,
-    $source_id AS source_id
+    $source_id AS source_id,
+    h.units_n * h.fee_charge AS charges_cents,
+    h.units_n * h.fee_allowed AS allowed_cents,
+    h.units_n * h.fee_paid AS payments_cents
 FROM npi_digits AS h;

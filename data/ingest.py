@@ -5,13 +5,16 @@
 
 The work happens inside DuckDB (its CSV and Parquet readers plus set-based SQL in
 data/ingest.sql), never row by row in Python. One run is one transaction: every file is
-read, validated and inserted, the sources rows written and the rollups rebuilt, and only
-then committed, once. It runs in a copy of the database (data.writer: one writer at a
+read, validated and inserted, the sources rows written and the rollups brought up to
+date (the new lines' rollups added in, data.db.update_rollups), and only then committed,
+once. It runs in a copy of the database (data.writer: one writer at a
 time, the bot never waits) that replaces the database by one rename after the commit.
 Any failure (a corrupt file, a refused re-ingest, Ctrl-C, a full disk, a killed
 process) leaves the database exactly as it was.
 
-Nothing vanishes: for every file, loaded + rejected = read, checked before the commit.
+Nothing vanishes: for every file, loaded + rejected = read (+ skipped: the AMA
+copyright row of a legacy CMS file, the only row ever skipped), checked before the
+commit.
 "read" is counted independently of the CSV parser (the file's lines are counted while
 its sha256 fingerprint is computed, in a thread beside DuckDB's read), so a line the
 parser skipped would show up as a mismatch instead of disappearing. Rejected rows go
@@ -84,11 +87,16 @@ CLAIM_COLUMNS: tuple[str, ...] = (
     "state",
 )
 CLAIM_REQUIRED = frozenset({"claim_id", "service_date", "hcpcs_code", "payer_type", "state"})
+# Optional money columns of a claim file, in dollars (numbers >= 0; blank: not known).
+# Stored as whole cents: charge_amount -> charges_cents, allowed_amount -> allowed_cents,
+# paid_amount -> payments_cents.
+CLAIM_AMOUNT_COLUMNS: tuple[str, ...] = ("charge_amount", "allowed_amount", "paid_amount")
 
 # The CMS "Medicare Physician & Other Practitioners - by Provider and Service" file:
 # the columns toprank reads (the others are ignored). Matched case-insensitively.
 PUF_COLUMNS: tuple[str, ...] = (
     "rndrng_npi",
+    "rndrng_prvdr_last_org_name",  # only to recognise the AMA copyright row
     "rndrng_prvdr_type",
     "rndrng_prvdr_state_abrvtn",
     "hcpcs_cd",
@@ -99,7 +107,53 @@ PUF_COLUMNS: tuple[str, ...] = (
 PUF_REQUIRED = frozenset(
     {"rndrng_npi", "rndrng_prvdr_type", "rndrng_prvdr_state_abrvtn", "hcpcs_cd", "tot_srvcs"}
 )
-FIRST_PUF_YEAR = 2013  # the first year CMS published this file
+FIRST_PUF_YEAR = 2012  # the first year CMS published this file (CY2012, in 2014)
+
+# The CY2012-2018 files as first published (tab-delimited .txt) name the same columns
+# differently; their names -> today's. Matched case-insensitively, after --map. The
+# money columns are here too, so a reader of them finds them under today's names.
+PUF_LEGACY_NAMES: Mapping[str, str] = {
+    "npi": "rndrng_npi",
+    "nppes_provider_last_org_name": "rndrng_prvdr_last_org_name",
+    "nppes_provider_first_name": "rndrng_prvdr_first_name",
+    "nppes_provider_mi": "rndrng_prvdr_mi",
+    "nppes_credentials": "rndrng_prvdr_crdntls",
+    "nppes_provider_gender": "rndrng_prvdr_gndr",
+    "nppes_entity_code": "rndrng_prvdr_ent_cd",
+    "nppes_provider_street1": "rndrng_prvdr_st1",
+    "nppes_provider_street2": "rndrng_prvdr_st2",
+    "nppes_provider_city": "rndrng_prvdr_city",
+    "nppes_provider_zip": "rndrng_prvdr_zip5",
+    "nppes_provider_state": "rndrng_prvdr_state_abrvtn",
+    "nppes_provider_country": "rndrng_prvdr_cntry",
+    "provider_type": "rndrng_prvdr_type",
+    "medicare_participation_indicator": "rndrng_prvdr_mdcr_prtcptg_ind",
+    "place_of_service": "place_of_srvc",
+    "hcpcs_code": "hcpcs_cd",
+    "hcpcs_description": "hcpcs_desc",
+    "hcpcs_drug_indicator": "hcpcs_drug_ind",
+    "line_srvc_cnt": "tot_srvcs",
+    "bene_unique_cnt": "tot_benes",
+    "bene_day_srvc_cnt": "tot_bene_day_srvcs",
+    "average_medicare_allowed_amt": "avg_mdcr_alowd_amt",
+    "average_submitted_chrg_amt": "avg_sbmtd_chrg",
+    "average_medicare_payment_amt": "avg_mdcr_pymt_amt",
+    "average_medicare_standard_amt": "avg_mdcr_stdzd_amt",
+}
+# The one column the first releases of CY2019-2022 had and today's files (28 columns)
+# do not.
+PUF_GENDER_COLUMN = "rndrng_prvdr_gndr"
+# The row some legacy files carry under the header in place of data: the AMA's CPT
+# copyright notice (NPI 0000000001). It is skipped and counted, never loaded or rejected.
+PUF_NOTICE_REASON = "AMA copyright notice row (not data)"
+# The CMS file's money and people (optional: a file without them loads without amounts).
+# Payments, allowed amounts and charges are Tot_Srvcs x the file's averages, in cents.
+PUF_AMOUNT_COLUMNS: tuple[str, ...] = (
+    "avg_mdcr_pymt_amt",
+    "avg_mdcr_alowd_amt",
+    "avg_sbmtd_chrg",
+    "tot_benes",
+)
 
 _CHUNK = 8 << 20
 _CSV_BYTES_PER_LINE_GUESS = 80  # a claim line is 60-100 bytes of text
@@ -115,8 +169,8 @@ _CSV_FIELD = r'"(?:[^"]|"")*"|[^,"]*'
 _CSV_LINE = rf"(?:{_CSV_FIELD})(?:,(?:{_CSV_FIELD}))*"
 _CSV_NEXT_FIELD = rf",({_CSV_FIELD})"  # matched over ',' || line: one match per field
 _BLANK_LINE = re.compile(rb"(?<=\n)\r?\n")
-# The widest file toprank reads. toprank uses 11 columns of a claims file and 7 of the
-# CMS file's 29; real extracts carry some dozens more. Past this a file is refused before
+# The widest file toprank reads. toprank uses 11 columns of a claims file and 8 of the
+# CMS file's 28 or 29; real extracts carry some dozens more. Past this a file is refused before
 # any row is read: it is more likely the wrong file, and every column costs its share of
 # each read (a CSV's reader types all of them).
 MAX_COLUMNS = 1_000
@@ -162,6 +216,10 @@ class FileReport:
     first_date: date | None
     last_date: date | None
     reasons: tuple[tuple[str, int], ...]  # the most common reject reasons, with counts
+    # rows that are no data (the AMA copyright row of a legacy CMS file): neither loaded
+    # nor rejected, so loaded + rejected + skipped = read
+    skipped: int = 0
+    layout: str = ""  # how the file was read (describe_layout)
 
 
 @dataclass(frozen=True)
@@ -179,6 +237,7 @@ class IngestReport:
     timings: tuple[tuple[str, float], ...] = ()  # seconds per step, for the benchmark
     # Set when the data was committed but the rejects file could not go where asked.
     rejects_problem: str | None = None
+    rollups: str = "rollups rebuilt"  # how the rollups took the new lines (data.db)
 
     @property
     def source_ids(self) -> tuple[int, ...]:
@@ -256,11 +315,13 @@ class _Kind:
     insert: str
     rejects_insert: str
     rejects_table: str
+    # other names a file of this kind may use for a column -> the canonical name
+    aliases: Mapping[str, str] = field(default_factory=dict)
 
 
 _CLAIMS = _Kind(
     "claims",
-    CLAIM_COLUMNS,
+    (*CLAIM_COLUMNS, *CLAIM_AMOUNT_COLUMNS),
     CLAIM_REQUIRED,
     "claims_validated",
     "claims_insert",
@@ -269,12 +330,13 @@ _CLAIMS = _Kind(
 )
 _PUF = _Kind(
     "cms-puf",
-    PUF_COLUMNS,
+    (*PUF_COLUMNS, *PUF_AMOUNT_COLUMNS),
     PUF_REQUIRED,
     "puf_validated",
     "puf_insert",
     "puf_rejects_insert",
     "puf_rejects_table",
+    PUF_LEGACY_NAMES,
 )
 
 
@@ -291,6 +353,9 @@ class _File:
     types: tuple[str, ...]  # DuckDB types (Parquet); VARCHAR for CSV
     parquet_rows: int | None
     ignored: tuple[str, ...]  # file columns toprank does not use
+    delimiter: str = ","  # CSV: ',' or a tab (told from the header line)
+    legacy_names: bool = False  # columns found under the kind's other (older) names
+    names: tuple[str, ...] = ()  # the header as written
 
 
 def _detect(path: Path) -> tuple[Literal["csv", "parquet"], Literal["none", "gzip"]]:
@@ -313,7 +378,9 @@ def _detect(path: Path) -> tuple[Literal["csv", "parquet"], Literal["none", "gzi
     return "csv", "none"
 
 
-def _csv_header(path: Path, compression: str) -> list[str]:
+def _csv_header(path: Path, compression: str) -> tuple[list[str], str]:
+    """The header's names and the delimiter: a tab when the header holds more tabs than
+    commas (the CMS files of CY2012-2018 as first published), else a comma."""
     try:
         first = _gzip_first_line(path) if compression == "gzip" else _plain_first_line(path)
     except (OSError, EOFError, zlib.error) as exc:
@@ -328,7 +395,9 @@ def _csv_header(path: Path, compression: str) -> list[str]:
         raise IngestError(f"{path}: the header line is not UTF-8 text") from exc
     if not text.strip():
         raise IngestError(f"{path} is empty or starts with a blank line (no header)")
-    return next(csv.reader(io.StringIO(text.rstrip("\r\n"))))
+    header = text.rstrip("\r\n")
+    delimiter = "\t" if header.count("\t") > header.count(",") else ","
+    return next(csv.reader(io.StringIO(header), delimiter=delimiter)), delimiter
 
 
 def _plain_first_line(path: Path) -> bytes:
@@ -378,6 +447,7 @@ def _resolve_columns(
     ignored: list[str] = []
     for i, name in enumerate(lowered):
         canonical = renames.get(name, name)
+        canonical = kind.aliases.get(canonical, canonical)
         if canonical not in kind.columns:
             ignored.append(names[i])
             continue
@@ -416,12 +486,26 @@ def _inspect(
         types = tuple(str(r[1]) for r in described)
         parquet_rows = int(rows or 0)
     else:
-        names = _csv_header(path, compression)
+        names, delimiter = _csv_header(path, compression)
         types = tuple("VARCHAR" for _ in names)
         parquet_rows = None
     _check_width(path, len(names))
     positions, ignored = _resolve_columns(path, names, kind, column_map)
-    return _File(path, given, fmt, compression, len(names), positions, types, parquet_rows, ignored)
+    lowered = {n.strip().lower() for n in names}
+    return _File(
+        path,
+        given,
+        fmt,
+        compression,
+        len(names),
+        positions,
+        types,
+        parquet_rows,
+        ignored,
+        delimiter=delimiter if fmt == "csv" else ",",
+        legacy_names=bool(lowered & kind.aliases.keys()),
+        names=tuple(names),
+    )
 
 
 def _check_width(path: Path, ncols: int) -> None:
@@ -580,12 +664,41 @@ def _source(file: _File, kind: _Kind, reader: Reader) -> tuple[str, dict[str, ob
     params: dict[str, object] = {"path": str(file.path), "compression": file.compression}
     if reader == "csv":
         params["columns"] = {f"c{i}": "VARCHAR" for i in range(file.ncols)}
+        params["delim"] = file.delimiter
     elif reader == "csv-lines":
-        params["line_pattern"] = _CSV_LINE
-        params["field_pattern"] = _CSV_NEXT_FIELD
+        line_pattern, field_pattern = _line_patterns(file.delimiter)
+        params["line_pattern"] = line_pattern
+        params["field_pattern"] = field_pattern
+        params["delim"] = file.delimiter
         params["ncols"] = file.ncols
         params["raw_delim"] = "\x1f\x1e\x1d"  # unit, record, group separators in a row
     return sql, params
+
+
+def _line_patterns(delimiter: str) -> tuple[str, str]:
+    """_CSV_LINE and _CSV_NEXT_FIELD for a file's delimiter (a comma or a tab)."""
+    if delimiter == ",":
+        return _CSV_LINE, _CSV_NEXT_FIELD
+    d = re.escape(delimiter)
+    one = rf'"(?:[^"]|"")*"|[^{d}"]*'
+    return rf"(?:{one})(?:{d}(?:{one}))*", rf"{d}({one})"
+
+
+def describe_layout(file: _File, kind: _Kind) -> str:
+    """How a file was read, said in the ingest's output: the CMS file's era (names,
+    columns), the delimiter."""
+    delimiter = "tab-delimited" if file.delimiter == "\t" else "comma-delimited"
+    if file.format == "parquet":
+        delimiter = "Parquet"
+    if kind is not _PUF:
+        return f"{file.path.name}: {delimiter}, {file.ncols} columns"
+    if file.legacy_names:
+        era = "legacy column names (the CY2012-2018 files as first published)"
+    elif PUF_GENDER_COLUMN in {n.strip().lower() for n in file.names}:
+        era = "current column names, with Rndrng_Prvdr_Gndr (first releases of CY2019-2022)"
+    else:
+        era = "current column names"
+    return f"{file.path.name}: CMS layout: {era}, {delimiter}, {file.ncols} columns"
 
 
 def _compose(block: str, kind: _Kind, source_sql: str) -> str:
@@ -871,6 +984,7 @@ class _Ingest:
     _set_aside: _SetAside | None = None  # the file being loaded: where its rejected rows go
     _draft: writer.Draft | None = None  # the generation being written (data.writer)
     timings: dict[str, float] = field(default_factory=dict)
+    _rollups: db.RollupUpdate | None = None  # how this run's commit updated the rollups
 
     def run(self) -> IngestReport:
         """Load into a new generation of the database and rename it over the old one
@@ -987,6 +1101,7 @@ class _Ingest:
             notes=tuple(notes),
             timings=tuple(self.timings.items()),
             rejects_problem=problem,
+            rollups=self._rollups.describe() if self._rollups else "rollups rebuilt",
         )
 
     def _place_rejects(
@@ -1071,7 +1186,13 @@ class _Ingest:
                 )
                 report = self._load_file(con, index, file, reader, next_id + index, seen)
                 reports.append(report)
-            self._step(con, "rollups", lambda: db.rebuild_rollups(con))
+            rollups = self._step(
+                con,
+                "rollups",
+                lambda: db.update_rollups(con, next_id, rebuild=demo_removed > 0),
+            )
+            assert isinstance(rollups, db.RollupUpdate)
+            self._rollups = rollups
             total_rejected = sum(r.rejected for r in reports)
             rejects: tuple[Path, Path] | None = None
             if total_rejected:
@@ -1094,7 +1215,7 @@ class _Ingest:
                         f"the database is unchanged{where}"
                     )
                 # The promise of this module, checked again before anything is committed.
-                if r.loaded + r.rejected != r.read:
+                if r.loaded + r.rejected + r.skipped != r.read:
                     raise RuntimeError(f"{r.file}: loaded + rejected != read")
             con.execute("COMMIT")
         except BaseException:
@@ -1201,10 +1322,20 @@ class _Ingest:
                     raise RuntimeError(
                         f"{file.given}: {found:,} rows set aside but {written:,} fail validation"
                     )
-        rejected = structural + found
-        if expected == 0:
+        skipped = 0
+        if self.kind is _PUF and found:
+            # the copyright row was set aside with the rejected rows: counted apart
+            skipped = int(
+                _run(
+                    con,
+                    "DELETE FROM ingest_rejects WHERE file = $file AND reason = $notice",
+                    {"file": file.given, "notice": PUF_NOTICE_REASON},
+                ).fetchone()[0]
+            )
+        rejected = structural + found - skipped
+        if expected == 0 or expected == skipped:
             raise IngestError(f"{file.given} has no data rows; nothing was loaded")
-        if loaded + rejected != expected:  # the promise of this module
+        if loaded + rejected + skipped != expected:  # the promise of this module
             raise RuntimeError(f"{file.given}: loaded + rejected != read ({expected:,})")
         first, last, procedures = _run(con, _BLOCKS["source_summary"], params).fetchone()
         if self.kind is _PUF:
@@ -1218,7 +1349,7 @@ class _Ingest:
                 "name": name,
                 "kind": self.kind.kind,
                 "fingerprint": fingerprint,
-                "read": expected,
+                "read": expected - skipped,  # data rows (see data/schema.sql)
                 "loaded": loaded,
                 "rejected": rejected,
                 "first_date": first,
@@ -1242,6 +1373,8 @@ class _Ingest:
             first_date=first,
             last_date=last,
             reasons=reasons,
+            skipped=skipped,
+            layout=describe_layout(file, self.kind),
         )
 
     @contextlib.contextmanager
@@ -1335,6 +1468,7 @@ class _Ingest:
             "payer_words": list(words.keys()),
             "payer_keys": list(words.values()),
             "state_codes": list(cat.states.keys()),
+            "facility_places": sorted(cat.facility_places),
             "known_codes": list(cat.codes.keys()),
             "provider_types": list(cat.provider_types.keys()),
             "provider_cohorts": list(cat.provider_types.values()),
@@ -1411,7 +1545,11 @@ def add_parser(data_subparsers: argparse._SubParsersAction) -> None:
     claims = kinds.add_parser(
         "claims",
         help="claim-line files: CSV, CSV.gz or Parquet",
-        description="Load claim-line files (columns: " + ", ".join(CLAIM_COLUMNS) + ").",
+        description="Load claim-line files (columns: "
+        + ", ".join(CLAIM_COLUMNS)
+        + "; optional amounts in dollars: "
+        + ", ".join(CLAIM_AMOUNT_COLUMNS)
+        + ").",
     )
     claims.add_argument("files", nargs="+", metavar="FILE")
     _common_options(claims)
@@ -1516,9 +1654,12 @@ def format_report(report: IngestReport) -> str:
     lines = list(report.notes)
     for f in report.files:
         span = f" {f.first_date} to {f.last_date}," if f.first_date else ""
+        if report.kind == "cms-puf" and f.layout:
+            lines.append(f.layout)
+        skipped = f" / skipped {f.skipped:,} (the AMA copyright row)" if f.skipped else ""
         lines.append(
             f"{f.name}: read {f.read:,} / loaded {f.loaded:,} / rejected {f.rejected:,}"
-            f" (source #{f.source_id},{span} {f.procedures:,} procedures)"
+            f"{skipped} (source #{f.source_id},{span} {f.procedures:,} procedures)"
         )
         if f.rejected:
             lines.append(f"  rejected: {_reasons_text(f.reasons)}")
@@ -1530,5 +1671,5 @@ def format_report(report: IngestReport) -> str:
         lines.append(report.rejects_problem)
     elif report.rejects_path:
         lines.append(f"rejected rows written to {report.rejects_path}")
-    lines.append(f"database {report.db_path} updated in {report.seconds:.1f}s; rollups rebuilt")
+    lines.append(f"database {report.db_path} updated in {report.seconds:.1f}s; {report.rollups}")
     return "\n".join(lines)

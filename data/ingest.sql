@@ -27,9 +27,13 @@ CREATE OR REPLACE TEMP TABLE ingest_states AS
                AS spelling,
            code
     FROM (SELECT unnest($state_codes) AS code);
-CREATE OR REPLACE TEMP TABLE ingest_places AS  -- CMS place-of-service codes 00-99
+-- CMS place-of-service codes 00-99, each with its fee-schedule setting (facility or
+-- non-facility, $facility_places from data/facility_places.csv).
+CREATE OR REPLACE TEMP TABLE ingest_places AS
     SELECT DISTINCT unnest([lpad(CAST(i AS VARCHAR), 2, '0'), CAST(i AS VARCHAR)]) AS spelling,
-           lpad(CAST(i AS VARCHAR), 2, '0') AS pos
+           lpad(CAST(i AS VARCHAR), 2, '0') AS pos,
+           CASE WHEN list_contains($facility_places, lpad(CAST(i AS VARCHAR), 2, '0'))
+                THEN 'facility' ELSE 'non-facility' END AS setting
     FROM range(100) AS t(i);
 -- Values already in canonical form, so that a lookup (cheap) spares most rows a regexp
 -- (dear): the codes toprank describes (data/codes.csv), every single two-character
@@ -86,6 +90,25 @@ CREATE OR REPLACE TEMP MACRO ingest_payer_words(x) AS
     CASE WHEN x IN ('medicare', 'medicaid', 'commercial', 'other') THEN x
          ELSE nullif(regexp_replace(trim(translate(lower(x), '_-', '  ')), ' {2,}', ' ', 'g'), '')
     END;
+-- An amount in dollars as written ("1234.5", " 80.00 "), or NULL when it is not a number.
+CREATE OR REPLACE TEMP MACRO ingest_dollars(x) AS TRY_CAST(ingest_tidy(x) AS DECIMAL(38, 6));
+-- Dollars -> whole cents (halves away from zero), for amounts from 0 up to a trillion.
+CREATE OR REPLACE TEMP MACRO ingest_cents(d) AS
+    CASE WHEN d >= 0 AND d < 1e12 THEN CAST(round(d * 100) AS BIGINT) END;
+-- Why an optional amount is refused (NULL: it is fine, or blank).
+CREATE OR REPLACE TEMP MACRO ingest_amount_problem(name, x, d) AS
+    CASE WHEN ingest_tidy(x) IS NULL THEN NULL
+         WHEN d IS NULL THEN name || ' not a number'
+         WHEN d < 0 THEN 'negative ' || name
+         WHEN d >= 1e12 THEN name || ' too large'
+    END;
+-- Why a CMS average is refused (NULL: fine or blank); `cents` is Tot_Srvcs x it in cents.
+CREATE OR REPLACE TEMP MACRO ingest_puf_average_problem(name, x, d, cents) AS
+    CASE WHEN ingest_tidy(x) IS NULL THEN NULL
+         WHEN d IS NULL THEN name || ' not a number'
+         WHEN d < 0 THEN 'negative ' || name
+         WHEN cents IS NULL THEN name || ' x Tot_Srvcs too large'
+    END;
 -- "a,b" -> a,b and "say ""hi""" -> say "hi" (the per-line reader's fields keep their quotes).
 CREATE OR REPLACE TEMP MACRO ingest_unquote(x) AS
     CASE WHEN starts_with(x, '"') THEN replace(x[2:-2], '""', '"') ELSE x END;
@@ -97,7 +120,7 @@ SELECT __PROJECTION__,
        CAST(NULL AS VARCHAR) AS _malformed,
        CAST(NULL AS VARCHAR) AS _raw_line
 FROM read_csv($path, columns = $columns, header = true, auto_detect = false,
-              delim = ',', quote = '"', escape = '"', compression = $compression,
+              delim = $delim, quote = '"', escape = '"', compression = $compression,
               store_rejects = true, rejects_table = 'ingest_reject_errors',
               rejects_scan = 'ingest_reject_scans')
 
@@ -121,9 +144,9 @@ WITH raw AS (
 ),
 parsed AS (
     SELECT line,
-           CASE WHEN strpos(line, '"') = 0 THEN string_split(line, ',')
+           CASE WHEN strpos(line, '"') = 0 THEN string_split(line, $delim)
                 WHEN regexp_full_match(line, $line_pattern)
-                THEN regexp_extract_all(',' || line, $field_pattern, 1)
+                THEN regexp_extract_all($delim || line, $field_pattern, 1)
            END AS fields
     FROM raw
 ),
@@ -211,6 +234,9 @@ CREATE OR REPLACE TEMP TABLE ingest_rejects (
     place_of_service   VARCHAR,
     payer_type         VARCHAR,
     state              VARCHAR,
+    charge_amount      VARCHAR,
+    allowed_amount     VARCHAR,
+    paid_amount        VARCHAR,
     raw_line           VARCHAR   -- the line as it was, when it could not be split
 );
 
@@ -237,7 +263,10 @@ typed AS (
            ingest_tidy(rendering_taxonomy) AS c_taxonomy,
            ingest_tidy(place_of_service) AS c_pos,
            ingest_payer_words(payer_type) AS c_payer,
-           ingest_tidy(state) AS c_state
+           ingest_tidy(state) AS c_state,
+           ingest_dollars(charge_amount) AS d_charge,
+           ingest_dollars(allowed_amount) AS d_allowed,
+           ingest_dollars(paid_amount) AS d_paid
     FROM src
 ),
 looked_up AS (
@@ -247,8 +276,12 @@ looked_up AS (
            coalesce(tax.taxonomy, c_taxonomy) AS t_taxonomy,
            coalesce(tax.cohort, 'other') AS t_cohort,
            pos.pos AS t_pos,
+           pos.setting AS t_setting,
            pay.payer AS t_payer,
-           st.code AS t_state
+           st.code AS t_state,
+           ingest_cents(d_charge) AS t_charges,
+           ingest_cents(d_allowed) AS t_allowed,
+           ingest_cents(d_paid) AS t_payments
     FROM typed
     LEFT JOIN ingest_taxonomy AS tax ON tax.spelling = typed.c_taxonomy
     LEFT JOIN ingest_places AS pos ON pos.spelling = typed.c_pos
@@ -274,14 +307,19 @@ judged AS (
                         ELSE ingest_tidy(rendering_npi) IS NULL END
                AND (t_pos IS NOT NULL OR c_pos IS NULL)
                AND t_payer IS NOT NULL
-               AND t_state IS NOT NULL,
+               AND t_state IS NOT NULL
+               AND (t_charges IS NOT NULL OR ingest_tidy(charge_amount) IS NULL)
+               AND (t_allowed IS NOT NULL OR ingest_tidy(allowed_amount) IS NULL)
+               AND (t_payments IS NOT NULL OR ingest_tidy(paid_amount) IS NULL),
                false) AS ok
     FROM looked_up
 )
 SELECT claim_id, line_number, service_date, hcpcs_code, modifiers, units, rendering_npi,
-       rendering_taxonomy, place_of_service, payer_type, state, _malformed, _raw_line,
+       rendering_taxonomy, place_of_service, payer_type, state, charge_amount, allowed_amount,
+       paid_amount, _malformed, _raw_line,
        c_claim_id, t_line_number, t_service_date, t_hcpcs_code, t_modifiers, t_units, t_npi,
-       t_taxonomy, t_cohort, t_pos, t_payer, t_state, ok,
+       t_taxonomy, t_cohort, t_pos, t_setting, t_payer, t_state, t_charges, t_allowed,
+       t_payments, ok,
        coalesce(_malformed, nullif(concat_ws('; ',
            CASE WHEN c_claim_id IS NULL THEN 'missing claim_id' END,
            CASE WHEN ingest_tidy(line_number) IS NOT NULL AND coalesce(t_line_number < 1, true)
@@ -308,7 +346,10 @@ SELECT claim_id, line_number, service_date, hcpcs_code, modifiers, units, render
            CASE WHEN c_payer IS NULL THEN 'missing payer_type'
                 WHEN t_payer IS NULL THEN 'unknown payer_type' END,
            CASE WHEN c_state IS NULL THEN 'missing state'
-                WHEN t_state IS NULL THEN 'unknown state' END
+                WHEN t_state IS NULL THEN 'unknown state' END,
+           ingest_amount_problem('charge_amount', charge_amount, d_charge),
+           ingest_amount_problem('allowed_amount', allowed_amount, d_allowed),
+           ingest_amount_problem('paid_amount', paid_amount, d_paid)
        ), ''), 'invalid row') AS reason
 FROM judged
 
@@ -317,10 +358,12 @@ FROM judged
 -- and calls ingest_set_aside only for the rows whose `ok` is false, with their values as
 -- read. It keeps them for the rejects file and returns false.
 INSERT INTO claim_lines (claim_id, line_number, service_date, hcpcs_code, modifiers, units,
-                         rendering_npi, rendering_taxonomy, cohort, place_of_service, payer,
-                         state, procedures, source_id)
+                         rendering_npi, rendering_taxonomy, cohort, place_of_service,
+                         facility_setting, payer, state, procedures, source_id, charges_cents,
+                         allowed_cents, payments_cents)
 SELECT c_claim_id, t_line_number, t_service_date, t_hcpcs_code, t_modifiers, t_units, t_npi,
-       t_taxonomy, t_cohort, t_pos, t_payer, t_state, 1, $source_id
+       t_taxonomy, t_cohort, t_pos, t_setting, t_payer, t_state, 1, $source_id, t_charges,
+       t_allowed, t_payments
 FROM (__VALIDATED__)
 WHERE ok OR ingest_set_aside(ok, __ROW__)
 
@@ -328,7 +371,8 @@ WHERE ok OR ingest_set_aside(ok, __ROW__)
 -- __SOURCE__ here is source_set_aside: the same validation gives each row its reason.
 INSERT INTO ingest_rejects
 SELECT $file, NULL, reason, claim_id, line_number, service_date, hcpcs_code, modifiers, units,
-       rendering_npi, rendering_taxonomy, place_of_service, payer_type, state, _raw_line
+       rendering_npi, rendering_taxonomy, place_of_service, payer_type, state, charge_amount,
+       allowed_amount, paid_amount, _raw_line
 FROM (__VALIDATED__)
 WHERE NOT ok
 
@@ -344,22 +388,39 @@ CREATE OR REPLACE TEMP TABLE ingest_rejects (
     HCPCS_Desc                VARCHAR,
     Place_Of_Srvc             VARCHAR,
     Tot_Srvcs                 VARCHAR,
+    Avg_Mdcr_Pymt_Amt         VARCHAR,
+    Avg_Mdcr_Alowd_Amt        VARCHAR,
+    Avg_Sbmtd_Chrg            VARCHAR,
+    Tot_Benes                 VARCHAR,
     raw_line                  VARCHAR
 );
 
 -- name: puf_validated
--- One row of the CMS "by Provider and Service" file = one provider x code x place of
--- service for the whole year. Tot_Srvcs can be fractional: it is rounded to the nearest
--- whole number (halves away from zero) to become `procedures`.
+-- One row of the CMS "by Provider and Service" file = one provider x code x setting for
+-- the whole year. Tot_Srvcs can be fractional: it is rounded to the nearest whole number
+-- (halves away from zero) to become `procedures`. Place_Of_Srvc is F (facility) or O
+-- (non-facility): it goes to facility_setting, never to place_of_service (2-digit codes
+-- only); a file that gives a 2-digit code instead has it kept, its setting looked up.
+-- The AMA copyright row of some legacy files (NPI 0000000001, the notice in the name
+-- column) is `notice`: set aside with the rejected rows, then counted as skipped.
+-- Payments, allowed amounts and charges are Tot_Srvcs x the row's average, rounded to
+-- the cent once (exact decimal arithmetic: Tot_Srvcs to 3 places, averages to 10); blank
+-- averages or Tot_Benes leave the amount unknown (NULL), bad ones reject the row.
 WITH src AS (__SOURCE__),
 clean AS (
     SELECT src.*,
            ingest_tidy(rndrng_npi) AS c_npi,
+           coalesce(ingest_tidy(rndrng_npi) = '0000000001'
+                    OR lower(rndrng_prvdr_last_org_name) LIKE '%copyright%', false) AS notice,
            lower(ingest_tidy(rndrng_prvdr_type)) AS c_provider_type,
            ingest_tidy(rndrng_prvdr_state_abrvtn) AS c_state,
            ingest_tidy(hcpcs_cd) AS c_hcpcs_code,
            upper(ingest_tidy(place_of_srvc)) AS c_place,
-           ingest_tidy(tot_srvcs) AS c_tot_srvcs
+           ingest_tidy(tot_srvcs) AS c_tot_srvcs,
+           TRY_CAST(ingest_tidy(avg_mdcr_pymt_amt) AS DECIMAL(20, 10)) AS d_avg_pymt,
+           TRY_CAST(ingest_tidy(avg_mdcr_alowd_amt) AS DECIMAL(20, 10)) AS d_avg_alowd,
+           TRY_CAST(ingest_tidy(avg_sbmtd_chrg) AS DECIMAL(20, 10)) AS d_avg_chrg,
+           TRY_CAST(ingest_tidy(tot_benes) AS DECIMAL(38, 6)) AS d_benes
     FROM src
 ),
 typed AS (
@@ -367,27 +428,55 @@ typed AS (
            ingest_code(c_hcpcs_code) AS t_hcpcs_code,
            TRY_CAST(c_tot_srvcs AS DOUBLE) AS d_tot_srvcs,
            coalesce(pt.cohort, 'other') AS t_cohort,
-           st.code AS t_state
+           st.code AS t_state,
+           pos.pos AS t_pos,
+           CASE c_place WHEN 'F' THEN 'facility' WHEN 'O' THEN 'non-facility'
+                ELSE pos.setting END AS t_setting
     FROM clean
     LEFT JOIN ingest_provider_types AS pt ON pt.provider_type = clean.c_provider_type
     LEFT JOIN ingest_states AS st ON st.spelling = clean.c_state
+    LEFT JOIN ingest_places AS pos ON pos.spelling = clean.c_place
 ),
 checked AS (
     SELECT typed.*,
            CASE WHEN d_tot_srvcs >= 0 AND d_tot_srvcs < 1e15
                 THEN CAST(round(d_tot_srvcs) AS BIGINT) END AS t_procedures,
+           TRY_CAST(round(TRY_CAST(c_tot_srvcs AS DECIMAL(18, 3)) * d_avg_pymt * 100) AS BIGINT)
+               AS t_payments,
+           TRY_CAST(round(TRY_CAST(c_tot_srvcs AS DECIMAL(18, 3)) * d_avg_alowd * 100) AS BIGINT)
+               AS t_allowed,
+           TRY_CAST(round(TRY_CAST(c_tot_srvcs AS DECIMAL(18, 3)) * d_avg_chrg * 100) AS BIGINT)
+               AS t_charges,
+           CASE WHEN d_benes >= 0 AND d_benes = trunc(d_benes) AND d_benes < 1e15
+                THEN CAST(d_benes AS BIGINT) END AS t_benes,
            coalesce(
                _malformed IS NULL
+               AND NOT notice
                AND regexp_full_match(c_npi, '[0-9]{10}')
                AND t_hcpcs_code IS NOT NULL
                AND d_tot_srvcs >= 0 AND d_tot_srvcs < 1e15
-               AND t_state IS NOT NULL,
+               AND t_state IS NOT NULL
+               AND (d_avg_pymt >= 0 OR ingest_tidy(avg_mdcr_pymt_amt) IS NULL)
+               AND (d_avg_alowd >= 0 OR ingest_tidy(avg_mdcr_alowd_amt) IS NULL)
+               AND (d_avg_chrg >= 0 OR ingest_tidy(avg_sbmtd_chrg) IS NULL)
+               AND (t_benes IS NOT NULL OR ingest_tidy(tot_benes) IS NULL)
+               AND (t_setting IS NOT NULL OR c_place IS NULL),
                false) AS ok
     FROM typed
+),
+amounts AS (  -- an amount too large for cents (past 9e16 dollars) rejects the row too
+    SELECT checked.* REPLACE (
+               ok AND (t_payments IS NOT NULL OR d_avg_pymt IS NULL)
+                  AND (t_allowed IS NOT NULL OR d_avg_alowd IS NULL)
+                  AND (t_charges IS NOT NULL OR d_avg_chrg IS NULL) AS ok)
+    FROM checked
 )
-SELECT rndrng_npi, rndrng_prvdr_type, rndrng_prvdr_state_abrvtn, hcpcs_cd, hcpcs_desc,
-       place_of_srvc, tot_srvcs, _malformed, _raw_line,
-       c_npi, t_hcpcs_code, c_place, t_cohort, t_state, t_procedures, ok,
+SELECT rndrng_npi, rndrng_prvdr_last_org_name, rndrng_prvdr_type, rndrng_prvdr_state_abrvtn,
+       hcpcs_cd, hcpcs_desc, place_of_srvc, tot_srvcs, avg_mdcr_pymt_amt,
+       avg_mdcr_alowd_amt, avg_sbmtd_chrg, tot_benes, _malformed, _raw_line,
+       c_npi, t_hcpcs_code, t_pos, t_setting, t_cohort, t_state, t_procedures, t_payments,
+       t_allowed, t_charges, t_benes, ok,
+       CASE WHEN notice AND _malformed IS NULL THEN 'AMA copyright notice row (not data)' ELSE
        coalesce(_malformed, nullif(concat_ws('; ',
            CASE WHEN c_npi IS NULL THEN 'missing Rndrng_NPI'
                 WHEN NOT regexp_full_match(c_npi, '[0-9]{10}')
@@ -399,26 +488,41 @@ SELECT rndrng_npi, rndrng_prvdr_type, rndrng_prvdr_state_abrvtn, hcpcs_cd, hcpcs
                 WHEN d_tot_srvcs < 0 THEN 'negative Tot_Srvcs'
                 WHEN d_tot_srvcs >= 1e15 THEN 'Tot_Srvcs too large' END,
            CASE WHEN c_state IS NULL THEN 'missing Rndrng_Prvdr_State_Abrvtn'
-                WHEN t_state IS NULL THEN 'unknown state' END
-       ), ''), 'invalid row') AS reason
-FROM checked
+                WHEN t_state IS NULL THEN 'unknown state' END,
+           CASE WHEN t_setting IS NULL AND c_place IS NOT NULL
+                THEN 'bad Place_Of_Srvc (expected F or O)' END,
+           ingest_puf_average_problem('Avg_Mdcr_Pymt_Amt', avg_mdcr_pymt_amt, d_avg_pymt,
+                                      t_payments),
+           ingest_puf_average_problem('Avg_Mdcr_Alowd_Amt', avg_mdcr_alowd_amt, d_avg_alowd,
+                                      t_allowed),
+           ingest_puf_average_problem('Avg_Sbmtd_Chrg', avg_sbmtd_chrg, d_avg_chrg, t_charges),
+           CASE WHEN ingest_tidy(tot_benes) IS NULL OR t_benes IS NOT NULL THEN NULL
+                WHEN d_benes IS NULL THEN 'Tot_Benes not a number'
+                WHEN d_benes < 0 THEN 'negative Tot_Benes'
+                WHEN d_benes <> trunc(d_benes) THEN 'Tot_Benes not a whole number'
+                ELSE 'Tot_Benes too large' END
+       ), ''), 'invalid row') END AS reason
+FROM amounts
 
 -- name: puf_insert
 -- The rows that are not ok are not inserted: DuckDB evaluates the OR per batch of rows
 -- and calls ingest_set_aside only for the rows whose `ok` is false, with their values as
 -- read. It keeps them for the rejects file and returns false.
 INSERT INTO claim_lines (claim_id, line_number, service_date, hcpcs_code, modifiers, units,
-                         rendering_npi, rendering_taxonomy, cohort, place_of_service, payer,
-                         state, procedures, source_id)
+                         rendering_npi, rendering_taxonomy, cohort, place_of_service,
+                         facility_setting, payer, state, procedures, source_id, payments_cents,
+                         allowed_cents, charges_cents, beneficiaries)
 SELECT NULL, NULL, make_date($year, 1, 1), t_hcpcs_code, NULL, NULL, c_npi, NULL, t_cohort,
-       c_place, 'medicare', t_state, t_procedures, $source_id
+       t_pos, t_setting, 'medicare', t_state, t_procedures, $source_id, t_payments, t_allowed,
+       t_charges, t_benes
 FROM (__VALIDATED__)
 WHERE ok OR ingest_set_aside(ok, __ROW__)
 
 -- name: puf_rejects_insert
 INSERT INTO ingest_rejects
 SELECT $file, NULL, reason, rndrng_npi, rndrng_prvdr_type, rndrng_prvdr_state_abrvtn, hcpcs_cd,
-       hcpcs_desc, place_of_srvc, tot_srvcs, _raw_line
+       hcpcs_desc, place_of_srvc, tot_srvcs, avg_mdcr_pymt_amt, avg_mdcr_alowd_amt,
+       avg_sbmtd_chrg, tot_benes, _raw_line
 FROM (__VALIDATED__)
 WHERE NOT ok
 

@@ -21,6 +21,12 @@
 -- of the id: cheaper than the strings, and a collision among a billion ids has odds
 -- of about 1 in 30 million.
 
+-- Money and people: payments_cents, allowed_cents, charges_cents (sums of whole cents,
+-- exact and equal on every engine; NULL where no line of the group has the amount) and
+-- beneficiaries (summed per provider row: a person counts once per provider), each with
+-- <amount>_procedures, the procedures of the lines that carry it: an average is the
+-- amount over those (a ratio of sums), and a source without the amount counts in none.
+
 -- Every dimension a question can filter on, provider cohorts only (the compiler turns
 -- 'rehab' and 'all' into a code range or no filter here). Ordered by month: a period
 -- filter skips the rest through DuckDB's zone maps.
@@ -30,10 +36,23 @@ SELECT cohort,
        state,
        payer,
        coalesce(place_of_service, '') AS place_of_service,
+       coalesce(facility_setting, '') AS facility_setting,
        coalesce(modifiers, '') AS modifiers,
        hcpcs_code,
        CAST(SUM(procedures) AS BIGINT) AS procedures,
-       CAST(coalesce(SUM(units), 0) AS BIGINT) AS units
+       CAST(coalesce(SUM(units), 0) AS BIGINT) AS units,
+       CAST(SUM(payments_cents) AS BIGINT) AS payments_cents,
+       CAST(SUM(allowed_cents) AS BIGINT) AS allowed_cents,
+       CAST(SUM(charges_cents) AS BIGINT) AS charges_cents,
+       CAST(SUM(beneficiaries) AS BIGINT) AS beneficiaries,
+       CAST(coalesce(SUM(procedures) FILTER (WHERE payments_cents IS NOT NULL), 0) AS BIGINT)
+           AS payments_procedures,
+       CAST(coalesce(SUM(procedures) FILTER (WHERE allowed_cents IS NOT NULL), 0) AS BIGINT)
+           AS allowed_procedures,
+       CAST(coalesce(SUM(procedures) FILTER (WHERE charges_cents IS NOT NULL), 0) AS BIGINT)
+           AS charges_procedures,
+       CAST(coalesce(SUM(procedures) FILTER (WHERE beneficiaries IS NOT NULL), 0) AS BIGINT)
+           AS beneficiaries_procedures
 FROM claim_lines
 GROUP BY ALL
 ORDER BY month, cohort, hcpcs_code;
@@ -50,21 +69,44 @@ WITH base AS (
            CAST(SUM(procedures) AS BIGINT) AS procedures,
            CAST(coalesce(SUM(units), 0) AS BIGINT) AS units,
            CAST(COUNT(DISTINCT hash(claim_id)) FILTER (WHERE claim_id IS NOT NULL) AS BIGINT)
-               AS claims
+               AS claims,
+           CAST(SUM(payments_cents) AS BIGINT) AS payments_cents,
+           CAST(SUM(allowed_cents) AS BIGINT) AS allowed_cents,
+           CAST(SUM(charges_cents) AS BIGINT) AS charges_cents,
+           CAST(SUM(beneficiaries) AS BIGINT) AS beneficiaries,
+           CAST(coalesce(SUM(procedures) FILTER (WHERE payments_cents IS NOT NULL), 0) AS BIGINT)
+               AS payments_procedures,
+           CAST(coalesce(SUM(procedures) FILTER (WHERE allowed_cents IS NOT NULL), 0) AS BIGINT)
+               AS allowed_procedures,
+           CAST(coalesce(SUM(procedures) FILTER (WHERE charges_cents IS NOT NULL), 0) AS BIGINT)
+               AS charges_procedures,
+           CAST(coalesce(SUM(procedures) FILTER (WHERE beneficiaries IS NOT NULL), 0) AS BIGINT)
+               AS beneficiaries_procedures
     FROM claim_lines
     GROUP BY ALL
 )
-SELECT cohort, month, state, payer, hcpcs_code, procedures, units, claims FROM base
+SELECT cohort, month, state, payer, hcpcs_code, procedures, units, claims,
+       payments_cents, allowed_cents, charges_cents, beneficiaries, payments_procedures,
+       allowed_procedures, charges_procedures, beneficiaries_procedures
+FROM base
 UNION ALL
 SELECT 'rehab', month, state, payer, hcpcs_code,
-       CAST(SUM(procedures) AS BIGINT), CAST(SUM(units) AS BIGINT), CAST(SUM(claims) AS BIGINT)
+       CAST(SUM(procedures) AS BIGINT), CAST(SUM(units) AS BIGINT), CAST(SUM(claims) AS BIGINT),
+       CAST(SUM(payments_cents) AS BIGINT), CAST(SUM(allowed_cents) AS BIGINT),
+       CAST(SUM(charges_cents) AS BIGINT), CAST(SUM(beneficiaries) AS BIGINT),
+       CAST(SUM(payments_procedures) AS BIGINT), CAST(SUM(allowed_procedures) AS BIGINT),
+       CAST(SUM(charges_procedures) AS BIGINT), CAST(SUM(beneficiaries_procedures) AS BIGINT)
 FROM base
 WHERE length(hcpcs_code) = 5 AND hcpcs_code BETWEEN '97010' AND '97799'
   AND regexp_full_match(hcpcs_code, '[0-9]{5}')
 GROUP BY ALL
 UNION ALL
 SELECT 'all', month, state, payer, hcpcs_code,
-       CAST(SUM(procedures) AS BIGINT), CAST(SUM(units) AS BIGINT), CAST(SUM(claims) AS BIGINT)
+       CAST(SUM(procedures) AS BIGINT), CAST(SUM(units) AS BIGINT), CAST(SUM(claims) AS BIGINT),
+       CAST(SUM(payments_cents) AS BIGINT), CAST(SUM(allowed_cents) AS BIGINT),
+       CAST(SUM(charges_cents) AS BIGINT), CAST(SUM(beneficiaries) AS BIGINT),
+       CAST(SUM(payments_procedures) AS BIGINT), CAST(SUM(allowed_procedures) AS BIGINT),
+       CAST(SUM(charges_procedures) AS BIGINT), CAST(SUM(beneficiaries_procedures) AS BIGINT)
 FROM base
 GROUP BY ALL
 ORDER BY cohort, month, hcpcs_code, state, payer;
@@ -74,7 +116,15 @@ CREATE OR REPLACE TABLE rollup_national AS
 SELECT cohort, month, hcpcs_code,
        CAST(SUM(procedures) AS BIGINT) AS procedures,
        CAST(SUM(units) AS BIGINT) AS units,
-       CAST(SUM(claims) AS BIGINT) AS claims
+       CAST(SUM(claims) AS BIGINT) AS claims,
+       CAST(SUM(payments_cents) AS BIGINT) AS payments_cents,
+       CAST(SUM(allowed_cents) AS BIGINT) AS allowed_cents,
+       CAST(SUM(charges_cents) AS BIGINT) AS charges_cents,
+       CAST(SUM(beneficiaries) AS BIGINT) AS beneficiaries,
+       CAST(SUM(payments_procedures) AS BIGINT) AS payments_procedures,
+       CAST(SUM(allowed_procedures) AS BIGINT) AS allowed_procedures,
+       CAST(SUM(charges_procedures) AS BIGINT) AS charges_procedures,
+       CAST(SUM(beneficiaries_procedures) AS BIGINT) AS beneficiaries_procedures
 FROM rollup_month
 GROUP BY ALL
 ORDER BY cohort, month, hcpcs_code;

@@ -39,6 +39,8 @@ class Vocabulary:
     # even as a slash argument ("/toprank pt in 2022").
     function_word_state_codes: frozenset[str]
     state_aliases: Mapping[str, str]
+    no_place_phrases: Mapping[str, str]  # words for XX (unknown) and ZZ (foreign)
+    facility_settings: Mapping[str, tuple[str, ...]]  # facility / non-facility -> words
     weak_cohort_synonyms: tuple[str, ...]
     noise_phrases: tuple[str, ...]
     unsupported_specialties: tuple[str, ...]
@@ -99,6 +101,8 @@ def load_vocab(path: Path = DATA_DIR / "vocabulary.yaml") -> Vocabulary:
         ambiguous_state_codes=frozenset(_words(d.get("ambiguous_state_codes"))),
         function_word_state_codes=frozenset(_words(d.get("function_word_state_codes"))),
         state_aliases=_mapping(d.get("state_aliases"), lambda v: str(v).upper()),
+        no_place_phrases=_mapping(d.get("no_place_phrases"), lambda v: str(v).upper()),
+        facility_settings=_mapping(d.get("facility_settings"), lambda v: tuple(str(w) for w in v)),
         weak_cohort_synonyms=_words(d.get("weak_cohort_synonyms")),
         noise_phrases=_words(d.get("noise_phrases")),
         unsupported_specialties=_words(d.get("unsupported_specialties")),

@@ -17,7 +17,8 @@ removed on the way out (Ctrl-C and errors included; after kill -9 or a power cut
 writer removes what is left, and `toprank data info` says it is there).
 
 The extra disk a write needs is one copy of the database plus what it adds, in the
-database's own directory (a rename cannot cross file systems).
+database's own directory (a rename cannot cross file systems). The copy is a reflink
+where the file system has them (btrfs, XFS: no bytes copied), else a full copy.
 """
 
 from __future__ import annotations
@@ -269,10 +270,29 @@ def writing(db: Path, command: str, *, copy: bool, wait: float = 0.0) -> Iterato
             if copy and base is not None:
                 _checkpoint_legacy_wal(db)
                 draft.base = FileIdentity.of(db)
-                shutil.copyfile(db, draft.path)
+                copy_file(db, draft.path)
             yield draft
         finally:
             _remove_tree(draft.dir)
+
+
+# Linux's FICLONE ioctl: the new file shares the old one's blocks until either is written
+# (copy-on-write, btrfs and XFS): a copy in constant time, as safe as a full one.
+_FICLONE = 0x40049409
+
+
+def copy_file(source: Path, target: Path) -> None:
+    """The draft's copy of the database: a reflink where the file system has them (no
+    data copied, whatever the size), else a full copy (ext4, tmpfs, other systems)."""
+    try:
+        import fcntl
+
+        with source.open("rb") as src, target.open("wb") as dst:
+            fcntl.ioctl(dst.fileno(), _FICLONE, src.fileno())
+        return
+    except (OSError, ImportError, AttributeError):
+        pass  # no reflinks here: copy the bytes (copyfile truncates the target first)
+    shutil.copyfile(source, target)
 
 
 # --------------------------------------------------------------------- failures

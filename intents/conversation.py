@@ -19,7 +19,7 @@ from typing import Any
 from data.catalog import Catalog
 from data.vocab import Vocabulary, load_vocab
 from intents.lexicon import get_lexicon
-from intents.spec import TIME_DIMENSIONS, Selection, Spec
+from intents.spec import MONEY_MEASURES, TIME_DIMENSIONS, Selection, Spec
 from intents.tagger import tag
 from intents.understand import _MOVERS, _Ctx, compose, understand
 
@@ -183,6 +183,7 @@ def _merge(previous: Spec, c: _Ctx, fresh: Spec) -> Spec:
     changes["states"] = _selection(previous.states, c, "state")
     changes["payers"] = _selection(previous.payers, c, "payer")
     changes["places"] = _selection(previous.places, c, "place", flatten=True)
+    changes["settings"] = _selection(previous.settings, c, "setting")
     changes["modifiers"] = _selection(previous.modifiers, c, "modifier")
     if c.included("state"):
         changes["state_mode"] = fresh.state_mode
@@ -192,6 +193,9 @@ def _merge(previous: Spec, c: _Ctx, fresh: Spec) -> Spec:
         changes.update(periods=fresh.periods, period_mode=fresh.period_mode)
     if f.of("measure"):
         changes["measure"] = fresh.measure
+        changes["average"] = fresh.average
+    elif has("average") and previous.measure in MONEY_MEASURES:
+        changes["average"] = True  # "and the average?" after an amount
     n = fresh.n
     if n is not None:
         changes["n"] = n

@@ -24,7 +24,7 @@ _OPTIONAL_END = re.compile(r"([a-z]+)(\?)?")
 class Entry:
     """What a phrase names. kind: cohort, cohort_weak, payer, state, code, code_weak,
     code_family, subgroup, unsupported (a specialty), noise, negation, measure,
-    dimension, place, modifier, city, unsupported_filter."""
+    dimension, place, modifier, city, unsupported_filter, no_place (XX, ZZ)."""
 
     kind: str
     value: Any
@@ -105,10 +105,15 @@ class Lexicon:
             for syn in (payer, *syns):
                 if syn != "other":
                     add(syn, Entry("payer", payer))
-        for code, name in catalog.states.items():
-            add(name, Entry("state", code))
+        for code in catalog.place_states:  # XX and ZZ name no place: not a filter
+            add(catalog.states[code], Entry("state", code))
         for alias, code in vocab.state_aliases.items():
             add(alias, Entry("state", code))
+        # XX (unknown) and ZZ (foreign): rows count nationally, a filter on them is refused
+        for code in catalog.no_place_states:
+            add(code, Entry("no_place", code))
+        for phrase, code in vocab.no_place_phrases.items():
+            add(phrase, Entry("no_place", code))
         weak_code = {phrase_key(s) for s in vocab.weak_code_aliases}
         for code, code_info in catalog.codes.items():
             for name in (code_info.description, *code_info.aliases):
@@ -149,6 +154,9 @@ class Lexicon:
             for syn in mod.synonyms:
                 if len(phrase_key(syn)) > 1:
                     add(syn, Entry("modifier", mod.code), target=False)
+        for setting, words in vocab.facility_settings.items():
+            for word in words:
+                add(word, Entry("setting", setting))
         for city, state in catalog.cities.items():
             add(city, Entry("city", state))
         for label, words in vocab.unsupported_filters.items():
@@ -197,7 +205,7 @@ class Lexicon:
             | {w for p in vocab.noise_phrases for w in p.split()}
         )
         self.speller = SpellIndex(targets)
-        self.state_codes = frozenset(c.lower() for c in catalog.states)
+        self.state_codes = frozenset(c.lower() for c in catalog.place_states)
         # last words of negations: a state code after one is a state ("excluding AL")
         self.negation_words = frozenset(p.split()[-1] for p in vocab.negation)
 

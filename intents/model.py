@@ -57,3 +57,9 @@ class Coverage:
     # Years held only as annual totals (the CMS PUF dates a year's rows January 1), so a
     # part of such a year cannot be told apart from the whole of it.
     annual_years: tuple[int, ...] = ()
+    # Procedures whose state names no place (XX unknown, ZZ foreign): in national
+    # answers, in no state's row (DuckDB reads it; warehouse engines leave it 0)
+    no_place_procedures: int = 0
+    # The amounts the data holds (payments, allowed, charges, beneficiaries); None when
+    # not known (an engine that does not say), so a question is answered and says so.
+    amounts: tuple[str, ...] | None = None

@@ -38,7 +38,15 @@ _DIMENSION_WORDS = {
     "quarter": "quarter",
     "month": "month",
 }
-_MEASURE_WORDS = {"procedures": "procedures", "units": "units", "claims": "visits"}
+_MEASURE_WORDS = {
+    "procedures": "procedures",
+    "units": "units",
+    "claims": "visits",
+    "payments": "payments",
+    "allowed": "allowed amounts",
+    "charges": "charges",
+    "beneficiaries": "beneficiaries",
+}
 
 
 def period_words(ref: PeriodRef) -> str:
@@ -96,7 +104,7 @@ def question_for(spec: Spec) -> str:
         return spec.text
     cohort_join = {"union": "and", "compared": "vs", "single": "and"}[spec.cohort_mode]
     cohorts = f" {cohort_join} ".join(_COHORT_WORDS.get(c, c) for c in spec.cohorts)
-    measure = _MEASURE_WORDS[spec.measure]
+    measure = ("average " if spec.average else "") + _MEASURE_WORDS[spec.measure]
     codes = _codes_words(spec.codes, "vs" if spec.code_mode == "compared" else "and")
     parts: list[str] = []
     n = f" {spec.n}" if spec.n else ""
@@ -130,6 +138,9 @@ def question_for(spec: Spec) -> str:
     parts.append(_selection_words(spec.payers, _PAYER_WORDS, "for", payer_join))
     if spec.places:
         parts.append(_selection_words(spec.places, None, "at place of service", "or"))
+    if spec.settings:
+        parts.append(_selection_words(spec.settings, None, "in the fee schedule's", "or"))
+        parts.append("settings" if len(spec.settings.include) > 1 else "setting")
     if spec.modifiers:
         parts.append(_selection_words(spec.modifiers, None, "with modifier", "or"))
     if spec.periods:

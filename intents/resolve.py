@@ -204,6 +204,15 @@ def resolve(spec: Spec, coverage: Coverage) -> Resolved:
             f"No data for {', '.join(missing)}: the data covers "
             f"{coverage.start.isoformat()} to {coverage.end.isoformat()}."
         )
+    if (
+        "state" in (spec.group_by, spec.per_group)
+        and not spec.states.include
+        and coverage.no_place_procedures
+    ):
+        notes.append(
+            f"{coverage.no_place_procedures:,} procedures whose state is XX (unknown) or ZZ "
+            "(foreign) count in national totals but in no state's row."
+        )
     cohorts = spec.cohorts or (default_cohort(_codes_for_default(spec)),)
     return Resolved(spec, cohorts, periods, _n(spec), tuple(notes), tuple(asked))
 

@@ -30,8 +30,21 @@ SpecKind = Literal[
     "unknown",
 ]
 
-Measure = Literal["procedures", "units", "claims"]
+Measure = Literal[
+    "procedures",
+    "units",
+    "claims",
+    # money, summed in whole cents (answered in dollars), and people
+    "payments",
+    "allowed",
+    "charges",
+    "beneficiaries",
+]
 MEASURES: tuple[str, ...] = Measure.__args__  # type: ignore[attr-defined]
+# Measures that are amounts carried by some sources only (the CMS file, claim files with
+# amount columns, the demo): each comes with the procedures that carry it.
+AMOUNT_MEASURES: tuple[str, ...] = ("payments", "allowed", "charges", "beneficiaries")
+MONEY_MEASURES: tuple[str, ...] = ("payments", "allowed", "charges")
 
 Dimension = Literal[
     "code", "cohort", "state", "payer", "place_of_service", "year", "quarter", "month"
@@ -120,6 +133,9 @@ class Spec:
     # --- data questions
     ask: Ask = "rank"
     measure: Measure = "procedures"
+    # the measure per procedure ("average allowed amount for 97140"): the amount's sum over
+    # the sum of the procedures that carry it, never an average of averages
+    average: bool = False
     cohorts: tuple[str, ...] = ()  # () = the default for the codes asked about
     cohort_mode: Mode = "single"
     # provider cohorts left out of the scope ("rehab codes not billed by PTs")
@@ -130,6 +146,8 @@ class Spec:
     states: Selection = field(default_factory=Selection)
     payers: Selection = field(default_factory=Selection)
     places: Selection = field(default_factory=Selection)
+    # the fee schedule's setting: 'facility' / 'non-facility' (the CMS file's F/O)
+    settings: Selection = field(default_factory=Selection)
     modifiers: Selection = field(default_factory=Selection)
     state_mode: Mode = "single"
     payer_mode: Mode = "single"

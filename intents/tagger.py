@@ -535,7 +535,13 @@ def _unsupported_measures(f: Tagged, vocab: Vocabulary) -> None:
         vocab.unsupported_measures[t] for t in f.low if t in vocab.unsupported_measures
     )
     for measure in named:
-        f.notes.append(
-            f"The data counts procedures (claim lines), not {measure}: "
-            "the figures here are procedures."
-        )
+        if measure == "patients":
+            f.notes.append(
+                f"The data counts procedures (claim lines), not {measure}: "
+                "the figures here are procedures."
+            )
+        else:  # "cost", "price": which amount is meant is not said
+            f.notes.append(
+                f"The data has payments, allowed amounts and charges, not {measure}: "
+                "the figures here are procedures; ask for one of those amounts."
+            )

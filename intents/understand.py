@@ -28,7 +28,7 @@ from data.vocab import Vocabulary, load_vocab
 from intents.lexicon import Lexicon, get_lexicon, singular
 from intents.model import MAX_QUESTION_CHARS, MAX_TOP_N, ErrorCode
 from intents.safety import is_unsafe
-from intents.spec import CodeSet, PeriodRef, Selection, Spec
+from intents.spec import MONEY_MEASURES, CodeSet, PeriodRef, Selection, Spec
 from intents.tagger import Tag, Tagged, cues_of, tag
 
 FALLBACK_EXAMPLES = (
@@ -50,6 +50,7 @@ _FILTER_GROUP = {
     "code_family": "code",
     "subgroup": "code",
     "place": "place",
+    "setting": "setting",
     "modifier": "modifier",
 }
 # Negations that mean nothing when nothing follows them ("no thanks", "why not").
@@ -156,6 +157,7 @@ class _Ctx:
                 "payer",
                 "state",
                 "place",
+                "setting",
                 "modifier",
                 "unsupported",
                 "measure",
@@ -255,7 +257,7 @@ def rule_codes_difference(c: _Ctx) -> Spec | None:
         and not c.cohorts
         and not c.periods
         and not c.has("share", "volume", "top", "trend", "rank")
-        and not c.f.of("state", "payer", "place", "measure")
+        and not c.f.of("state", "payer", "place", "setting", "measure")
     ):
         return Spec("knowledge", text=c.text, lookup_codes=tuple(codes), topic="codes")
     return None
@@ -272,6 +274,7 @@ def rule_knowledge(c: _Ctx) -> Spec | None:
             "state",
             "payer",
             "place",
+            "setting",
             "modifier",
             "measure",
             "code_family",
@@ -316,7 +319,7 @@ def rule_code_range(c: _Ctx) -> Spec | None:
     ranges = c.values("code_range")
     if has("top", "share", "trend", "compare", *_MOVERS) or c.periods:
         return None
-    if f.of("state", "payer", "place", "modifier", "measure", "dimension") or c.excluded:
+    if f.of("state", "payer", "place", "setting", "modifier", "measure", "dimension") or c.excluded:
         return None
     if has("volume") and not has("range"):
         return None
@@ -357,7 +360,7 @@ def rule_lookup(c: _Ctx) -> Spec | None:
     families = c.values("code_family")
     figure_asked = (
         has("top", "trend", "compare", "share", "volume", *_MOVERS)
-        or f.of("state", "payer", "place", "modifier", "measure", "period")
+        or f.of("state", "payer", "place", "setting", "modifier", "measure", "period")
         or c.excluded
         or _groupings(c)
     )
@@ -457,7 +460,7 @@ def _asks_for_data(c: _Ctx) -> bool:
     if not c.terse and not subject:
         return False  # "top golf players 2022": a ranking, but of nothing in the data
     cue = has(*_DATA_CUES, *_MOVERS, "versus", "union_cue")
-    filters = bool(f.of("state", "payer", "place", "modifier", "period", "measure"))
+    filters = bool(f.of("state", "payer", "place", "setting", "modifier", "period", "measure"))
     codes = bool(f.of("code", "code_family", "subgroup", "code_range"))
     grouped = bool(_groupings(c))
     if f.of("unsupported") and (cue or filters or cohorts):
@@ -605,10 +608,12 @@ class _Draft:
     payers: Selection = field(default_factory=Selection)
     payer_mode: str = "single"
     places: Selection = field(default_factory=Selection)
+    settings: Selection = field(default_factory=Selection)
     modifiers: Selection = field(default_factory=Selection)
     periods: list[PeriodRef] = field(default_factory=list)
     period_mode: str = "single"
     measure: str = "procedures"
+    average: bool = False
     # what is asked
     groupings: list[_Grouping] = field(default_factory=list)
     top: bool = False
@@ -675,6 +680,23 @@ def refuse_unsupported_filter(d: _Draft) -> Spec | None:
     )
 
 
+def refuse_no_place(d: _Draft) -> Spec | None:
+    """ "top codes in ZZ": XX (unknown) and ZZ (foreign) rows count in national answers
+    but are no place to filter on (data/states.csv kind "unknown")."""
+    tags = d.c.f.of("no_place")
+    codes = list(dict.fromkeys(str(t.value) for t in tags))
+    if not codes:
+        return None
+    names = ", ".join(f"{c} ({d.c.lex.catalog.states.get(c, c).lower()})" for c in codes)
+    instead = _without(d.c, [(t.i, t.j) for t in tags])
+    return d.refuse(
+        "unknown_place",
+        f"Rows with the state {names} count in national answers only; they are not a "
+        "place the data can be filtered to.",
+        alternatives=(instead,) if instead else (),
+    )
+
+
 def refuse_unknown_place(d: _Draft) -> Spec | None:
     f = d.c.f
     if not f.unknown_places:
@@ -699,6 +721,7 @@ def refuse_dangling_negation(d: _Draft) -> Spec | None:
 REFUSALS: tuple[Callable[[_Draft], Spec | None], ...] = (
     refuse_unknown_cohort,
     refuse_unsupported_filter,
+    refuse_no_place,
     refuse_unknown_place,
     refuse_dangling_negation,
 )
@@ -766,13 +789,17 @@ def read_filters(d: _Draft) -> Spec | None:
         tuple(dict.fromkeys(p for t in c.included("place") for p in t.value)),
         tuple(dict.fromkeys(p for t in c.excluded_tags("place") for p in t.value)),
     )
+    d.settings = Selection(
+        tuple(dict.fromkeys(t.value for t in c.included("setting"))),
+        tuple(dict.fromkeys(t.value for t in c.excluded_tags("setting"))),
+    )
     d.modifiers = Selection(
         tuple(dict.fromkeys(t.value for t in c.included("modifier"))),
         tuple(dict.fromkeys(t.value for t in c.excluded_tags("modifier"))),
     )
     both = [
         v
-        for sel in (d.states, d.payers, d.places, d.modifiers)
+        for sel in (d.states, d.payers, d.places, d.settings, d.modifiers)
         for v in sel.include
         if v in sel.exclude
     ]
@@ -802,6 +829,13 @@ def read_measure(d: _Draft) -> Spec | None:
     d.measure = measures[0] if measures else "procedures"
     if len(measures) > 1:
         d.notes.append(f"One measure at a time: this counts {d.measure}.")
+    if d.c.has("average"):
+        if d.measure in MONEY_MEASURES:
+            d.average = True
+        elif measures:  # "average units": a per-procedure figure of a count is not kept
+            d.notes.append(
+                f"Averages are of amounts (payments, allowed, charges): this is the total of {d.measure}."
+            )
     return None
 
 
@@ -870,7 +904,7 @@ def ask_ranking(d: _Draft) -> _Asked | None:
 
 def ask_standing(d: _Draft) -> _Asked | None:
     """ "97530 rehab 2023": a code with a scope asks where the code stands."""
-    scoped = d.cohorts or d.periods or d.states or d.payers or d.places or d.modifiers
+    scoped = d.cohorts or d.periods or d.states or d.payers or d.places or d.settings or d.modifiers
     return ("share", "code", None) if d.codes and scoped else None
 
 
@@ -1015,6 +1049,7 @@ def compose(c: _Ctx) -> Spec:
         text=c.text,
         ask=d.ask,  # type: ignore[arg-type]
         measure=d.measure,  # type: ignore[arg-type]
+        average=d.average,
         cohorts=tuple(d.cohorts),
         cohort_mode=d.cohort_mode,  # type: ignore[arg-type]
         exclude_cohorts=tuple(d.exclude_cohorts),
@@ -1024,6 +1059,7 @@ def compose(c: _Ctx) -> Spec:
         states=d.states,
         payers=d.payers,
         places=d.places,
+        settings=d.settings,
         modifiers=d.modifiers,
         state_mode=d.state_mode,  # type: ignore[arg-type]
         payer_mode=d.payer_mode,  # type: ignore[arg-type]
@@ -1106,6 +1142,7 @@ _SUBSET_KINDS = {
     "payer": "payers",
     "state": "states",
     "place": "places",
+    "setting": "settings",
     "modifier": "modifiers",
     "cohort": "cohorts",
 }

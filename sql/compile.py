@@ -28,12 +28,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from data.catalog import REHAB_FIRST, REHAB_LAST
+from data.catalog import NO_PLACE_STATES, REHAB_FIRST, REHAB_LAST
 from intents.model import Period
 from intents.resolve import MAX_GROUPS, MOVERS_MIN_VOLUME, Resolved
 from intents.spec import TIME_DIMENSIONS, CodeSet, Spec
 from sql.query import Query
-from sql.rollups import ROLLUP_CLAIMS, choose
+from sql.rollups import MEASURE_COLUMNS, ROLLUP_CLAIMS, choose
 
 SHAPES_DIR = Path(__file__).resolve().parent / "shapes"
 Family = Literal["ranked", "total", "breakdown", "time", "movers"]
@@ -79,7 +79,8 @@ class _Shape:
     family: Family
     table: str
     claims_table: str | None  # rollup_claims for claims totals beside a code table
-    measure: str
+    measure: str  # the rollup column summed
+    base: str | None  # an amount's carrying procedures (column), summed beside it
     series: str | None  # None, a dimension, "period", "cohort", "code"
     branches: str | None  # None, "period" or "cohort": one SELECT per series value
     n_branches: int
@@ -164,11 +165,13 @@ def _select(
     columns: list[tuple[str, str]],  # (expression, alias)
     preds: list[str],
     value: str,
+    base: str | None = None,
 ) -> str:
     cols = [
         f"{series_expr} AS series",
         *(f"{e} AS {a}" for e, a in columns),
         f"SUM({measure}) AS {value}",
+        *([f"SUM({base}) AS base"] if base else []),
     ]
     keys = ", ".join(str(i + 1) for i in range(1 + len(columns)))
     where = " AND ".join(preds) if preds else "TRUE"
@@ -184,22 +187,27 @@ def _scope_sql(
     with_codes: bool,
     value: str = "value",
 ) -> str:
-    """The scope's rows: one SELECT, or one per series branch joined by UNION ALL."""
+    """The scope's rows: one SELECT, or one per series branch joined by UNION ALL. An
+    amount keeps the rows that carry it (a source without it holds NULL there), with the
+    procedures that carry it as `base`."""
     base = _filter_preds(s.filters)
     if with_codes:
         code_preds = _code_preds(s.code_include, s.code_exclude, "hcpcs_code")
         if code_preds != "TRUE":
             base.append(code_preds)
+    carried = s.base if measure == s.measure else None
+    if carried:
+        base.append(f"{measure} IS NOT NULL")
     if s.branches is None:
         preds = [*_cohort_preds(s.cohort_pred), *_period_preds(s.period_pred), *base]
-        return _select(table, measure, _series_expr(s), columns, preds, value)
+        return _select(table, measure, _series_expr(s), columns, preds, value, carried)
     selects = []
     for k in range(s.n_branches):
         if s.branches == "period":
             preds = [*_cohort_preds(s.cohort_pred), *_period_preds("branch", k), *base]
         else:  # one branch per cohort: $c{k} is a provider list, or rehab, or all
             preds = [*_branch_cohort(k), *_period_preds(s.period_pred), *base]
-        selects.append(_select(table, measure, str(k), columns, preds, value))
+        selects.append(_select(table, measure, str(k), columns, preds, value, carried))
     return "\n    UNION ALL\n    ".join(selects)
 
 
@@ -237,6 +245,19 @@ def _totals_cte(s: _Shape, columns: list[tuple[str, str]]) -> str:
     return f",\ntotals AS (\n    {scope}\n)"
 
 
+def _base_slots(s: _Shape, partition: str, picked: str) -> dict[str, str]:
+    """The columns an amount adds to a shape (none for a count): `base`, the procedures
+    that carry the amount, and base_total, the scope's."""
+    if not s.base:
+        return {"base_window": "", "base_kept": "", "base_sum": ""}
+    return {
+        "base_window": f", base, SUM(base) OVER (PARTITION BY {partition}) AS base_total",
+        "base_kept": ", base, base_total",
+        "base_sum": f", SUM(CASE WHEN {picked} THEN base ELSE 0 END) AS base, "
+        + ("MAX(base_total) AS base_total" if s.family == "time" else "SUM(base) AS base_total"),
+    }
+
+
 @cache
 def render(s: _Shape) -> str:
     """The SQL text of a shape (cached: the text depends on the structure only)."""
@@ -266,6 +287,7 @@ def render(s: _Shape) -> str:
             totals_join=totals_join,
             picked=picked,
             keep=keep,
+            **_base_slots(s, "series", picked),
         )
     if s.family == "total" and s.subset:
         # A share of part of the scope ("PT procedures that are medicare"): the part's
@@ -280,7 +302,12 @@ def render(s: _Shape) -> str:
             with_codes=True,
         )
         return _template("total").format(
-            scope=scope, totals_cte="", picked=picked, total="SUM(value)", totals_join=""
+            scope=scope,
+            totals_cte="",
+            picked=picked,
+            total="SUM(value)",
+            totals_join="",
+            **_base_slots(s, "series", picked),
         )
     if s.family == "total":
         if s.table == ROLLUP_CLAIMS.table:
@@ -302,7 +329,12 @@ def render(s: _Shape) -> str:
             totals_join = "JOIN totals USING (series)"
             total = "MAX(totals.scope_total)"
         return _template("total").format(
-            scope=scope, totals_cte=totals_cte, picked=picked, total=total, totals_join=totals_join
+            scope=scope,
+            totals_cte=totals_cte,
+            picked=picked,
+            total=total,
+            totals_join=totals_join,
+            **_base_slots(s, "series", picked),
         )
     if s.family == "breakdown":
         assert s.group is not None
@@ -313,7 +345,7 @@ def render(s: _Shape) -> str:
             columns=[(_COLUMN[s.group], "grp")],
             with_codes=True,
         )
-        sql = _template("breakdown").format(scope=scope)
+        sql = _template("breakdown").format(scope=scope, **_base_slots(s, "series", picked))
         return sql if s.limited else sql.replace("WHERE rank <= $n\n", "")
     if s.family == "time":
         assert s.group is not None
@@ -332,10 +364,13 @@ def render(s: _Shape) -> str:
             totals_join = "JOIN totals USING (series, year, part)"
             total = "totals.scope_total"
         series_out, series_filter = "series", ""
+        base_slots = _base_slots(s, "series, year, part", picked)
         if s.series == "code":
             series_out, series_filter = "code", f"WHERE {picked}"
             picked = "TRUE"
+            base_slots = _base_slots(s, "series, year, part", picked)
         return _template("time").format(
+            **base_slots,
             scope=scope,
             totals_cte=totals_cte,
             total=total,
@@ -442,6 +477,16 @@ class _Build:
         return self.family == "ranked" and (spec.ask == "share" or spec.code_mode == "compared")
 
 
+def step_amounts(b: _Build) -> None:
+    """Money and beneficiaries: summed where they are carried; movers compare shares of
+    procedures only."""
+    if MEASURE_COLUMNS[b.spec.measure].carried_by and b.family == "movers":
+        raise Unsupported(
+            "Movers compare shares of procedures; ask for the top codes by the amount in "
+            "each period instead."
+        )
+
+
 def step_exact_claims(b: _Build) -> None:
     """Visits (distinct claims) only where they are exact: a claim bills several codes,
     so claims are never added up over codes, and modifiers are on lines."""
@@ -480,6 +525,7 @@ def step_tables(b: _Build) -> None:
         (spec.states, "state"),
         (spec.payers, "payer"),
         (spec.places, "place_of_service"),
+        (spec.settings, "facility_setting"),
         (spec.modifiers, "modifiers"),
     ):
         if sel:
@@ -579,6 +625,7 @@ def step_filters(b: _Build) -> None:
         ("states", spec.states, "state"),
         ("payers", spec.payers, "payer"),
         ("places", spec.places, "place_of_service"),
+        ("settings", spec.settings, "facility_setting"),
         ("modifiers", spec.modifiers, "modifiers"),
     ):
         target, prefix = (subset, "sub_") if name in spec.subset else (filters, "")
@@ -590,6 +637,13 @@ def step_filters(b: _Build) -> None:
             params[f"x_{prefix}{name}"] = list(sel.exclude)
         if b.series == column:
             b.series_keys = tuple(sel.include)
+    if "state" in (spec.group_by, b.series) and not spec.states.include:
+        # XX (unknown) and ZZ (foreign) count nationally but are no state's row
+        name = "x_sub_states" if "states" in spec.subset else "x_states"
+        if name not in params:
+            target = subset if "states" in spec.subset else filters
+            target.append((name, "state"))
+        params[name] = [*params.get(name, []), *NO_PLACE_STATES]
     if "cohorts" in spec.subset:
         subset.append(("sub_cohorts", "cohort"))
         params["sub_cohorts"] = list(b.r.cohorts)
@@ -614,8 +668,11 @@ def step_limits(b: _Build) -> None:
             if b.spec.code_mode == "compared":
                 n = 0  # only the codes compared
         params["n"] = n if n is not None else MAX_GROUPS
+        if b.spec.average and not b.keep:
+            params["n"] = MAX_GROUPS  # ranked by the average: the answer cuts to n
     elif b.family == "breakdown":
-        b.limited = n is not None
+        # ranked by an average, every group comes back and the answer ranks and cuts
+        b.limited = n is not None and not b.spec.average
         if b.limited:
             params["n"] = n
     elif b.family == "movers":
@@ -623,6 +680,7 @@ def step_limits(b: _Build) -> None:
 
 
 STEPS = (
+    step_amounts,
     step_exact_claims,
     step_tables,
     step_cohorts,
@@ -645,7 +703,8 @@ def compile_plan(r: Resolved) -> Plan:
         family=b.family,
         table=b.table,
         claims_table=b.claims_table,
-        measure=spec.measure,
+        measure=MEASURE_COLUMNS[spec.measure].column,
+        base=MEASURE_COLUMNS[spec.measure].carried_by,
         series=b.series if b.series not in ("period", "cohort_index") else None,
         branches=b.branches,
         n_branches=b.n_branches,

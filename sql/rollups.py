@@ -23,7 +23,9 @@ class Rollup:
     derived_cohorts: bool
 
 
-_CODE_MEASURES = frozenset({"procedures", "units", "claims"})
+# Money (whole cents) and beneficiaries, each with the procedures that carry it.
+AMOUNT_MEASURES = frozenset({"payments", "allowed", "charges", "beneficiaries"})
+_CODE_MEASURES = frozenset({"procedures", "units", "claims"}) | AMOUNT_MEASURES
 
 ROLLUP_NATIONAL = Rollup(
     "rollup_national", frozenset({"cohort", "month", "hcpcs_code"}), _CODE_MEASURES, True
@@ -36,8 +38,19 @@ ROLLUP_MONTH = Rollup(
 )
 ROLLUP_DETAIL = Rollup(
     "rollup_detail",
-    frozenset({"cohort", "month", "state", "payer", "place_of_service", "modifiers", "hcpcs_code"}),
-    frozenset({"procedures", "units"}),
+    frozenset(
+        {
+            "cohort",
+            "month",
+            "state",
+            "payer",
+            "place_of_service",
+            "facility_setting",
+            "modifiers",
+            "hcpcs_code",
+        }
+    ),
+    frozenset({"procedures", "units"}) | AMOUNT_MEASURES,
     False,
 )
 ROLLUP_CLAIMS = Rollup(
@@ -46,6 +59,27 @@ ROLLUP_CLAIMS = Rollup(
     frozenset({"claims"}),
     True,
 )
+
+
+@dataclass(frozen=True)
+class MeasureColumns:
+    """Where a measure is in the rollups: the column summed and, for an amount, the
+    procedures of the rows that carry it (the denominator of its average; a row whose
+    source has no such amount holds NULL and is left out of the question)."""
+
+    column: str
+    carried_by: str | None = None
+
+
+MEASURE_COLUMNS: dict[str, MeasureColumns] = {
+    "procedures": MeasureColumns("procedures"),
+    "units": MeasureColumns("units"),
+    "claims": MeasureColumns("claims"),
+    "payments": MeasureColumns("payments_cents", "payments_procedures"),
+    "allowed": MeasureColumns("allowed_cents", "allowed_procedures"),
+    "charges": MeasureColumns("charges_cents", "charges_procedures"),
+    "beneficiaries": MeasureColumns("beneficiaries", "beneficiaries_procedures"),
+}
 
 # Smallest first: the first that has every column wins.
 CODE_ROLLUPS = (ROLLUP_NATIONAL, ROLLUP_MONTH, ROLLUP_DETAIL)

@@ -49,6 +49,14 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("procedures", "BIGINT"),
         ("units", "BIGINT"),
         ("claims", "BIGINT"),
+        ("payments_cents", "BIGINT"),
+        ("allowed_cents", "BIGINT"),
+        ("charges_cents", "BIGINT"),
+        ("beneficiaries", "BIGINT"),
+        ("payments_procedures", "BIGINT"),
+        ("allowed_procedures", "BIGINT"),
+        ("charges_procedures", "BIGINT"),
+        ("beneficiaries_procedures", "BIGINT"),
     ),
     "rollup_month": (
         ("cohort", "VARCHAR"),
@@ -59,6 +67,14 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("procedures", "BIGINT"),
         ("units", "BIGINT"),
         ("claims", "BIGINT"),
+        ("payments_cents", "BIGINT"),
+        ("allowed_cents", "BIGINT"),
+        ("charges_cents", "BIGINT"),
+        ("beneficiaries", "BIGINT"),
+        ("payments_procedures", "BIGINT"),
+        ("allowed_procedures", "BIGINT"),
+        ("charges_procedures", "BIGINT"),
+        ("beneficiaries_procedures", "BIGINT"),
     ),
     "rollup_detail": (
         ("cohort", "VARCHAR"),
@@ -66,10 +82,19 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("state", "VARCHAR"),
         ("payer", "VARCHAR"),
         ("place_of_service", "VARCHAR"),
+        ("facility_setting", "VARCHAR"),
         ("modifiers", "VARCHAR"),
         ("hcpcs_code", "VARCHAR"),
         ("procedures", "BIGINT"),
         ("units", "BIGINT"),
+        ("payments_cents", "BIGINT"),
+        ("allowed_cents", "BIGINT"),
+        ("charges_cents", "BIGINT"),
+        ("beneficiaries", "BIGINT"),
+        ("payments_procedures", "BIGINT"),
+        ("allowed_procedures", "BIGINT"),
+        ("charges_procedures", "BIGINT"),
+        ("beneficiaries_procedures", "BIGINT"),
     ),
     "rollup_claims": (
         ("cohort", "VARCHAR"),
@@ -104,8 +129,18 @@ IMPORT_ORDER = {
 # The claim-lines columns a source table provides (named so, or mapped with --map).
 # cohort may be left out when rendering_taxonomy is there (the taxonomy decides, as at
 # ingest); the optional ones default as at ingest.
+AMOUNT_COLUMNS = ("payments_cents", "allowed_cents", "charges_cents", "beneficiaries")
 REQUIRED = ("claim_id", "service_date", "hcpcs_code", "payer", "state")
-OPTIONAL = ("modifiers", "units", "place_of_service", "procedures", "cohort", "rendering_taxonomy")
+OPTIONAL = (
+    "modifiers",
+    "units",
+    "place_of_service",
+    "procedures",
+    "cohort",
+    "rendering_taxonomy",
+    # money in whole cents and beneficiaries, as claim_lines holds them (NULL: none)
+    *AMOUNT_COLUMNS,
+)
 SOURCE_COLUMNS = (*REQUIRED, *OPTIONAL)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CODE_PATTERN = "^([0-9]{4}[0-9FMTU]|[A-Z][0-9]{4})$"  # ingest_code, canonical
@@ -292,6 +327,24 @@ def source_view(
         cohort_value: exp.Expression = case.else_(exp.Literal.string("other"))
     else:
         cohort_value = exp.cast(cohort, "VARCHAR")
+    # the fee schedule's setting of the place of service, as at ingest
+    # (data/facility_places.csv; no place, no setting)
+    place = column("place_of_service")
+    setting: exp.Expression = exp.cast(exp.null(), "VARCHAR")
+    if place is not None:
+        setting = (
+            exp.Case()
+            .when(
+                exp.cast(place, "VARCHAR").isin(
+                    *(exp.Literal.string(c) for c in sorted(catalog.facility_places))
+                ),
+                exp.Literal.string("facility"),
+            )
+            .when(
+                exp.not_(exp.cast(place, "VARCHAR").is_(exp.null())),
+                exp.Literal.string("non-facility"),
+            )
+        )
     selects = [
         typed("claim_id", "VARCHAR"),
         typed("service_date", "DATE"),
@@ -303,6 +356,8 @@ def source_view(
         typed("state", "VARCHAR"),
         typed("procedures", "BIGINT", exp.cast(exp.Literal.number(1), "BIGINT")),
         exp.alias_(cohort_value, "cohort"),
+        exp.alias_(setting, "facility_setting"),
+        *(typed(name, "BIGINT") for name in AMOUNT_COLUMNS),
     ]
     return exp.select(*selects).from_(table.copy())
 
@@ -344,6 +399,7 @@ def reject_reasons(catalog: Catalog, today: date) -> exp.Expression:
             "modifiers are not two-character codes separated by spaces",
         ),
         (exp.column("units") < exp.Literal.number(0), "units below 0"),
+        *((exp.column(name) < exp.Literal.number(0), f"{name} below 0") for name in AMOUNT_COLUMNS),
         (
             exp.and_(
                 exp.not_(exp.column("place_of_service").is_(exp.null())),
@@ -542,6 +598,8 @@ SOURCE_COLUMNS_OUT = (
     "state",
     "procedures",
     "cohort",
+    "facility_setting",
+    *AMOUNT_COLUMNS,
 )
 
 

@@ -1,6 +1,7 @@
 """Ingest throughput beside DuckDB's own bare read of the same file, in the same run.
 
     python -m tests.bench_ingest --lines 10000000 [--dir DIR] [--formats csv,parquet]
+    python -m tests.bench_ingest --lines 1000000 --into 30000000 --dir DIR   # incremental
 
 Writes a claim-lines CSV and Parquet file of N lines (DuckDB SQL, deterministic: the same
 N gives the same bytes), then for each format times
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import duckdb
 
+from data import db
 from data.ingest import ingest_claims
 
 # Deterministic claim lines: every value is a hash of the line number. Roughly one line
@@ -42,10 +44,10 @@ COPY (
                ['medicare', 'medicaid', 'commercial', 'other'] AS payers,
                ['CA', 'TX', 'NY', 'FL', 'PA', 'OH', 'IL', 'WA', 'GA', 'NC', 'MI', 'NJ'] AS states
     )
-    SELECT 'C' || lpad(CAST(i // 4 AS VARCHAR), 10, '0') AS claim_id,
+    SELECT $prefix || lpad(CAST(i // 4 AS VARCHAR), 10, '0') AS claim_id,
            CAST(i % 4 + 1 AS INTEGER) AS line_number,
            CASE WHEN $bad AND i % 10007 = 3 THEN '2022-02-30'
-                ELSE strftime(DATE '2021-01-01' + CAST(hash(i, 1) % 1000 AS INTEGER), '%Y-%m-%d')
+                ELSE strftime(CAST($first_day AS DATE) + CAST(hash(i, 1) % $days AS INTEGER), '%Y-%m-%d')
            END AS service_date,
            codes[CAST(1 + hash(i, 2) % 14 AS BIGINT)] AS hcpcs_code,
            CASE hash(i, 3) % 3 WHEN 0 THEN 'GP' WHEN 1 THEN 'GO 59' ELSE NULL END AS modifiers,
@@ -54,19 +56,38 @@ COPY (
            taxonomies[CAST(1 + hash(i // 40, 5) % 7 AS BIGINT)] AS rendering_taxonomy,
            '11' AS place_of_service,
            payers[CAST(1 + hash(i // 4, 6) % 4 AS BIGINT)] AS payer_type,
-           CASE WHEN $bad AND i % 1000 = 7 THEN 'ZZ'
+           CASE WHEN $bad AND i % 1000 = 7 THEN 'QQ'
                 ELSE states[CAST(1 + hash(i // 40, 7) % 12 AS BIGINT)] END AS state
     FROM range($lines) AS t(i), v
 ) TO '{path}' ({options})
 """
 
 
-def generate(path: Path, lines: int, fmt: str, bad: bool = True) -> None:
-    """Writes N claim lines to `path` (bench tooling: the path is ours, not user text)."""
+def generate(
+    path: Path,
+    lines: int,
+    fmt: str,
+    bad: bool = True,
+    prefix: str = "C",
+    first_day: str = "2021-01-01",
+    days: int = 1000,
+) -> None:
+    """Writes N claim lines to `path` (bench tooling: the path is ours, not user text);
+    claim ids start with `prefix` (files with different prefixes share no claim), service
+    dates spread over `days` days from `first_day`."""
     options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER"
     sql = GENERATE_SQL.format(path=str(path).replace("'", "''"), options=options)
     with duckdb.connect() as con:
-        con.execute(sql, {"lines": lines, "bad": bad})
+        con.execute(
+            sql,
+            {
+                "lines": lines,
+                "bad": bad,
+                "prefix": prefix,
+                "first_day": first_day,
+                "days": days,
+            },
+        )
 
 
 def _timed(work: Callable[[], object]) -> float:
@@ -152,6 +173,81 @@ def run(
     return results
 
 
+# The base covers 1,000 days from 2021-01-01 (to 2023-09-27). The one more file is either
+# the next month (what a monthly feed brings) or spread over the base's own 1,000 days
+# (the worst case for the shared-claims check, which then reads every loaded line).
+NEW_PERIODS = {"next": ("2023-10-01", 31), "same": ("2021-01-01", 1000)}
+
+
+def run_incremental(base_lines: int, new_lines: int, workdir: Path, period: str = "next") -> dict:
+    """One more file (new_lines, CSV, its own claims) into an empty database and into
+    one that already holds base_lines: what the incremental rollups change. The base is
+    built once per size and kept in workdir (--dir) for the next run. Also timed: the
+    copy the writer makes of the database for each write (data.writer: copy + rename),
+    and what a full rollup rebuild over the same database costs (the pre-incremental
+    rollup step), both on the database the new file went into."""
+    base_db = workdir / f"base_{base_lines}.duckdb"
+    if not base_db.exists():
+        source = workdir / f"base_{base_lines}.parquet"
+        if not source.exists():
+            print(f"writing {base_lines:,} base lines to {source} ...", file=sys.stderr)
+            generate(source, base_lines, "parquet", bad=False, prefix="B")
+        print(f"loading them into {base_db} ...", file=sys.stderr)
+        building = workdir / "base_building.duckdb"
+        building.unlink(missing_ok=True)
+        made = ingest_claims(building, [source], progress=False)
+        assert made.loaded == base_lines
+        building.rename(base_db)
+        source.unlink()
+    new = workdir / f"new_{new_lines}_{period}.csv"
+    if not new.exists():
+        first_day, days = NEW_PERIODS[period]
+        generate(new, new_lines, "csv", bad=True, prefix="N", first_day=first_day, days=days)
+    out: dict = {"base_lines": base_lines, "new_lines": new_lines, "period": period}
+    for label, start in (("empty", None), ("base", base_db)):
+        target = workdir / f"into_{label}.duckdb"
+        target.unlink(missing_ok=True)
+        if start is not None:
+            shutil.copyfile(start, target)  # setup, not timed
+        report = ingest_claims(target, [new], progress=False, rejects_path=workdir / "rej.csv")
+        assert report.loaded + report.rejected == report.read == new_lines
+        out[label] = {
+            "ingest_s": report.seconds,
+            "steps_s": {k: round(v, 3) for k, v in report.timings},
+            "rollups": report.rollups,
+            "db_mb": round(target.stat().st_size / 1e6, 1),
+        }
+    target = workdir / "into_base.duckdb"
+    copy = workdir / "copy_probe.duckdb"
+    out["writer_copy_s"] = _timed(lambda: shutil.copyfile(target, copy))
+    copy.unlink()
+    with duckdb.connect(str(target)) as con:
+        out["full_rebuild_s"] = _timed(lambda: db.rebuild_rollups(con))
+    for label in ("empty", "base"):
+        (workdir / f"into_{label}.duckdb").unlink(missing_ok=True)
+    return out
+
+
+def print_incremental(r: dict) -> None:
+    empty, base = r["empty"], r["base"]
+    print(
+        f"one {r['new_lines']:,}-line CSV into an empty database: {empty['ingest_s']:.1f} s "
+        f"(rollups {empty['steps_s'].get('rollups', 0):.2f} s; {empty['rollups']})"
+    )
+    print(
+        f"the same file ({r['period']} period) into a {r['base_lines']:,}-line database "
+        f"({base['db_mb']:,} MB): "
+        f"{base['ingest_s']:.1f} s (rollups {base['steps_s'].get('rollups', 0):.2f} s; "
+        f"{base['rollups']})"
+    )
+    print(
+        f"  of which the writer's copy of the database: about {r['writer_copy_s']:.1f} s; "
+        f"a full rollup rebuild instead would take {r['full_rebuild_s']:.1f} s"
+    )
+    print(f"  steps into the empty one: {empty['steps_s']}")
+    print(f"  steps into the large one: {base['steps_s']}")
+
+
 def print_table(results: list[dict]) -> None:
     print(f"{'format':8} {'lines':>12} {'MB':>7} {'step':28} {'seconds':>8} {'rows/s':>12}")
     for r in results:
@@ -187,12 +283,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--clean", action="store_true", help="no invalid lines (no rejected rows to set aside)"
     )
+    parser.add_argument(
+        "--period",
+        choices=sorted(NEW_PERIODS),
+        default="next",
+        help="with --into: the new file is the next month (default) or the base's period",
+    )
+    parser.add_argument(
+        "--into",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead: the --lines file into an empty database and into one of N lines "
+        "(incremental rollups); keep --dir to reuse the N-line base",
+    )
     args = parser.parse_args(argv)
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     if args.lines < 1 or not set(formats) <= {"csv", "parquet"}:
         parser.error("--lines must be positive and --formats a list of csv, parquet")
     workdir = args.dir or Path(tempfile.mkdtemp(prefix="toprank-bench-ingest-"))
     workdir.mkdir(parents=True, exist_ok=True)
+    if args.into:
+        try:
+            incremental = run_incremental(args.into, args.lines, workdir, args.period)
+        finally:
+            if args.dir is None:
+                shutil.rmtree(workdir, ignore_errors=True)
+        print_incremental(incremental)
+        if args.json:
+            print(json.dumps(incremental, indent=2))
+        return 0
     try:
         results = run(
             args.lines,

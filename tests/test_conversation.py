@@ -105,3 +105,12 @@ def test_a_follow_up_with_a_code_asks_where_it_stands() -> None:
 
 def test_unsafe_text_is_never_merged() -> None:
     assert converse("top OT codes 2022", "and; DROP TABLE claim_lines").error == "unsafe"
+
+
+def test_a_follow_up_can_ask_for_an_amount_and_its_average() -> None:
+    spec = converse("top PT codes 2022", "by payments")
+    assert (spec.measure, spec.average, spec.cohorts) == ("payments", False, ("pt",))
+    spec = converse("top PT codes 2022", "by payments", "average allowed")
+    assert (spec.measure, spec.average) == ("allowed", True)
+    spec = converse("top PT codes 2022", "by payments", "as procedures")
+    assert (spec.measure, spec.average) == ("procedures", False)

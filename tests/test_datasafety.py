@@ -632,3 +632,40 @@ def test_concurrent_first_use_builds_the_demo_once(
     assert errors == []
     assert count(target, "SELECT count(*) FROM claim_lines") == 5_000
     assert capsys.readouterr().err.count("building the demo database") == 1
+
+
+def test_a_database_from_an_older_toprank_says_to_rebuild_what_it_lacks(
+    small_demo: Path, tmp_path: Path
+) -> None:
+    """A file whose rollups predate a column (the facility setting): a question that needs
+    it says what is missing and how to rebuild, others are still answered; after
+    `data demo --force` the same question is answered."""
+    db = copy_db(small_demo, tmp_path / "old")
+    with duckdb.connect(str(db)) as con:
+        con.execute("ALTER TABLE rollup_detail DROP COLUMN facility_setting")
+    with Toprank.open(db, today=TODAY, build_if_missing=False) as bot:
+        old = bot.ask("top PT codes in facility settings 2022")
+        plain = bot.ask("top PT codes 2022")
+    assert old.error == "internal"
+    assert "older version of toprank" in old.text and "facility_setting" in old.text
+    assert "toprank data demo --force" in old.text
+    assert plain.error is None and plain.rows
+    done = subprocess.run(
+        [*TOPRANK, "data", "demo", "--force", "--lines", "50000", "--db", str(db)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    with Toprank.open(db, today=TODAY, build_if_missing=False) as bot:
+        rebuilt = bot.ask("top PT codes in facility settings 2022")
+    assert rebuilt.error is None and rebuilt.rows
+    with duckdb.connect(str(db), read_only=True) as con:
+        (top,) = con.execute(
+            "SELECT hcpcs_code FROM claim_lines WHERE cohort = 'pt' AND year(service_date) = 2022"
+            " AND facility_setting = 'facility' GROUP BY 1 ORDER BY sum(procedures) DESC, 1"
+            " LIMIT 1"
+        ).fetchone()
+    assert rebuilt.rows[0]["code"] == top

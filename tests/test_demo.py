@@ -181,7 +181,7 @@ def test_coverage_2019_through_september_2023_every_month(con) -> None:
 
 def test_every_state_payer_and_cohort(con, catalog) -> None:
     states = {r[0] for r in con.execute("SELECT DISTINCT state FROM claim_lines").fetchall()}
-    assert states == set(catalog.states) and len(states) == 51
+    assert states == set(catalog.us_states) and len(states) == 51
     payers = {r[0] for r in con.execute("SELECT DISTINCT payer FROM claim_lines").fetchall()}
     assert payers == {"medicare", "medicaid", "commercial", "other"}
     cohorts = {r[0] for r in con.execute("SELECT DISTINCT cohort FROM rollup_month").fetchall()}

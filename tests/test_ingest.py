@@ -242,12 +242,12 @@ def test_bad_rows_are_rejected_with_reasons_and_nothing_vanishes(tmp_path: Path)
         line("B_neg", units="-1"),
         line("B_nan", units="two"),
         line("B_frac", units="1.5"),
-        line("B_state", state="ZZ"),
+        line("B_state", state="QQ"),
         line("B_payer", payer_type="barter"),
         line("B_nopayer", payer_type=""),
         line("B_npi", rendering_npi="12345"),
         line("B_mod", modifiers="GPX"),
-        line("B_two", state="XX", hcpcs_code="1"),
+        line("B_two", state="QX", hcpcs_code="1"),
         line("", service_date="2022-05-01"),  # missing claim_id
     ]
     structural = [
@@ -704,12 +704,15 @@ def write_puf(path: Path) -> Path:
             puf_row("1000000004", "Speech Language Pathologist", "FL", "92507", "40"),
             puf_row("1000000005", "Chiropractic", "FL", "98941", "70"),
             puf_row("1000000006", "Internal Medicine", "FL", "99214", "90"),
-            puf_row("1000000007", "Physical Therapist in Private Practice", "PR", "97110", "15"),
+            puf_row("1000000007", "Physical Therapist in Private Practice", "QQ", "97110", "15"),
             puf_row("1000000008", "Physical Therapist in Private Practice", "CA", "97110", "-3"),
             puf_row("1000000009", "Physical Therapist in Private Practice", "CA", "97110", "n/a"),
         ],
         header=PUF_HEADER,
     )
+
+
+J1 = date(2022, 1, 1)
 
 
 def test_cms_puf_maps_provider_types_rounds_services_and_covers_the_year(tmp_path: Path) -> None:
@@ -721,15 +724,17 @@ def test_cms_puf_maps_provider_types_rounds_services_and_covers_the_year(tmp_pat
     assert rows(
         dbf,
         "SELECT rendering_npi, cohort, hcpcs_code, procedures, payer, state, service_date, "
-        "place_of_service, claim_id FROM claim_lines ORDER BY rendering_npi, hcpcs_code",
+        "place_of_service, facility_setting, claim_id FROM claim_lines "
+        "ORDER BY rendering_npi, hcpcs_code",
     ) == [
-        ("1000000001", "pt", "97110", 1200, "medicare", "CA", date(2022, 1, 1), "O", None),
-        ("1000000001", "pt", "97140", 800, "medicare", "CA", date(2022, 1, 1), "O", None),
-        ("1000000002", "ot", "97530", 501, "medicare", "TX", date(2022, 1, 1), "O", None),
-        ("1000000003", "pmr", "99213", 300, "medicare", "NY", date(2022, 1, 1), "F", None),
-        ("1000000004", "slp", "92507", 40, "medicare", "FL", date(2022, 1, 1), "O", None),
-        ("1000000005", "chiro", "98941", 70, "medicare", "FL", date(2022, 1, 1), "O", None),
-        ("1000000006", "other", "99214", 90, "medicare", "FL", date(2022, 1, 1), "O", None),
+        # Place_Of_Srvc F/O is the setting, not a place-of-service code
+        ("1000000001", "pt", "97110", 1200, "medicare", "CA", J1, None, "non-facility", None),
+        ("1000000001", "pt", "97140", 800, "medicare", "CA", J1, None, "non-facility", None),
+        ("1000000002", "ot", "97530", 501, "medicare", "TX", J1, None, "non-facility", None),
+        ("1000000003", "pmr", "99213", 300, "medicare", "NY", J1, None, "facility", None),
+        ("1000000004", "slp", "92507", 40, "medicare", "FL", J1, None, "non-facility", None),
+        ("1000000005", "chiro", "98941", 70, "medicare", "FL", J1, None, "non-facility", None),
+        ("1000000006", "other", "99214", 90, "medicare", "FL", J1, None, "non-facility", None),
     ]
     (source,) = rows(dbf, "SELECT kind, name, first_date, last_date, rows_read FROM sources")
     assert source[0] == "cms-puf" and "2022" in source[1] and "puf.csv" in source[1]
@@ -851,7 +856,7 @@ def run_cli(*args: str, env_db: Path | None = None) -> subprocess.CompletedProce
 
 def test_cli_ingest_claims_prints_read_loaded_rejected(tmp_path: Path) -> None:
     dbf = tmp_path / "claims.duckdb"
-    src = write(tmp_path / "claims.csv", [line("A"), line("B"), line("C", state="ZZ")])
+    src = write(tmp_path / "claims.csv", [line("A"), line("B"), line("C", state="QQ")])
     done = run_cli("claims", str(src), "--db", str(dbf), "--no-progress")
     assert done.returncode == 0, done.stderr
     assert "claims.csv: read 3 / loaded 2 / rejected 1" in done.stdout
@@ -999,3 +1004,16 @@ def test_rows_set_aside_one_by_one_up_to_one_in_a_hundred(tmp_path: Path) -> Non
     # limit made a 100M-line file with 0.11% rejects load twice.
     assert _SetAside(tmp_path, rows_expected=1_000).row_by_row_limit == _SetAside.ROW_BY_ROW_MIN
     assert _SetAside(tmp_path, rows_expected=100_000_000).row_by_row_limit == 1_000_000
+
+
+def test_a_tab_delimited_claims_file_loads_like_its_comma_twin(tmp_path: Path) -> None:
+    comma = write(tmp_path / "c.csv", [line("A"), line("B", state="PR"), line("C", state="QQ")])
+    tab = tmp_path / "t.txt"
+    tab.write_text(comma.read_text().replace(",", "\t"))
+    got = {}
+    for name, src in (("comma", comma), ("tab", tab)):
+        dbf = tmp_path / f"{name}.duckdb"
+        report = ingest(dbf, src)
+        assert (report.read, report.loaded, report.rejected) == (3, 2, 1)
+        got[name] = rows(dbf, "SELECT * EXCLUDE (source_id) FROM claim_lines ORDER BY ALL")
+    assert got["comma"] == got["tab"]

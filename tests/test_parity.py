@@ -33,8 +33,10 @@ SOURCE_TABLE = "claims_source"
 RENAMED = {"service_date": "svc_dt", "hcpcs_code": "cpt"}
 SOURCE_SELECT = (
     "claim_id, service_date AS svc_dt, hcpcs_code AS cpt, modifiers, units, "
-    "rendering_taxonomy, place_of_service, payer, state, procedures"
+    "rendering_taxonomy, place_of_service, payer, state, procedures, payments_cents, "
+    "allowed_cents, charges_cents, beneficiaries"
 )
+NO_AMOUNTS = (None, None, None, None)  # payments, allowed, charges (cents), beneficiaries
 # Rows no rollup can count, and the reason each must be reported with.
 BAD_ROWS = [
     (
@@ -46,7 +48,7 @@ BAD_ROWS = [
         "service_date missing",
     ),
     (
-        ("B3", "2022-01-03", "97110", None, 1, "225100000X", "11", "medicare", "ZZ", 1),
+        ("B3", "2022-01-03", "97110", None, 1, "225100000X", "11", "medicare", "QQ", 1),
         "state is not a USPS state code",
     ),
     (
@@ -66,6 +68,13 @@ BAD_ROWS = [
         "procedures missing or below 1",
     ),
 ]
+BAD_ROWS = [(row + NO_AMOUNTS, reason) for row, reason in BAD_ROWS] + [
+    (
+        ("B8", "2022-01-03", "97110", None, 1, "225100000X", "11", "medicare", "TX", 1)
+        + (-5, 100, 200, None),
+        "payments_cents below 0",
+    ),
+]
 COLUMNS = (
     "claim_id",
     "svc_dt",
@@ -77,6 +86,10 @@ COLUMNS = (
     "payer",
     "state",
     "procedures",
+    "payments_cents",
+    "allowed_cents",
+    "charges_cents",
+    "beneficiaries",
 )
 
 
@@ -97,7 +110,9 @@ def source_parquet(reference_db: Path, tmp_path_factory: pytest.TempPathFactory)
     con.execute(f"ATTACH '{reference_db}' AS ref (READ_ONLY)")
     con.execute(f"CREATE TABLE src AS SELECT {SOURCE_SELECT} FROM ref.claim_lines")
     for row, _ in BAD_ROWS:
-        con.execute("INSERT INTO src VALUES (?, CAST(? AS DATE), ?, ?, ?, ?, ?, ?, ?, ?)", row)
+        con.execute(
+            "INSERT INTO src VALUES (?, CAST(? AS DATE), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row
+        )
     con.execute(f"COPY src TO '{path}' (FORMAT parquet)")
     con.close()
     return path
@@ -113,7 +128,8 @@ def _load_postgres(url: str, parquet: Path) -> None:
         con.execute(
             f"CREATE TABLE {SOURCE_TABLE} (claim_id TEXT, svc_dt DATE, cpt TEXT, modifiers TEXT, "
             "units INTEGER, rendering_taxonomy TEXT, place_of_service TEXT, payer TEXT, "
-            "state TEXT, procedures BIGINT)"
+            "state TEXT, procedures BIGINT, payments_cents BIGINT, allowed_cents BIGINT, "
+            "charges_cents BIGINT, beneficiaries BIGINT)"
         )
         with (
             con.cursor() as cursor,

@@ -42,7 +42,7 @@ COHORT_WORDS = {
     "chiro": ["chiro", "chiropractors"],
     "pmr": ["physiatrists", "physiatry"],
 }
-STATES = sorted(CATALOG.states)
+STATES = sorted(CATALOG.place_states)  # XX and ZZ are no place to filter on
 REHAB_CODES = sorted(c for c in CATALOG.codes if c.startswith("97"))
 
 
@@ -53,7 +53,7 @@ def _valid(spec: Spec, catalog: Catalog) -> None:
     assert spec.n is None or 1 <= spec.n <= MAX_TOP_N
     assert spec.measure in MEASURES
     for sel in (spec.states,):
-        assert all(s in catalog.states for s in (*sel.include, *sel.exclude))
+        assert all(s in catalog.place_states for s in (*sel.include, *sel.exclude))
     assert all(p in catalog.payers for p in (*spec.payers.include, *spec.payers.exclude))
     assert not set(spec.states.include) & set(spec.states.exclude)
     assert not set(spec.payers.include) & set(spec.payers.exclude)
@@ -368,8 +368,42 @@ def data_specs(draw: st.DrawFn) -> str:
     )
 
 
+@st.composite
+def money_specs(draw: st.DrawFn) -> str:
+    """Questions about money and people, in each shape."""
+    cohort = draw(st.sampled_from(["OT", "PT", "SLP", "chiro", "rehab"]))
+    year = draw(st.integers(2019, 2023))
+    payer = draw(st.sampled_from(["", "for medicare", "excluding medicaid"]))
+    state = draw(st.sampled_from(["", "in TX", "excluding FL"]))
+    measure = draw(
+        st.sampled_from(
+            [
+                "payments",
+                "allowed amounts",
+                "charges",
+                "beneficiaries",
+                "average payments",
+                "average allowed amount",
+            ]
+        )
+    )
+    shape = draw(
+        st.sampled_from(
+            [
+                "top {n} {c} codes by {m} {p} {s} {y}",
+                "total {c} {m} {p} {s} {y}",
+                "{c} {m} by state {p} {y}",
+                "{c} {m} by quarter {p} {s} {y}",
+                "what share of {c} {m} was 97110 {p} {s} {y}",
+            ]
+        )
+    )
+    n = draw(st.integers(2, 20))
+    return shape.format(n=n, c=cohort, p=payer, s=state, y=year, m=measure)
+
+
 @PROPS
-@given(data_specs())
+@given(st.one_of(data_specs(), money_specs()))
 def test_a_spec_said_in_words_reads_back_the_same(question: str) -> None:
     spec = parse(question, TODAY, CATALOG)
     assert spec.kind == "data" and spec.error is None, question
@@ -377,6 +411,7 @@ def test_a_spec_said_in_words_reads_back_the_same(question: str) -> None:
     for part in (
         "ask",
         "measure",
+        "average",
         "cohorts",
         "cohort_mode",
         "codes",
@@ -392,3 +427,14 @@ def test_a_spec_said_in_words_reads_back_the_same(question: str) -> None:
     ):
         assert getattr(again, part) == getattr(spec, part), (part, question, question_for(spec))
     assert [(p.start, p.end) for p in again.periods] == [(p.start, p.end) for p in spec.periods]
+
+
+@PROPS
+@given(money_specs())
+def test_money_and_people_are_read_as_their_measure(question: str) -> None:
+    spec = parse(question, TODAY, CATALOG)
+    assert spec.kind == "data" and spec.error is None, question
+    word = {"payments": "payments", "allowed": "allowed", "charges": "charges"}
+    expected = next((m for w, m in word.items() if w in question), "beneficiaries")
+    assert spec.measure == expected, (question, spec.measure)
+    assert spec.average == ("average" in question), question

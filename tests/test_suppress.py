@@ -128,3 +128,35 @@ def test_small_totals_are_never_groups() -> None:
     rows: list[dict[str, Any]] = [{"n": 4}, {"n": 3}]
     suppress(rows, ("n",), (), MIN_CELL, [Group((0, 1), 7, complete=True)])
     assert [r["n"] for r in rows] == ["<11", "<11"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    GROUPS,
+    st.lists(st.integers(0, 10_000_000), min_size=6, max_size=6),  # amounts in cents
+)
+def test_an_amount_is_hidden_with_its_count(group, amounts) -> None:
+    """Money rides on its procedures (bot.answer_data): the count is suppressed as any
+    count is, and a row whose count is hidden, by the rule or to protect another, shows
+    neither its amount nor its average nor its share; the rows that stay show theirs."""
+    values, _, left_out = group
+    total = sum(values) + sum(left_out)
+    assume(total >= MIN_CELL)
+    rows: list[dict[str, Any]] = [
+        {"procedures": v, "payments": a, "avg_payments": a / v, "share_pct": 1.0}
+        for v, a in zip(values, amounts, strict=False)
+    ]
+    suppress(
+        rows,
+        ("procedures",),
+        ("payments", "avg_payments", "share_pct"),
+        MIN_CELL,
+        [Group(tuple(range(len(rows))), total, complete=not left_out)],
+    )
+    for row, raw, amount in zip(rows, values, amounts, strict=False):
+        if isinstance(row["procedures"], int):
+            assert row["procedures"] == raw >= MIN_CELL
+            assert row["payments"] == amount and row["avg_payments"] == amount / raw
+        else:
+            assert row["payments"] is None and row["avg_payments"] is None
+            assert row["share_pct"] is None

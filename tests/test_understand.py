@@ -969,7 +969,8 @@ def _usps_codes() -> list[str]:
     import csv
 
     with (Path(__file__).parents[1] / "data" / "states.csv").open() as f:
-        return [row["code"] for row in csv.DictReader(f)]
+        # every code a question can filter on; XX and ZZ name no place (tested apart)
+        return [row["code"] for row in csv.DictReader(f) if row["kind"] != "unknown"]
 
 
 @pytest.mark.parametrize("code", _usps_codes())
@@ -1036,14 +1037,40 @@ def test_notes_say_what_was_changed_or_not_used(text, n, note) -> None:
     ("text", "measure"),
     [
         ("how many patients got 97110 in 2022", "patients"),
-        ("top ot codes in 2022 by revenue", "payments"),
-        ("what did medicare spend on PT codes in 2021", "spending"),
+        ("what did PT codes cost in 2021", "costs"),
+        ("top ot codes in 2022 by price", "prices"),
     ],
 )
 def test_a_measure_the_data_lacks_is_said(text: str, measure: str) -> None:
     spec = spec_of(text)
-    assert spec.error is None
+    assert spec.error is None and spec.measure == "procedures"
     assert any(f"not {measure}" in note for note in spec.notes), spec.notes
+
+
+@pytest.mark.parametrize(
+    ("text", "measure", "average"),
+    [
+        ("top ot codes in 2022 by revenue", "payments", False),
+        ("what did medicare spend on PT codes in 2021", "payments", False),
+        ("top PT codes by Medicare payments 2022", "payments", False),
+        ("how much was paid for 97110 in 2022", "payments", False),
+        ("average allowed amount for 97140", "allowed", True),
+        ("which state has the highest charges for OT", "charges", False),
+        ("beneficiaries for 97530 in 2022", "beneficiaries", False),
+        ("avg submitted charges per procedure for 97110 by state", "charges", True),
+    ],
+)
+def test_money_and_people_are_measures(text: str, measure: str, average: bool) -> None:
+    spec = spec_of(text)
+    assert spec.error is None, spec
+    assert (spec.measure, spec.average) == (measure, average)
+    assert not any("figures here are procedures" in note for note in spec.notes), spec.notes
+
+
+def test_an_average_of_a_count_is_said_not_made_up() -> None:
+    spec = spec_of("average units for 97110 in 2022")
+    assert spec.measure == "units" and not spec.average
+    assert any("Averages are of amounts" in note for note in spec.notes), spec.notes
 
 
 @pytest.mark.parametrize(

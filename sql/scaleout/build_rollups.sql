@@ -13,12 +13,25 @@ SELECT cohort,
        state,
        payer,
        coalesce(place_of_service, '') AS place_of_service,
+       coalesce(facility_setting, '') AS facility_setting,
        coalesce(modifiers, '') AS modifiers,
        hcpcs_code,
        CAST(SUM(procedures) AS BIGINT) AS procedures,
-       CAST(coalesce(SUM(units), 0) AS BIGINT) AS units
+       CAST(coalesce(SUM(units), 0) AS BIGINT) AS units,
+       CAST(SUM(payments_cents) AS BIGINT) AS payments_cents,
+       CAST(SUM(allowed_cents) AS BIGINT) AS allowed_cents,
+       CAST(SUM(charges_cents) AS BIGINT) AS charges_cents,
+       CAST(SUM(beneficiaries) AS BIGINT) AS beneficiaries,
+       CAST(coalesce(SUM(CASE WHEN payments_cents IS NOT NULL THEN procedures END), 0) AS BIGINT)
+           AS payments_procedures,
+       CAST(coalesce(SUM(CASE WHEN allowed_cents IS NOT NULL THEN procedures END), 0) AS BIGINT)
+           AS allowed_procedures,
+       CAST(coalesce(SUM(CASE WHEN charges_cents IS NOT NULL THEN procedures END), 0) AS BIGINT)
+           AS charges_procedures,
+       CAST(coalesce(SUM(CASE WHEN beneficiaries IS NOT NULL THEN procedures END), 0) AS BIGINT)
+           AS beneficiaries_procedures
 FROM toprank_lines
-GROUP BY 1, 2, 3, 4, 5, 6, 7;
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
 
 -- Provider cohorts by month, state, payer and code: read twice below, so it is a table
 -- (a CTE would be computed once per reader on Spark).
@@ -30,23 +43,45 @@ SELECT cohort,
        hcpcs_code,
        CAST(SUM(procedures) AS BIGINT) AS procedures,
        CAST(coalesce(SUM(units), 0) AS BIGINT) AS units,
-       CAST(COUNT(DISTINCT claim_id) AS BIGINT) AS claims
+       CAST(COUNT(DISTINCT claim_id) AS BIGINT) AS claims,
+       CAST(SUM(payments_cents) AS BIGINT) AS payments_cents,
+       CAST(SUM(allowed_cents) AS BIGINT) AS allowed_cents,
+       CAST(SUM(charges_cents) AS BIGINT) AS charges_cents,
+       CAST(SUM(beneficiaries) AS BIGINT) AS beneficiaries,
+       CAST(coalesce(SUM(CASE WHEN payments_cents IS NOT NULL THEN procedures END), 0) AS BIGINT)
+           AS payments_procedures,
+       CAST(coalesce(SUM(CASE WHEN allowed_cents IS NOT NULL THEN procedures END), 0) AS BIGINT)
+           AS allowed_procedures,
+       CAST(coalesce(SUM(CASE WHEN charges_cents IS NOT NULL THEN procedures END), 0) AS BIGINT)
+           AS charges_procedures,
+       CAST(coalesce(SUM(CASE WHEN beneficiaries IS NOT NULL THEN procedures END), 0) AS BIGINT)
+           AS beneficiaries_procedures
 FROM toprank_lines
 GROUP BY 1, 2, 3, 4, 5;
 
 CREATE TABLE toprank_build_rollup_month AS
-SELECT cohort, month, state, payer, hcpcs_code, procedures, units, claims
+SELECT cohort, month, state, payer, hcpcs_code, procedures, units, claims,
+       payments_cents, allowed_cents, charges_cents, beneficiaries, payments_procedures,
+       allowed_procedures, charges_procedures, beneficiaries_procedures
 FROM toprank_build_month_base
 UNION ALL
 SELECT 'rehab' AS cohort, month, state, payer, hcpcs_code,
-       CAST(SUM(procedures) AS BIGINT), CAST(SUM(units) AS BIGINT), CAST(SUM(claims) AS BIGINT)
+       CAST(SUM(procedures) AS BIGINT), CAST(SUM(units) AS BIGINT), CAST(SUM(claims) AS BIGINT),
+       CAST(SUM(payments_cents) AS BIGINT), CAST(SUM(allowed_cents) AS BIGINT),
+       CAST(SUM(charges_cents) AS BIGINT), CAST(SUM(beneficiaries) AS BIGINT),
+       CAST(SUM(payments_procedures) AS BIGINT), CAST(SUM(allowed_procedures) AS BIGINT),
+       CAST(SUM(charges_procedures) AS BIGINT), CAST(SUM(beneficiaries_procedures) AS BIGINT)
 FROM toprank_build_month_base
 WHERE length(hcpcs_code) = 5 AND hcpcs_code BETWEEN '97010' AND '97799'
   AND regexp_matches(hcpcs_code, '^[0-9]{5}$')
 GROUP BY 1, 2, 3, 4, 5
 UNION ALL
 SELECT 'all' AS cohort, month, state, payer, hcpcs_code,
-       CAST(SUM(procedures) AS BIGINT), CAST(SUM(units) AS BIGINT), CAST(SUM(claims) AS BIGINT)
+       CAST(SUM(procedures) AS BIGINT), CAST(SUM(units) AS BIGINT), CAST(SUM(claims) AS BIGINT),
+       CAST(SUM(payments_cents) AS BIGINT), CAST(SUM(allowed_cents) AS BIGINT),
+       CAST(SUM(charges_cents) AS BIGINT), CAST(SUM(beneficiaries) AS BIGINT),
+       CAST(SUM(payments_procedures) AS BIGINT), CAST(SUM(allowed_procedures) AS BIGINT),
+       CAST(SUM(charges_procedures) AS BIGINT), CAST(SUM(beneficiaries_procedures) AS BIGINT)
 FROM toprank_build_month_base
 GROUP BY 1, 2, 3, 4, 5;
 
@@ -54,7 +89,15 @@ CREATE TABLE toprank_build_rollup_national AS
 SELECT cohort, month, hcpcs_code,
        CAST(SUM(procedures) AS BIGINT) AS procedures,
        CAST(SUM(units) AS BIGINT) AS units,
-       CAST(SUM(claims) AS BIGINT) AS claims
+       CAST(SUM(claims) AS BIGINT) AS claims,
+       CAST(SUM(payments_cents) AS BIGINT) AS payments_cents,
+       CAST(SUM(allowed_cents) AS BIGINT) AS allowed_cents,
+       CAST(SUM(charges_cents) AS BIGINT) AS charges_cents,
+       CAST(SUM(beneficiaries) AS BIGINT) AS beneficiaries,
+       CAST(SUM(payments_procedures) AS BIGINT) AS payments_procedures,
+       CAST(SUM(allowed_procedures) AS BIGINT) AS allowed_procedures,
+       CAST(SUM(charges_procedures) AS BIGINT) AS charges_procedures,
+       CAST(SUM(beneficiaries_procedures) AS BIGINT) AS beneficiaries_procedures
 FROM toprank_build_rollup_month
 GROUP BY 1, 2, 3;
 

@@ -7,12 +7,12 @@ WITH grouped AS (
 ranked AS (
     SELECT series,
            grp,
-           value,
+           value{base_window},
            SUM(value) OVER (PARTITION BY series) AS total,
            ROW_NUMBER() OVER (PARTITION BY series ORDER BY value DESC, grp) AS rank
     FROM grouped
 )
-SELECT series, grp, value, total, rank
+SELECT series, grp, value{base_kept}, total, rank
 FROM ranked
 WHERE rank <= $n
 ORDER BY series, rank

@@ -9,7 +9,7 @@ ranked AS (
            year,
            part,
            code,
-           value,
+           value{base_window},
            {total} AS total,
            ROW_NUMBER() OVER (PARTITION BY {code_partition} ORDER BY value DESC, code) AS rank
     FROM scoped
@@ -18,7 +18,7 @@ ranked AS (
 SELECT {series_out} AS series,
        year,
        part,
-       SUM(CASE WHEN {picked} THEN value ELSE 0 END) AS value,
+       SUM(CASE WHEN {picked} THEN value ELSE 0 END) AS value{base_sum},
        MAX(total) AS total,
        MIN(CASE WHEN {picked} THEN rank END) AS rank
 FROM ranked
