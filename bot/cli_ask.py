@@ -71,14 +71,66 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     chat.set_defaults(func=run_chat)
 
 
+class _OneLine(logging.Formatter):
+    """A log record as one line: what a user reads on stderr never holds a traceback
+    (the error log file has it)."""
+
+    def __init__(self, fmt: str, details: Path | None) -> None:
+        super().__init__(fmt)
+        self.details = details
+
+    def format(self, record: logging.LogRecord) -> str:
+        saved = record.exc_info, record.exc_text, record.stack_info
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        try:
+            line = super().format(record).splitlines()[0] if record.getMessage() else ""
+        finally:
+            record.exc_info, record.exc_text, record.stack_info = saved
+        if saved[0] is not None and self.details is not None:
+            line += f" (details in {self.details})"
+        return line
+
+
+def error_log_path() -> Path:
+    """Where the CLI keeps the tracebacks of internal errors: TOPRANK_ERROR_LOG, else
+    $XDG_STATE_HOME/toprank/errors.log (~/.local/state/toprank/errors.log)."""
+    given = os.environ.get("TOPRANK_ERROR_LOG", "").strip()
+    if given:
+        return Path(given)
+    state = os.environ.get("XDG_STATE_HOME", "").strip() or str(Path.home() / ".local" / "state")
+    return Path(state) / "toprank" / "errors.log"
+
+
+def _error_log_handler() -> logging.Handler | None:
+    path = error_log_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path, delay=True, encoding="utf-8")
+    except OSError:
+        return None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.WARNING)
+    return handler
+
+
 def _configure_io() -> None:
-    # Logs (and tracebacks of internal errors) go to stderr, never stdout. Undecodable
-    # bytes on stdin become U+FFFD instead of ending a batch half way.
+    # Logs go to stderr as one line each, never stdout and never a traceback (those go
+    # to the error log file). Undecodable bytes on stdin become U+FFFD instead of ending
+    # a batch half way.
     if hasattr(sys.stdin, "reconfigure"):
         sys.stdin.reconfigure(errors="replace")
-    logging.basicConfig(
-        stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    file_handler = _error_log_handler()
+    stderr_handler = logging.StreamHandler(sys.stderr)
+    stderr_handler.setFormatter(
+        _OneLine(
+            "%(levelname)s %(name)s: %(message)s",
+            error_log_path() if file_handler is not None else None,
+        )
     )
+    handlers: list[logging.Handler] = [stderr_handler]
+    if file_handler is not None:
+        handlers.append(file_handler)
+    logging.basicConfig(level=logging.WARNING, handlers=handlers)
 
 
 def _open(db: str | None):

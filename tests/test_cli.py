@@ -236,3 +236,34 @@ def test_chat_keeps_the_conversation(demo_db: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "Top 10 occupational therapy codes, 2020" in proc.stdout
     assert "(new conversation)" in proc.stdout
+
+
+def test_an_internal_error_is_one_line_on_stderr_and_its_traceback_goes_to_the_error_log(
+    demo_db: Path, tmp_path: Path
+) -> None:
+    """A question that fails inside (here: a rollup column missing from an older file):
+    stdout has the answer's apology, stderr one line naming the error log, and the log
+    file the traceback."""
+    import shutil
+
+    db = tmp_path / "old.duckdb"
+    shutil.copyfile(demo_db, db)
+    with duckdb.connect(str(db)) as con:
+        con.execute("ALTER TABLE rollup_detail DROP COLUMN facility_setting")
+    log = tmp_path / "logs" / "errors.log"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TOPRANK_ERROR_LOG": str(log)}
+    proc = subprocess.run(
+        [*TOPRANK, "ask", "--db", str(db), "top PT codes in facility settings 2022"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=REPO,
+    )
+    assert proc.returncode == 0
+    assert "older version of toprank" in proc.stdout
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert "Traceback" not in proc.stderr and len(lines) == 1, proc.stderr
+    assert "internal error answering" in lines[0] and str(log) in lines[0]
+    written = log.read_text(encoding="utf-8")
+    assert "Traceback (most recent call last)" in written and "facility_setting" in written
