@@ -749,6 +749,7 @@ def _code_range(ctx: _Other) -> Answer:
     }
     asked = next((s for s in subgroups if s.key in spec.subgroups), None)
     lines = [k["summary"]]
+    rows: list[dict[str, Any]]
     if asked is not None:
         title = f"{asked.name}: CPT {asked.first}-{asked.last}"
         lines.append(f"{asked.name} ({asked.first}-{asked.last}): {asked.description}.")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numbers
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 from bot.answer_model import Answer, Provenance
 from bot.chart_kinds import has_chart
@@ -209,7 +209,7 @@ def text_sections(text: str, limit: int = MAX_SECTION_TEXT) -> list[dict[str, An
 # --------------------------------------------------------------------------- formatting
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, numbers.Number) and not isinstance(value, bool)
 
 
@@ -472,7 +472,7 @@ def fallback_text(answer: Answer) -> str:
         first = (answer.text or "").strip().split("\n", 1)[0]
         text = first if first and first != title else title
         return escape_mrkdwn(clip(text, MAX_FALLBACK_TEXT))
-    top = []
+    top: list[str] = []
     for row in answer.rows[:3]:
         code = row.get("code")
         share = row.get("share_pct")

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import duckdb
 
@@ -227,6 +227,15 @@ def verify_blocks(
             return Verification(names, rows, time.perf_counter() - started, f"{table}: {reason}")
         rows += int(row[0]) if row else 0
     return Verification(names, rows, time.perf_counter() - started, None)
+
+
+def fetch_one(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
+    """The one row of a query that always returns one (an aggregate without GROUP BY):
+    DuckDB types fetchone() as optional, and a missing row here is a bug, not data."""
+    row = result.fetchone()
+    if row is None:
+        raise RuntimeError("a one-row query returned no row")
+    return row
 
 
 def _run_script(con: duckdb.DuckDBPyConnection, name: str) -> None:

@@ -294,7 +294,7 @@ def register(app: App, rt: Runtime) -> None:
                 user = body["user"]["id"]
                 answer = rt.answer_for_value(action["value"])
                 message = rt.render(answer, None, shared_by=user, button_value=action["value"])
-                channel = (body.get("channel") or {}).get("id")
+                channel = str((body.get("channel") or {}).get("id") or "")
                 try:
                     client.chat_postMessage(channel=channel, **message)
                 except SlackApiError as error:
