@@ -183,10 +183,6 @@ class IngestReport:
     rejects_problem: str | None = None
 
     @property
-    def source_ids(self) -> tuple[int, ...]:
-        return tuple(f.source_id for f in self.files)
-
-    @property
     def source_id(self) -> int:
         return self.files[0].source_id
 
