@@ -21,7 +21,10 @@ from tests.conftest import TODAY
 DEMO = Coverage(date(2019, 1, 1), date(2023, 9, 30))
 CATALOG = load_catalog()
 _HERE = Path(__file__).resolve().parent
-_QUESTION_FILES = (_HERE / "data/questions.jsonl", _HERE.parents[1] / "shared/eval/questions.jsonl")
+_QUESTION_FILES = (
+    _HERE.parent / "bot/bench/questions.jsonl",
+    _HERE.parents[1] / "shared/eval/questions.jsonl",
+)
 INTENTS = (
     "top_codes",
     "code_share",
