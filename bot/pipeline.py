@@ -32,6 +32,7 @@ from data.catalog import Catalog, load_catalog
 from data.db import QUESTION_TABLES, ConfigError, DatabaseProblem, locate, verify_blocks
 from data.vocab import Vocabulary, load_vocab
 from intents.conversation import Context, follow_up
+from intents.lexicon import Lexicon
 from intents.model import MAX_QUESTION_CHARS, Coverage, Period
 from intents.resolve import Resolved, default_period, resolve
 from intents.spec import Spec, intent_name
@@ -117,7 +118,8 @@ class Toprank:
         # generation (new data renamed over the file) brings its own (see `coverage`).
         self._coverage = coverage
         self._coverage_generation = engine.generation
-        self._vocab = vocab if vocab is not None else load_vocab()
+        # The parser's phrase tables, built once here and passed to every question.
+        self._lexicon = Lexicon(catalog, vocab if vocab is not None else load_vocab())
         self._today = today
         self.min_cell = min_cell
 
@@ -234,8 +236,8 @@ class Toprank:
         if len(text) > HARD_INPUT_LIMIT:
             return Spec("unknown", text=text[:MAX_QUESTION_CHARS], error="too_long")
         if context is not None:
-            return follow_up(context, text, self.today, self._catalog, self._vocab)
-        return understand(text, self.today, self._catalog, self._vocab)
+            return follow_up(context, text, self.today, self._lexicon)
+        return understand(text, self.today, self._lexicon)
 
     def ask(self, text: str, context: Context | None = None) -> Answer:
         """Answer one question (continuing `context` if given). Never raises."""

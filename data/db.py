@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import duckdb
 
-from intents.model import Coverage
+from data.values import Coverage
 
 DATA_DIR = Path(__file__).resolve().parent
 DEFAULT_DB = DATA_DIR / "claims.duckdb"

@@ -276,19 +276,3 @@ class Lexicon:
         best = [c for c, s in ranked if s >= 0.5 * total and s >= 0.6 * ranked[0][1]][:limit]
         specific = any(index.df.get(w, 99) <= 4 for w in words)
         return best, specific
-
-
-_CACHE: dict[tuple[int, int], tuple[Catalog, Vocabulary, Lexicon]] = {}
-
-
-def get_lexicon(catalog: Catalog, vocab: Vocabulary) -> Lexicon:
-    """The Lexicon for this catalog and vocabulary (built on first use, then reused)."""
-    key = (id(catalog), id(vocab))
-    hit = _CACHE.get(key)
-    if hit is not None and hit[0] is catalog and hit[1] is vocab:
-        return hit[2]
-    lex = Lexicon(catalog, vocab)
-    if len(_CACHE) > 8:
-        _CACHE.clear()
-    _CACHE[key] = (catalog, vocab, lex)
-    return lex

@@ -39,7 +39,7 @@ from data.db import (
     open_reader,
     read_coverage,
 )
-from intents.model import Coverage
+from data.values import Coverage
 from sql.query import Query
 from sql.validate import validate
 

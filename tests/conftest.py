@@ -8,10 +8,15 @@ from pathlib import Path
 import pytest
 
 from data.catalog import Catalog, load_catalog
+from data.vocab import load_vocab
+from intents.lexicon import Lexicon
 
 # The demo data covers 2019-01-01 through 2023-09-30; tests pin "today" so periods
 # such as "YTD" and "last year" are reproducible.
 TODAY = date(2023, 10, 15)
+# The parser's phrase tables over the shipped catalog and vocabulary, built once, as the
+# pipeline does (intents.understand takes it as an argument).
+LEXICON = Lexicon(load_catalog(), load_vocab())
 
 
 @pytest.fixture(scope="session")
