@@ -19,6 +19,20 @@ TODAY = date(2023, 10, 15)
 LEXICON = Lexicon(load_catalog(), load_vocab())
 
 
+# Fixtures whose cost makes every test using them slow (`pytest -m "not slow"` is the
+# fast loop); tests that are slow on their own (processes, benchmarks) carry the marker.
+SLOW_FIXTURES = {
+    "demo_db": "builds the 1M-line demo database",
+    "warehouse_urls": "starts PostgreSQL and Spark Connect",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if set(getattr(item, "fixturenames", ())) & SLOW_FIXTURES.keys():
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:
     return load_catalog()
