@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from intents.model import MAX_QUESTION_CHARS
 
 TOPRANK = [sys.executable, "-m", "bot.cli"]
@@ -151,6 +153,7 @@ def test_unreadable_database_is_a_message(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow  # a process or a full build
 def test_first_use_builds_the_demo_with_progress_on_stderr_only(tmp_path: Path) -> None:
     # Only the default path is built on first use; the process sees a default moved to
     # tmp_path (an explicit path that does not exist is an error, tests/test_datasafety.py).
