@@ -92,7 +92,8 @@ def dedupe_middleware(deduper: Deduper, logger: logging.Logger):
         if body.get("type") not in ("url_verification", "ssl_check"):
             key = delivery_key(body, req.raw_body or "")
             if key is not None and not deduper.first(key):
-                retry = next(iter(req.headers.get("x-slack-retry-num") or ()), None)
+                retries = req.headers.get("x-slack-retry-num") or []
+                retry = retries[0] if retries else None
                 logger.info("repeat delivery %s (retry %s): acknowledged only", key[:40], retry)
                 return BoltResponse(status=200, body="")
         return next()
