@@ -353,3 +353,38 @@ def test_a_query_past_its_deadline_is_stopped_and_the_engine_lives_on(
         assert engine.records(Query("after", "SELECT count(*) AS n FROM sources")) == [{"n": 1}]
     finally:
         engine.close()
+
+
+def test_bench_engine_times_answers_by_shape_on_the_warehouse(
+    warehouse_urls: dict[str, str], built: dict[str, Any], tmp_path: Path
+) -> None:
+    """`toprank bench --engine URL`: full answers on PostgreSQL's rollups, timed by the SQL
+    shape each answer ran; a URL with nothing behind it is one line and exit 2."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from bot.bench.answers import engine_latency
+
+    questions = ["top 5 ot codes 2022", "pt volume 2021 vs 2022", "payer mix for pt 2022"]
+    result = engine_latency(warehouse_urls["postgres"], questions, repeat=2)
+    assert result["engine"] == "postgres" and result["errors"] == []
+    assert sum(v["n"] for v in result["shapes"].values()) == len(questions) * 2
+    assert any(shape.startswith("ranked:") for shape in result["shapes"])
+    assert any(shape.startswith("breakdown:") for shape in result["shapes"])
+
+    out = tmp_path / "bench.json"
+    port = warehouse_urls["postgres"].rsplit(":", 1)[1].split("/")[0]
+    dead = warehouse_urls["postgres"].replace(f":{port}/", ":1/")
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "bench", "--engine", dead, "--json", str(out)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TOPRANK_ENGINE_URL": ""},
+        timeout=120,
+    )
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 2 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert not out.exists()
+    json.dumps(result)  # the --json figures are plain JSON

@@ -3,6 +3,8 @@ what an analyst would otherwise run.
 
     python -m bot.bench.answers [--scales 1M,10M] [--repeat 20] [--workdir DIR] [--keep] [--json PATH]
     toprank bench ...          (the same options)
+    toprank bench --engine URL [--repeat N]   answer latency by shape on a warehouse (or a
+                               DuckDB file) whose rollups are built: nothing is built
 
 For each scale it builds the calibrated demo database (data.demo.build_demo) and prints:
 build time (and the rollups' share of it), size on disk and the build's peak memory;
@@ -835,10 +837,93 @@ def machine_info() -> dict[str, Any]:
 # ---------------------------------------------------------------- entry points
 
 
+def engine_latency(url: str, questions: Sequence[str], repeat: int) -> dict[str, Any]:
+    """Full answers (Toprank.ask) on the engine `url` names, over rollups already built
+    there (`toprank data build`, or a DuckDB file): per SQL shape p50 / p95 / max after
+    one untimed pass. Nothing is built or changed."""
+    from bot.pipeline import Toprank
+    from sql.engines import ENGINE_URL_ENV, duckdb_path, is_warehouse
+
+    previous = os.environ.get(ENGINE_URL_ENV)
+    os.environ[ENGINE_URL_ENV] = url
+    try:
+        started = time.perf_counter()
+        bot = Toprank.open(
+            None if is_warehouse(url) else duckdb_path(url),
+            today=BENCH_TODAY,
+            build_if_missing=False,
+        )
+        open_seconds = time.perf_counter() - started
+    finally:
+        if previous is None:
+            os.environ.pop(ENGINE_URL_ENV, None)
+        else:
+            os.environ[ENGINE_URL_ENV] = previous
+    try:
+        for question in questions:  # warm-up pass, not timed
+            bot.ask(question)
+        by_shape: dict[str, list[float]] = defaultdict(list)
+        errors: set[str] = set()
+        for _ in range(repeat):
+            for question in questions:
+                started = time.perf_counter()
+                answer = bot.ask(question)
+                by_shape[answer.shape or "(no SQL)"].append(time.perf_counter() - started)
+                if answer.error in ("internal", "timeout"):
+                    errors.add(question)
+        engine = bot.engine.dialect
+    finally:
+        bot.close()
+    every = [s for values in by_shape.values() for s in values]
+    return {
+        "engine": engine,
+        "open_ms": open_seconds * 1000,
+        "questions": len(questions),
+        "repeat": repeat,
+        "shapes": {k: summary_ms(v) for k, v in sorted(by_shape.items())},
+        "all": summary_ms(every),
+        "errors": sorted(errors),
+    }
+
+
+def format_engine(url: str, result: dict[str, Any]) -> list[str]:
+    from sql.engines import redact
+
+    lines = [
+        f"answer latency on {result['engine']} ({redact(url)}): {result['questions']} "
+        f"questions x {result['repeat']}, opened in {result['open_ms']:.0f} ms",
+    ]
+    rows = [
+        [shape, str(v["n"]), _ms(v["p50_ms"]), _ms(v["p95_ms"]), _ms(v["max_ms"])]
+        for shape, v in [*result["shapes"].items(), ("every shape", result["all"])]
+    ]
+    lines += _table(["shape", "answers", "p50 ms", "p95 ms", "max ms"], rows)
+    if result["errors"]:
+        lines.append(f"ERRORS ({len(result['errors'])}): " + "; ".join(result["errors"][:5]))
+    return lines
+
+
+def run_engine_bench(args: argparse.Namespace) -> int:
+    from bot.pipeline import DatabaseProblem
+    from sql.engines import EngineUnavailable, EngineURLError
+
+    try:
+        result = engine_latency(args.engine, load_questions(), args.repeat)
+    except (DatabaseProblem, EngineUnavailable, EngineURLError) as error:
+        print(f"toprank bench: {error}", file=sys.stderr)
+        return 2
+    print("\n".join(format_engine(args.engine, result)), flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return 1 if result["errors"] else 0
+
+
 def run_bench(args: argparse.Namespace) -> int:
     if args.repeat < 1:
         print("--repeat must be at least 1", file=sys.stderr)
         return 2
+    if args.engine:
+        return run_engine_bench(args)
     scales: list[int] = args.scales
     questions = load_questions()
     if COMPARE_QUESTION not in questions:
@@ -913,6 +998,12 @@ def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     parser.add_argument("--json", metavar="PATH", help="also write every figure as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument(
+        "--engine",
+        metavar="URL",
+        help="instead: answer latency by shape on this engine (postgresql://..., sc://..., or "
+        "a DuckDB file) over the rollups already built there; nothing is built",
+    )
     parser.set_defaults(func=run_bench)
     return parser
 
