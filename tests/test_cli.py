@@ -208,3 +208,24 @@ def test_chat_keeps_the_conversation(demo_db: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "Top 10 occupational therapy codes, 2020" in proc.stdout
     assert "(new conversation)" in proc.stdout
+
+
+def test_the_command_registry_names_what_each_module_adds() -> None:
+    # `toprank ask` builds only its own module's parser: COMMANDS must say, for every
+    # command, the module that adds it, and name every command there is.
+    import argparse
+    import importlib
+
+    from bot.cli import COMMANDS, build_parser
+
+    def commands_of(parser: argparse.ArgumentParser) -> set[str]:
+        (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        return set(sub.choices)
+
+    assert commands_of(build_parser()) == set(COMMANDS)
+    for module in set(COMMANDS.values()):
+        alone = argparse.ArgumentParser()
+        importlib.import_module(module).add_parser(alone.add_subparsers())
+        assert commands_of(alone) == {c for c, m in COMMANDS.items() if m == module}
+    args = build_parser("ask").parse_args(["ask", "top ot codes"])
+    assert args.func is not None and args.question == ["top ot codes"]
