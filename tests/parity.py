@@ -92,6 +92,10 @@ class RecordingEngine:
     def close(self) -> None:
         self.engine.close()
 
+    def __getattr__(self, name: str) -> Any:
+        # Everything else the pipeline uses (pinned(), generation, warm) is the engine's.
+        return getattr(self.engine, name)
+
 
 def _hashable(params: tuple[tuple[str, Any], ...]) -> tuple[tuple[str, Any], ...]:
     return tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in params)
