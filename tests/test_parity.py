@@ -217,13 +217,13 @@ def test_every_question_gives_the_same_rows_on_every_engine(
         finally:
             for engine in others.values():
                 engine.close()
+        reference = toprank.coverage  # read while its engine is open
     # every shape the planner has, exercised with rows to compare
     families = {q.template.split(":")[0] for q in compared}
     assert {"ranked", "total", "breakdown", "time", "movers"} <= families
     assert {"code_lookup", "over_represented"} <= families
     assert len(compared) > 300 and rows > 2000
     assert not mismatches, "\n".join(str(m) for m in mismatches[:20])
-    reference = toprank.coverage
     for name, coverage in coverages.items():
         assert coverage.start == reference.start, name
         assert coverage.end == date(2023, 9, 29), name  # the last line's date
