@@ -827,10 +827,11 @@ def _code_range(ctx: _Other) -> Answer:
     asked = next((s for s in subgroups if s.key in spec.subgroups), None)
     lines = [k["summary"]]
     columns: tuple[str, ...] = ("name", "first", "last", "codes", "description")
+    rows: list[dict[str, Any]]
     if asked is not None:
         title = f"{asked.name}: CPT {asked.first}-{asked.last}"
         lines.append(f"{asked.name} ({asked.first}-{asked.last}): {asked.description}.")
-        rows: list[dict[str, Any]] = [
+        rows = [
             {"code": c.code, "description": c.description, "timed": c.timed, "subgroup": asked.key}
             for c in sorted(catalog.codes.values(), key=lambda c: c.code)
             if c.category in spec.subgroups

@@ -426,14 +426,16 @@ def _series_groups(rows: list[dict[str, Any]], measure: str, listed_all: bool) -
         ix.sort(key=lambda i: (rows[i].get("rank") is None, rows[i].get("rank") or 0, i))
         values = [rows[i].get(measure) for i in ix]
         total = rows[ix[0]]["_total"]
-        adds_up = all(isinstance(v, int) for v in values) and sum(values) == total
+        counts = [v for v in values if isinstance(v, int)]
+        adds_up = len(counts) == len(values) and sum(counts) == total
         groups.append(Group(tuple(ix), total, complete=listed_all or adds_up, ordered=True))
     return groups
 
 
 def _adds_up(rows: list[dict[str, Any]], group: Group, measure: str, total_key: str) -> bool:
     values = [rows[i].get(measure) for i in group.rows]
-    return all(isinstance(v, int) for v in values) and sum(values) == rows[group.rows[0]][total_key]
+    counts = [v for v in values if isinstance(v, int)]
+    return len(counts) == len(values) and sum(counts) == rows[group.rows[0]][total_key]
 
 
 def _part_groups(rows: list[dict[str, Any]]) -> list[Group]:
@@ -456,7 +458,7 @@ def _rank_by_average(ctx: DataContext, rows: list[dict[str, Any]]) -> list[dict[
     """ "Highest average payment": each series ranked by the average (the amount over its
     procedures), cut to the rows asked for; an average of a small count is no ranking's
     leader (it is hidden), so it goes last."""
-    key, n, out = ctx.average_key, ctx.r.n, []
+    key, n, out = ctx.average_key or "", ctx.r.n, []
     for srows in _split_series(rows).values():
         srows.sort(
             key=lambda r: (
@@ -1031,7 +1033,7 @@ def build_movers(ctx: DataContext) -> Built:
         return ctx.empty()
     before, after = ctx.r.periods[0], ctx.r.periods[1]
     n = ctx.r.n or 5
-    rows = []
+    rows: list[dict[str, Any]] = []
     for rec in ctx.records:
         up, down, change = int(rec["up_rank"]), int(rec["down_rank"]), float(rec["change"])
         direction = "up" if change > 0 else "down"

@@ -92,12 +92,20 @@ def dedupe_middleware(deduper: Deduper, logger: logging.Logger):
         if body.get("type") not in ("url_verification", "ssl_check"):
             key = delivery_key(body, req.raw_body or "")
             if key is not None and not deduper.first(key):
-                retry = (req.headers.get("x-slack-retry-num") or [None])[0]
+                retries = req.headers.get("x-slack-retry-num") or []
+                retry = retries[0] if retries else None
                 logger.info("repeat delivery %s (retry %s): acknowledged only", key[:40], retry)
                 return BoltResponse(status=200, body="")
         return next()
 
     return middleware
+
+
+class ToprankApp(App):
+    """Bolt's App with the runtime it was built with (tests and shutdown reach the
+    work pool and the digest scheduler through it; listeners get it from the context)."""
+
+    runtime: Runtime
 
 
 def build_app(
@@ -113,7 +121,7 @@ def build_app(
     slack_timeout: float = SLACK_TIMEOUT_SECONDS,
     store: StateStore | None = None,
     ops: OpsSettings | None = None,
-) -> App:
+) -> ToprankApp:
     """A Bolt App answering with `core` (bot.pipeline.Toprank or anything with ask/coverage).
 
     `listener_executor` runs Bolt's listeners (default: 5 threads), which only ack and
@@ -134,7 +142,7 @@ def build_app(
         timeout=int(slack_timeout),
     )
     client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES))
-    app = App(
+    app = ToprankApp(
         name="toprank",
         client=client,
         signing_secret=signing_secret,
@@ -166,5 +174,5 @@ def build_app(
         runtime.pool = pool
     app.use(dedupe_middleware(runtime.deduper, logger))
     register_listeners(app, runtime)
-    app.runtime = runtime  # type: ignore[attr-defined]  (tests and shutdown reach the pool)
+    app.runtime = runtime
     return app

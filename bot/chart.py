@@ -236,7 +236,7 @@ def draw_lines(figure: Figure, spec: ChartSpec) -> None:
                 continue
             axes.plot(
                 [x_of[p.category] for p in shown],
-                [p.value for p in shown],
+                [p.value for p in shown if p.value is not None],
                 linestyle="none",
                 marker="o",
                 markersize=7 if len(spec.categories) <= MANY_POINTS else 4,

@@ -240,7 +240,7 @@ PARTIAL_NOTE = {
 
 
 def _marks_notes(kind: str, points: Sequence[Point], top_n: int | None = None) -> list[str]:
-    notes = []
+    notes: list[str] = []
     marks = sorted({p.figure for p in points if p.figure.startswith("<")})
     notes.extend(HIDDEN_NOTE.format(mark=m, limit=m[1:]) for m in marks)
     if any(p.figure == "withheld" for p in points):
@@ -457,12 +457,12 @@ def _grouped_from_rows(
         cells = {category_of(r): r for r in rows}
         points = []
         for category in shown:
-            row = cells.get(category)
-            if row is None:
+            cell = cells.get(category)
+            if cell is None:
                 points.append(Point(category, None, NOT_LISTED))
                 continue
-            value, figure = _figure(row, key)
-            partial = partial_mark(row.get("period"))
+            value, figure = _figure(cell, key)
+            partial = partial_mark(cell.get("period"))
             points.append(Point(category, value, figure, partial=partial))
         label = _period_name(name) if field == "period" else name
         series.append(Series(label, tuple(points)))
@@ -561,7 +561,9 @@ def build_stacked_bar(answer: Answer) -> ChartSpec:
     key = SHARE_KEY
     by = str(answer.params.get("group_by"))
     field = _series_field(answer)
-    groups = _split(answer.rows, field) if field else {"": list(answer.rows)}
+    groups: dict[str, list[Mapping[str, Any]]] = (
+        _split(answer.rows, field) if field else {"": list(answer.rows)}
+    )
     parts: list[str] = []
     for rows in groups.values():
         for row in rows:
@@ -571,9 +573,9 @@ def build_stacked_bar(answer: Answer) -> ChartSpec:
     series = []
     for part in parts:
         points = []
-        for category, rows in zip(categories, groups.values(), strict=True):
-            row = next((r for r in rows if _part_label(r, by) == part), None)
-            value, figure = _figure(row, key) if row is not None else (None, NOT_LISTED)
+        for category, members in zip(categories, groups.values(), strict=True):
+            cell = next((r for r in members if _part_label(r, by) == part), None)
+            value, figure = _figure(cell, key) if cell is not None else (None, NOT_LISTED)
             points.append(Point(category, value, figure))
         series.append(Series(part, tuple(points)))
     return _spec(answer, STACKED_BAR, key, categories, series)

@@ -6,10 +6,11 @@
     toprank usage           bot.cli_usage (the usage log's figures)
     toprank feedback ...    bot.cli_feedback (export the disliked questions)
     toprank data ...        data.cli (demo, info, ingest)
-    toprank bench           tests.bench
+    toprank bench           bot.bench.answers
 
 Each owning module exposes `add_parser(subparsers)` and the parser it adds sets
-`func(args) -> int`. Modules are imported lazily so `toprank ask` never loads Slack.
+`func(args) -> int`. Only the module of the command given is imported (all of them for
+`toprank --help`), so `toprank ask` never loads Slack, pyarrow or the ingest.
 """
 
 from __future__ import annotations
@@ -20,30 +21,28 @@ import os
 import signal
 import sys
 
-SUBCOMMAND_MODULES = (
-    "bot.cli_ask",
-    "bot.serve",
-    "bot.cli_usage",
-    "bot.cli_feedback",
-    "data.cli",
-    "tests.bench",
-)
+# Each command and the module whose add_parser adds it (tests check the two agree).
+COMMANDS: dict[str, str] = {
+    "ask": "bot.cli_ask",
+    "chat": "bot.cli_ask",
+    "serve": "bot.serve",
+    "usage": "bot.cli_usage",
+    "feedback": "bot.cli_feedback",
+    "data": "data.cli",
+    "bench": "bot.bench.answers",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of `command` alone when it is one of COMMANDS."""
     parser = argparse.ArgumentParser(
         prog="toprank",
         description="Ranked, sourced answers about claims data (top CPT codes by cohort and period).",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in SUBCOMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:  # a subcommand still being built
-            if exc.name != name:
-                raise
-            continue
-        module.add_parser(sub)
+    wanted = [COMMANDS[command]] if command in COMMANDS else COMMANDS.values()
+    for name in dict.fromkeys(wanted):
+        importlib.import_module(name).add_parser(sub)
     return parser
 
 
@@ -56,9 +55,10 @@ def default_command() -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    try:  # building the parser imports the subcommands' modules: a second or so
-        parser = build_parser()
-        args = parser.parse_args(argv or default_command())
+    try:  # building the parser imports the command's module
+        argv = argv or default_command()
+        parser = build_parser(argv[0])
+        args = parser.parse_args(argv)
         from data.db import StartupError  # light: no Slack, no pandas
     except KeyboardInterrupt:
         print("\ninterrupted: nothing was done", file=sys.stderr)

@@ -150,11 +150,18 @@ def _open(db: str | None):
 
 
 class CliLog:
-    """The usage log as the CLI writes it: best effort, never in an answer's way."""
+    """The usage log as the CLI writes it: best effort, never in an answer's way. The
+    store is opened at the first entry, after that answer is printed: opening it
+    (SQLAlchemy and the state file) costs more than answering one question."""
 
     def __init__(self, db: str | None) -> None:
+        self._db = db
+        self._opened = False
         self.usage: Any = None
         self.user: str | None = None
+
+    def _open(self) -> None:
+        self._opened = True
         try:
             from bot.state import StateStore, log_days_from_env
             from bot.usage import UsageLog
@@ -162,7 +169,7 @@ class CliLog:
 
             if log_days_from_env() <= 0:
                 return
-            self.usage = UsageLog.from_env(StateStore.from_env(db_path(db)))
+            self.usage = UsageLog.from_env(StateStore.from_env(db_path(self._db)))
             self.user = getpass.getuser()
         except Exception as exc:  # the answer matters more than its log entry
             logging.getLogger("toprank.usage").debug("usage log off", exc_info=True)
@@ -170,7 +177,11 @@ class CliLog:
             print(f"toprank: not logging questions ({reason})", file=sys.stderr)
             self.usage = None
 
-    def record(self, answer: Answer, started: float, context: Any = None) -> None:
+    def record(self, answer: Answer, latency: float, context: Any = None) -> None:
+        """Log one answer that took `latency` seconds (measured by the caller, so the
+        store's first opening never counts as the answer's time)."""
+        if not self._opened:
+            self._open()
         if self.usage is None:
             return
         follows = None
@@ -184,7 +195,7 @@ class CliLog:
         self.usage.record(
             answer,
             surface="cli",
-            latency_seconds=time.perf_counter() - started,
+            latency_seconds=latency,
             user=self.user,
             follows=follows,
         )
@@ -225,8 +236,9 @@ def run_ask(args: argparse.Namespace) -> int:
         if not from_stdin:
             started = time.perf_counter()
             answer = toprank.ask(" ".join(words))
-            usage.record(answer, started)
+            latency = time.perf_counter() - started
             _emit(answer, as_json=args.json, show_sql=args.sql, out=out)
+            usage.record(answer, latency)
             return _write_chart(answer, args.chart) if args.chart else EXIT_OK
         first = True
         context = None
@@ -240,12 +252,12 @@ def run_ask(args: argparse.Namespace) -> int:
                     continue
                 before = context
                 answer, context = toprank.converse(question, context)
-                usage.record(answer, started, before)
+                usage.record(answer, time.perf_counter() - started, before)
             else:
                 # One answer per line, blank and garbage lines included: batch callers
                 # match answers to questions by position.
                 answer = toprank.ask(question)
-                usage.record(answer, started)
+                usage.record(answer, time.perf_counter() - started)
             if not args.json and not first:
                 out.write("\n")
             _emit(answer, as_json=args.json, show_sql=args.sql, out=out)
@@ -347,7 +359,7 @@ def run_chat(args: argparse.Namespace) -> int:
             try:
                 started, before = time.perf_counter(), context
                 answer, context = toprank.converse(question, context)
-                usage.record(answer, started, before)
+                usage.record(answer, time.perf_counter() - started, before)
             except KeyboardInterrupt:
                 out.write("\n(interrupted)\n")
                 continue

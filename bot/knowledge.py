@@ -13,9 +13,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
 from data.examples import load_examples
+from data.yaml_file import read_yaml
 
 KNOWLEDGE_PATH = Path(__file__).resolve().parent.parent / "data" / "knowledge.yaml"
 
@@ -88,8 +87,7 @@ def parse_knowledge(raw: Mapping[str, Any]) -> Knowledge:
 @lru_cache(maxsize=4)
 def load_knowledge(path: Path = KNOWLEDGE_PATH) -> Knowledge:
     """Read data/knowledge.yaml once per process."""
-    with Path(path).open(encoding="utf-8") as f:
-        return parse_knowledge(yaml.safe_load(f))
+    return parse_knowledge(read_yaml(Path(path)))
 
 
 def ot_vs_pt_text(knowledge: Knowledge, topic: str | None) -> str:

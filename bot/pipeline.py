@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date
 
@@ -39,8 +39,9 @@ from data.db import (
 )
 from data.vocab import Vocabulary, load_vocab
 from intents.conversation import Context, follow_up
+from intents.lexicon import Lexicon
 from intents.model import MAX_QUESTION_CHARS, Coverage, Period
-from intents.resolve import default_period, resolve
+from intents.resolve import Resolved, default_period, resolve
 from intents.spec import Spec, intent_name
 from intents.understand import understand
 from sql.compile import Unsupported, compile_plan
@@ -124,7 +125,8 @@ class Toprank:
         # generation (new data renamed over the file) brings its own (see `coverage`).
         self._coverage = coverage
         self._coverage_generation = engine.generation
-        self._vocab = vocab if vocab is not None else load_vocab()
+        # The parser's phrase tables, built once here and passed to every question.
+        self._lexicon = Lexicon(catalog, vocab if vocab is not None else load_vocab())
         self._today = today
         self.min_cell = min_cell
 
@@ -241,8 +243,8 @@ class Toprank:
         if len(text) > HARD_INPUT_LIMIT:
             return Spec("unknown", text=text[:MAX_QUESTION_CHARS], error="too_long")
         if context is not None:
-            return follow_up(context, text, self.today, self._catalog, self._vocab)
-        return understand(text, self.today, self._catalog, self._vocab)
+            return follow_up(context, text, self.today, self._lexicon)
+        return understand(text, self.today, self._lexicon)
 
     def ask(self, text: str, context: Context | None = None) -> Answer:
         """Answer one question (continuing `context` if given). Never raises."""
@@ -307,31 +309,60 @@ class Toprank:
 
     def answer_spec(self, spec: Spec, *, question: str | None = None) -> Answer:
         """Resolve, compile, run and build (may raise; `ask` catches)."""
-        common = {
-            "catalog": self._catalog,
-            "coverage": self.coverage,
-            "knowledge": self._knowledge,
-            "question": question,
-            "min_cell": self.min_cell,
-        }
         if spec.error is not None:
-            return error_answer(spec, spec.error, **common)
+            return self._error_answer(spec, spec.error, question=question)
         if spec.kind != "data":
             return self._answer_other(spec, question)
         resolved = resolve(spec, self.coverage)
         if resolved.error is not None:
-            return error_answer(
-                spec, resolved.error, resolved=resolved, suggestions=resolved.suggestions, **common
+            return self._error_answer(
+                spec,
+                resolved.error,
+                question=question,
+                resolved=resolved,
+                suggestions=resolved.suggestions,
             )
         try:
             plan = compile_plan(resolved)
         except Unsupported as exc:
             unsupported = replace(spec, notes=(str(exc),))
-            return error_answer(unsupported, "unsupported", resolved=resolved, **common)
+            return self._error_answer(
+                unsupported, "unsupported", question=question, resolved=resolved
+            )
         # The engine's own SQL is what runs and what the answer shows (Show SQL).
         plan = replace(plan, query=self.engine.prepare(plan.query))
         rows = self.engine.records(plan.query)
-        return build_data(resolved, plan, rows, **common)
+        return build_data(
+            resolved,
+            plan,
+            rows,
+            catalog=self._catalog,
+            coverage=self.coverage,
+            knowledge=self._knowledge,
+            question=question,
+            min_cell=self.min_cell,
+        )
+
+    def _error_answer(
+        self,
+        spec: Spec,
+        error: str,
+        *,
+        question: str | None,
+        resolved: Resolved | None = None,
+        suggestions: Sequence[str] = (),
+    ) -> Answer:
+        return error_answer(
+            spec,
+            error,
+            catalog=self._catalog,
+            coverage=self.coverage,
+            knowledge=self._knowledge,
+            resolved=resolved,
+            suggestions=suggestions,
+            question=question,
+            min_cell=self.min_cell,
+        )
 
     def _answer_other(self, spec: Spec, question: str | None) -> Answer:
         query: Query | None = None

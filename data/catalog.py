@@ -14,7 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
-import yaml
+from data.yaml_file import read_yaml
 
 DATA_DIR = Path(__file__).resolve().parent
 
@@ -151,8 +151,7 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 
 
 def _read_yaml(path: Path) -> dict:
-    with path.open(encoding="utf-8") as f:
-        return yaml.safe_load(f)
+    return read_yaml(path)
 
 
 def _split_aliases(text: str) -> tuple[str, ...]:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -237,7 +239,7 @@ def describe(con: duckdb.DuckDBPyConnection, path: Path) -> str:
     counted = [
         t for t in ("claim_lines", "rollup_month", "rollup_national", "sources") if t in tables
     ]
-    counts = [con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in counted]
+    counts = [db.fetch_one(con.execute(f"SELECT count(*) FROM {t}"))[0] for t in counted]
     out.extend(
         _table(
             ["table", "rows"], [[t, _n(c)] for t, c in zip(counted, counts, strict=True)], right={1}
@@ -290,11 +292,11 @@ def _cohort_years(con: duckdb.DuckDBPyConnection) -> list[str]:
     return _table(["cohort", *map(str, years), "total"], body, right=set(range(1, len(years) + 2)))
 
 
-def _n(value: object) -> str:
+def _n(value: Any) -> str:
     return "" if value is None else f"{int(value):,}"
 
 
-def _table(headers: list[str], rows: list[list[object]], right: set[int]) -> list[str]:
+def _table(headers: list[str], rows: Sequence[Sequence[object]], right: set[int]) -> list[str]:
     text = [[str("" if v is None else v) for v in row] for row in [headers, *rows]]
     widths = [max(len(r[i]) for r in text) for i in range(len(headers))]
     lines = []

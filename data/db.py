@@ -15,15 +15,38 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import duckdb
 
-from intents.model import Coverage
+from data.values import Coverage
 
 DATA_DIR = Path(__file__).resolve().parent
-DEFAULT_DB = DATA_DIR / "claims.duckdb"
 DB_ENV = "TOPRANK_DB"
+DB_FILE_NAME = "claims.duckdb"
+
+
+def is_source_checkout(package_dir: Path = DATA_DIR) -> bool:
+    """True when the package is a folder of the repository (a clone, an editable install)
+    rather than files a wheel put into site-packages: pyproject.toml sits beside it."""
+    return (package_dir.parent / "pyproject.toml").is_file()
+
+
+def default_db_path(package_dir: Path = DATA_DIR, environ: Mapping[str, str] = os.environ) -> Path:
+    """Where the database is when neither --db nor TOPRANK_DB says: data/claims.duckdb
+    in a checkout (the README's first command builds the demo there); for an installed
+    wheel a per-user data directory, $XDG_DATA_HOME/toprank, else
+    ~/.local/share/toprank: never inside site-packages, which may be read-only, is
+    shared by every user and goes away with an upgrade."""
+    if is_source_checkout(package_dir):
+        return package_dir / DB_FILE_NAME
+    base = environ.get("XDG_DATA_HOME", "").strip()
+    # XDG: a relative path in the variable is invalid and is to be ignored
+    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".local" / "share"
+    return root / "toprank" / DB_FILE_NAME
+
+
+DEFAULT_DB = default_db_path()
 
 # Tables a question may read. sql/ validation refuses any other table name.
 QUESTION_TABLES = frozenset(
@@ -75,7 +98,8 @@ class DbLocation:
 
 
 def locate(override: str | os.PathLike | None = None) -> DbLocation:
-    """--db beats TOPRANK_DB beats data/claims.duckdb."""
+    """--db beats TOPRANK_DB beats the default (data/claims.duckdb in a checkout, the
+    per-user data directory for an installed wheel: `default_db_path`)."""
     if override:
         return DbLocation(Path(override), "--db")
     env = os.environ.get(DB_ENV, "").strip()
@@ -228,6 +252,15 @@ def verify_blocks(
             return Verification(names, rows, time.perf_counter() - started, f"{table}: {reason}")
         rows += int(row[0]) if row else 0
     return Verification(names, rows, time.perf_counter() - started, None)
+
+
+def fetch_one(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
+    """The one row of a query that always returns one (an aggregate without GROUP BY):
+    DuckDB types fetchone() as optional, and a missing row here is a bug, not data."""
+    row = result.fetchone()
+    if row is None:
+        raise RuntimeError("a one-row query returned no row")
+    return row
 
 
 def _run_script(con: duckdb.DuckDBPyConnection, name: str) -> None:

@@ -734,7 +734,7 @@ def _build_into(target: Path, spill: Path, lines: int, steps) -> None:
             for batch, n in batch_lines.items():
                 con.execute(sql, {"batch": int(batch), "source_id": SOURCE_ID, **buckets})
                 bar.update(int(n))
-        loaded = con.execute("SELECT count(*) FROM claim_lines").fetchone()[0]
+        loaded = db.fetch_one(con.execute("SELECT count(*) FROM claim_lines"))[0]
         if loaded != lines:
             raise RuntimeError(f"built {loaded:,} claim lines, expected {lines:,}")
         con.execute(

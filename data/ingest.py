@@ -54,7 +54,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -107,6 +107,8 @@ PUF_COLUMNS: tuple[str, ...] = (
 PUF_REQUIRED = frozenset(
     {"rndrng_npi", "rndrng_prvdr_type", "rndrng_prvdr_state_abrvtn", "hcpcs_cd", "tot_srvcs"}
 )
+_T = TypeVar("_T")  # what a timed step returns
+
 FIRST_PUF_YEAR = 2012  # the first year CMS published this file (CY2012, in 2014)
 
 # The CY2012-2018 files as first published (tab-delimited .txt) name the same columns
@@ -238,10 +240,6 @@ class IngestReport:
     # Set when the data was committed but the rejects file could not go where asked.
     rejects_problem: str | None = None
     rollups: str = "rollups rebuilt"  # how the rollups took the new lines (data.db)
-
-    @property
-    def source_ids(self) -> tuple[int, ...]:
-        return tuple(f.source_id for f in self.files)
 
     @property
     def source_id(self) -> int:
@@ -475,9 +473,11 @@ def _inspect(
             described = con.execute(
                 "DESCRIBE SELECT * FROM read_parquet($path)", {"path": str(path)}
             ).fetchall()
-            rows = con.execute(
-                "SELECT sum(num_rows) FROM parquet_file_metadata($path)", {"path": str(path)}
-            ).fetchone()[0]
+            rows = db.fetch_one(
+                con.execute(
+                    "SELECT sum(num_rows) FROM parquet_file_metadata($path)", {"path": str(path)}
+                )
+            )[0]
         except duckdb.Error as exc:
             raise IngestError(
                 f"{path} is not a readable Parquet file ({_first_line(exc)}); nothing was loaded"
@@ -878,9 +878,9 @@ def _with_progress(
     con: duckdb.DuckDBPyConnection,
     desc: str,
     enabled: bool,
-    work: Callable[[], object],
+    work: Callable[[], _T],
     percent: Callable[[], float | None] | None = None,
-) -> object:
+) -> _T:
     """Run `work` (DuckDB statements) with a tqdm bar fed by `percent` when it knows,
     else by DuckDB's query progress."""
     if not enabled:
@@ -1138,9 +1138,12 @@ class _Ingest:
         """(Re)defines ingest_set_aside, the function the insert calls for rejected rows."""
         with contextlib.suppress(duckdb.Error):  # not defined yet
             con.remove_function("ingest_set_aside")
-        con.create_function(
+        set_aside: Callable[..., Any] = self._set_aside_batch if batched else self._set_aside_row
+        # The stubs list enums for type/null_handling (duckdb.func, 2.x only); every
+        # supported DuckDB also takes these strings.
+        con.create_function(  # type: ignore[call-overload]
             "ingest_set_aside",
-            self._set_aside_batch if batched else self._set_aside_row,
+            set_aside,
             [duckdb.type("BOOLEAN"), duckdb.type("VARCHAR[]")],
             duckdb.type("BOOLEAN"),
             type="arrow" if batched else "native",
@@ -1175,9 +1178,9 @@ class _Ingest:
             _run_block(con, "lookups", self._lookup_params())
             _run_block(con, self.kind.rejects_table)
             demo_removed = self._remove_demo(con)
-            (next_id,) = con.execute(
-                "SELECT coalesce(max(source_id), 0) + 1 FROM sources"
-            ).fetchone()
+            (next_id,) = db.fetch_one(
+                con.execute("SELECT coalesce(max(source_id), 0) + 1 FROM sources")
+            )
             reports: list[FileReport] = []
             seen: dict[str, str] = {}
             for index, file in enumerate(inspected):
@@ -1258,7 +1261,7 @@ class _Ingest:
                     self._step(
                         con,
                         f"load {file.path.name}",
-                        lambda: _run(con, insert_sql, params).fetchone()[0],
+                        lambda: db.fetch_one(_run(con, insert_sql, params))[0],
                         _FileReadProgress(file.path.stat().st_size, scan),
                     )
                 )
@@ -1282,10 +1285,10 @@ class _Ingest:
             self._refuse_duplicate(con, file, fingerprint, seen)
 
             # Account for every line (CSV) or row (Parquet) of the file.
-            expected = file.parquet_rows if reader == "parquet" else scan.data_lines
+            expected = (file.parquet_rows or 0) if reader == "parquet" else scan.data_lines
             structural = 0
             if reader != "parquet":
-                records, spanning = con.execute(_BLOCKS["csv_rejected_lines"]).fetchone()
+                records, spanning = db.fetch_one(con.execute(_BLOCKS["csv_rejected_lines"]))
                 if reader == "csv" and spanning:
                     raise _FastReaderFailed(index, "a quoted value runs across lines")
                 structural = int(records)
@@ -1315,7 +1318,7 @@ class _Ingest:
                     self._step(
                         con,
                         f"rejects {file.path.name}",
-                        lambda: _run(con, rejects_sql, {**params, **aside_params}).fetchone()[0],
+                        lambda: db.fetch_one(_run(con, rejects_sql, {**params, **aside_params}))[0],
                     )
                 )
                 if written != found:
@@ -1326,19 +1329,21 @@ class _Ingest:
         if self.kind is _PUF and found:
             # the copyright row was set aside with the rejected rows: counted apart
             skipped = int(
-                _run(
-                    con,
-                    "DELETE FROM ingest_rejects WHERE file = $file AND reason = $notice",
-                    {"file": file.given, "notice": PUF_NOTICE_REASON},
-                ).fetchone()[0]
+                db.fetch_one(
+                    _run(
+                        con,
+                        "DELETE FROM ingest_rejects WHERE file = $file AND reason = $notice",
+                        {"file": file.given, "notice": PUF_NOTICE_REASON},
+                    )
+                )[0]
             )
         rejected = structural + found - skipped
         if expected == 0 or expected == skipped:
             raise IngestError(f"{file.given} has no data rows; nothing was loaded")
         if loaded + rejected + skipped != expected:  # the promise of this module
             raise RuntimeError(f"{file.given}: loaded + rejected != read ({expected:,})")
-        first, last, procedures = _run(con, _BLOCKS["source_summary"], params).fetchone()
-        if self.kind is _PUF:
+        first, last, procedures = db.fetch_one(_run(con, _BLOCKS["source_summary"], params))
+        if self.kind is _PUF and self.year is not None:
             first, last = date(self.year, 1, 1), date(self.year, 12, 31)
         name = self._source_name(file)
         _run(
@@ -1390,12 +1395,14 @@ class _Ingest:
 
     def _remove_demo(self, con: duckdb.DuckDBPyConnection) -> int:
         """Demo and real data never mix: the demo rows go (in this transaction) first."""
-        if not con.execute("SELECT count(*) FROM sources WHERE kind = 'demo'").fetchone()[0]:
+        if not db.fetch_one(con.execute("SELECT count(*) FROM sources WHERE kind = 'demo'"))[0]:
             return 0
-        demo_lines, all_lines = con.execute(
-            "SELECT count(*) FILTER (WHERE source_id IN "
-            "(SELECT source_id FROM sources WHERE kind = 'demo')), count(*) FROM claim_lines"
-        ).fetchone()
+        demo_lines, all_lines = db.fetch_one(
+            con.execute(
+                "SELECT count(*) FILTER (WHERE source_id IN "
+                "(SELECT source_id FROM sources WHERE kind = 'demo')), count(*) FROM claim_lines"
+            )
+        )
         if demo_lines == all_lines:  # the usual case: cheaper to drop than to delete rows
             con.execute("DROP TABLE claim_lines")
             con.execute("DELETE FROM sources WHERE kind = 'demo'")
@@ -1408,9 +1415,9 @@ class _Ingest:
         self,
         con: duckdb.DuckDBPyConnection,
         desc: str,
-        work: Callable[[], object],
+        work: Callable[[], _T],
         percent: Callable[[], float | None] | None = None,
-    ) -> object:
+    ) -> _T:
         """One timed step, with a progress bar when enabled."""
         started = time.perf_counter()
         try:

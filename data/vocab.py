@@ -13,10 +13,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
 from data.catalog import DATA_DIR
 from data.examples import load_examples
+from data.yaml_file import read_yaml
 
 
 @dataclass(frozen=True)
@@ -81,8 +80,7 @@ def _mapping(items: Any, cast: Callable[[Any], Any] = str) -> Mapping[str, Any]:
 
 @lru_cache(maxsize=4)
 def load_vocab(path: Path = DATA_DIR / "vocabulary.yaml") -> Vocabulary:
-    with path.open(encoding="utf-8") as f:
-        d = yaml.safe_load(f)
+    d = read_yaml(path)
     unsafe = d.get("unsafe") or {}
     return Vocabulary(
         filler=frozenset(_words(d.get("filler"))),

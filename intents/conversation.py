@@ -16,9 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from data.catalog import Catalog
-from data.vocab import Vocabulary, load_vocab
-from intents.lexicon import get_lexicon
+from intents.lexicon import Lexicon
 from intents.spec import MONEY_MEASURES, TIME_DIMENSIONS, Selection, Spec
 from intents.tagger import tag
 from intents.understand import _MOVERS, _Ctx, compose, understand
@@ -96,19 +94,16 @@ def follow_up(
     context: Context | None,
     text: str,
     today: date,
-    catalog: Catalog,
-    vocab: Vocabulary | None = None,
+    lex: Lexicon,
 ) -> Spec:
     """The spec of `text` as the next turn after `context`."""
-    vocab = vocab if vocab is not None else load_vocab()
     if context is None:
-        return understand(text, today, catalog, vocab)
+        return understand(text, today, lex)
     text, referenced = resolve_references(text, context.codes)
-    fresh = understand(text, today, catalog, vocab)
+    fresh = understand(text, today, lex)
     previous = context.spec
     if previous.kind != "data" or fresh.error in ("unsafe", "too_long"):
         return fresh
-    lex = get_lexicon(catalog, vocab)
     f = tag(text, today, lex)
     c = _Ctx(text, f, lex)
     if fresh.kind in ("lookup", "knowledge", "coverage", "help", "code_range") and not (

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from data.catalog import Catalog
@@ -75,6 +76,14 @@ def _cue_pattern(fragments: tuple[str, ...]) -> re.Pattern[str]:
     # longest first so "year over year" wins over "year"
     alts = sorted(fragments, key=len, reverse=True)
     return re.compile(r"(?:^| )(?:" + "|".join(alts) + r")(?= |$)")
+
+
+@dataclass(frozen=True)
+class _CodeIndex:
+    weights: dict[str, dict[str, float]]  # code -> word -> weight
+    idf: dict[str, float]  # word -> inverse document frequency over the codes
+    df: dict[str, int]  # word -> how many codes' names hold it
+    codes_by_token: dict[str, list[str]]
 
 
 class Lexicon:
@@ -204,7 +213,7 @@ class Lexicon:
             | {w for p in vocab.provider_words for w in p.split()}
             | {w for p in vocab.noise_phrases for w in p.split()}
         )
-        self.speller = SpellIndex(targets)
+        self._spelled = frozenset(targets)
         self.state_codes = frozenset(c.lower() for c in catalog.place_states)
         # last words of negations: a state code after one is a state ("excluding AL")
         self.negation_words = frozenset(p.split()[-1] for p in vocab.negation)
@@ -223,9 +232,15 @@ class Lexicon:
         self.privacy_exempt = re.compile(
             r"\b(?:" + "|".join(re.escape(p) for p in vocab.privacy_exempt) + r")\b"
         )
-        self._build_code_index()
 
-    def _build_code_index(self) -> None:
+    # The spelling index and the code-name index are built on first use: most questions
+    # need neither, and together they were a third of a one-shot question's start-up.
+    @cached_property
+    def speller(self) -> SpellIndex:
+        return SpellIndex(self._spelled)
+
+    @cached_property
+    def _code_index(self) -> _CodeIndex:
         """Token weights per code (name and aliases 1.0, long description 0.5) for
         matching code names by words ("code for hot packs")."""
         stop = self.vocab.filler | {"each", "minute", "minutes", "per", "more", "one", "or"}
@@ -246,42 +261,26 @@ class Lexicon:
             for t in w:
                 df[t] = df.get(t, 0) + 1
         n = len(weights)
-        self.code_weights = weights
-        self.code_idf = {t: math.log((n + 1) / (c + 0.5)) for t, c in df.items()}
-        self.code_df = df
-        self.codes_by_token: dict[str, list[str]] = {}
+        by_token: dict[str, list[str]] = {}
         for code, w in weights.items():
             for t in w:
-                self.codes_by_token.setdefault(t, []).append(code)
+                by_token.setdefault(t, []).append(code)
+        idf = {t: math.log((n + 1) / (c + 0.5)) for t, c in df.items()}
+        return _CodeIndex(weights, idf, df, by_token)
 
     def match_codes(self, words: list[str], limit: int = 5) -> tuple[list[str], bool]:
         """Codes whose names best cover `words` (singular, lower case), best first, and
         whether the match is specific (not only generic words such as "therapeutic")."""
-        words = [w for w in words if w in self.code_idf]
+        index = self._code_index
+        words = [w for w in words if w in index.idf]
         if not words:
             return [], False
-        total = sum(self.code_idf[w] for w in set(words))
+        total = sum(index.idf[w] for w in set(words))
         scores: dict[str, float] = {}
         for w in set(words):
-            for code in self.codes_by_token.get(w, ()):
-                scores[code] = scores.get(code, 0.0) + self.code_idf[w] * self.code_weights[code][w]
+            for code in index.codes_by_token.get(w, ()):
+                scores[code] = scores.get(code, 0.0) + index.idf[w] * index.weights[code][w]
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
         best = [c for c, s in ranked if s >= 0.5 * total and s >= 0.6 * ranked[0][1]][:limit]
-        specific = any(self.code_df.get(w, 99) <= 4 for w in words)
+        specific = any(index.df.get(w, 99) <= 4 for w in words)
         return best, specific
-
-
-_CACHE: dict[tuple[int, int], tuple[Catalog, Vocabulary, Lexicon]] = {}
-
-
-def get_lexicon(catalog: Catalog, vocab: Vocabulary) -> Lexicon:
-    """The Lexicon for this catalog and vocabulary (built on first use, then reused)."""
-    key = (id(catalog), id(vocab))
-    hit = _CACHE.get(key)
-    if hit is not None and hit[0] is catalog and hit[1] is vocab:
-        return hit[2]
-    lex = Lexicon(catalog, vocab)
-    if len(_CACHE) > 8:
-        _CACHE.clear()
-    _CACHE[key] = (catalog, vocab, lex)
-    return lex

@@ -1,10 +1,15 @@
-"""Values shared by every layer (periods, coverage, closed sets, limits). Pure data."""
+"""Values of the question layer (closed sets, error codes, limits). Pure data.
+
+Period and Coverage live in data.values (the bottom layer, which the database edge
+imports too) and are re-exported here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
 from typing import Literal
+
+# re-exported (the "as" form): most code imports them from here
+from data.values import Coverage as Coverage
+from data.values import Period as Period
 
 Cohort = Literal["ot", "pt", "rehab", "slp", "pmr", "chiro", "other", "all"]
 COHORTS: tuple[str, ...] = Cohort.__args__  # type: ignore[attr-defined]
@@ -32,34 +37,3 @@ ERROR_CODES: tuple[str, ...] = ErrorCode.__args__  # type: ignore[attr-defined]
 MAX_QUESTION_CHARS = 500
 MAX_TOP_N = 50
 DEFAULT_TOP_N = 10
-
-
-@dataclass(frozen=True)
-class Period:
-    """An inclusive date range. `label` is how a person would say it ("Q2 2023")."""
-
-    start: date
-    end: date
-    label: str
-    # False when the user gave no period and the default (latest year with data) applies.
-    explicit: bool = True
-
-
-@dataclass(frozen=True)
-class Coverage:
-    """What the database holds: first/last service dates and where the rows came from."""
-
-    start: date
-    end: date
-    sources: tuple[str, ...] = ()
-    claim_lines: int = 0
-    procedures: int = 0
-    # Years held only as annual totals (the CMS PUF dates a year's rows January 1), so a
-    # part of such a year cannot be told apart from the whole of it.
-    annual_years: tuple[int, ...] = ()
-    # Procedures whose state names no place (XX unknown, ZZ foreign): in national
-    # answers, in no state's row (DuckDB reads it; warehouse engines leave it 0)
-    no_place_procedures: int = 0
-    # The amounts the data holds (payments, allowed, charges, beneficiaries); None when
-    # not known (an engine that does not say), so a question is answered and says so.
-    amounts: tuple[str, ...] | None = None

@@ -87,7 +87,16 @@ def clean(text: str) -> str:
     return " ".join(text.split())
 
 
+# Lower-case words and single spaces: every rewrite below leaves such a text as it is
+# (no digits, marks, capitals or markup), so its tokens are its words. Most phrases of
+# the lexicon are like this, and building the lexicon is most of a first question's time.
+_PLAIN = re.compile(r"[a-z]+(?: [a-z]+)*")
+
+
 def tokenize(text: str) -> Tokens:
+    if _PLAIN.fullmatch(text):
+        words = tuple(text.split(" "))
+        return Tokens(words, words, False, False, False, text)
     text = clean(text)
     slash = bool(_SLASH.match(text))
     if slash:

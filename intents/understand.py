@@ -1,4 +1,4 @@
-"""understand(text, today, catalog) -> Spec: one question, read into the query spec.
+"""understand(text, today, lexicon) -> Spec: one question, read into the query spec.
 
 The tagger (intents.tagger) finds every entity and cue with its position; a short list
 of named rules then decides what kind of question it is. Questions about the data are
@@ -24,8 +24,8 @@ from datetime import date
 from typing import Any
 
 from data.catalog import Catalog, in_rehab_range
-from data.vocab import Vocabulary, load_vocab
-from intents.lexicon import Lexicon, get_lexicon, singular
+from data.vocab import Vocabulary
+from intents.lexicon import Lexicon, singular
 from intents.model import MAX_QUESTION_CHARS, MAX_TOP_N, ErrorCode
 from intents.safety import is_unsafe
 from intents.spec import MONEY_MEASURES, CodeSet, PeriodRef, Selection, Spec
@@ -67,13 +67,13 @@ _TOP_WORDS = ("top", "first", "leading", "highest", "biggest", "largest", "most"
 # --------------------------------------------------------------------------- entry point
 
 
-def understand(text: str, today: date, catalog: Catalog, vocab: Vocabulary | None = None) -> Spec:
-    """Read one question into a Spec."""
+def understand(text: str, today: date, lex: Lexicon) -> Spec:
+    """Read one question into a Spec. The lexicon (intents.lexicon: the catalog's and the
+    vocabulary's phrases) is built once by the caller (bot.pipeline) and passed in."""
     if not isinstance(text, str):
         text = "" if text is None else str(text)
     if len(text.strip()) > MAX_QUESTION_CHARS:
         return Spec("unknown", text=text[:MAX_QUESTION_CHARS], error="too_long")
-    lex = get_lexicon(catalog, vocab if vocab is not None else load_vocab())
     f = tag(text, today, lex)
     if is_unsafe(f, lex):
         return Spec("unknown", text=text, error="unsafe", suggestions=examples(lex))

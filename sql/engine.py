@@ -1,4 +1,4 @@
-"""The engine edge: run a validated Query on a read-only DuckDB file, return a frame.
+"""The engine edge: run a validated Query on a read-only DuckDB file, return rows.
 
 One read-only connection per database generation (see DuckDBEngine), opened lazily and
 reused; each run takes its own cursor so a threaded caller (the Slack app) can share
@@ -7,10 +7,9 @@ statement is validated again right before it runs, whatever built it; validation
 is a pure function of the SQL text, so each distinct text is checked once per
 process (the planner only ever produces one text per template).
 
-`run` returns a DataFrame (the engine interface in DESIGN.md); `records` returns the
-same result as plain Python rows, which is what answer building consumes: for a
-ten-row result, building the DataFrame and turning it back into rows took about 2 ms,
-as long as the rest of the answer (see the Performance section of the README).
+`records` returns plain Python rows, which is what answer building consumes. (A
+DataFrame path was dropped: building a frame and turning it back into rows took about
+2 ms for ten rows, and importing pandas took most of a one-shot question's start-up.)
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pandas as pd
 
 from data.db import (
     QUESTION_TABLES,
@@ -41,7 +39,7 @@ from data.db import (
     open_reader,
     read_coverage,
 )
-from intents.model import Coverage
+from data.values import Coverage
 from sql.query import Query
 from sql.validate import validate
 
@@ -60,8 +58,8 @@ def validated(sql: str, dialect: str = "duckdb") -> str:
 
 
 def _python_value(value: Any) -> Any:
-    # DuckDB DECIMAL arrives as Decimal from fetchall but as float in a DataFrame;
-    # rows match the DataFrame's values.
+    # DuckDB DECIMAL arrives as Decimal from fetchall; answers compute and print floats
+    # (and the JSON contract carries numbers, which Decimal is not).
     return float(value) if isinstance(value, Decimal) else value
 
 
@@ -315,17 +313,9 @@ class DuckDBEngine:
         validated(query.sql)
         return query
 
-    def run(self, query: Query) -> pd.DataFrame:
-        """Validate, then execute with bound parameters; the result as a DataFrame."""
-        with self.pinned():
-            cursor = self.cursor()
-            try:
-                return cursor.execute(validated(query.sql), query.param_dict).df()
-            finally:
-                cursor.close()
-
     def records(self, query: Query) -> list[dict[str, Any]]:
-        """The same as `run`, as one dict per row of plain Python values (None for NULL).
+        """Validate, then execute with bound parameters: one dict per row of plain Python
+        values (None for NULL).
         Raises QueryTimeout when the query runs past the engine's deadline, and
         DatabaseDamaged when a block of the file fails its checksum."""
         sql = validated(query.sql)

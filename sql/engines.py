@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from intents.model import Coverage
+from data.values import Coverage
 from sql.dialects import DUCKDB, POSTGRES, param_types, render_sql
 from sql.engine import DuckDBEngine, validated
 from sql.plan import coverage_query

@@ -15,7 +15,7 @@ import sqlglot
 from sqlglot import exp
 
 from data.catalog import in_rehab_range
-from intents.model import Period
+from data.values import Period
 from sql.query import Query
 from sql.validate import validate
 

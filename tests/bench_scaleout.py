@@ -33,7 +33,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from tests.bench import parse_scales, percentile, scale_label
+from bot.bench.answers import parse_scales, percentile, scale_label
 
 BENCH_TODAY = date(2023, 10, 15)
 SOURCE_TABLE = "bench_claim_lines"

@@ -8,10 +8,48 @@ from pathlib import Path
 import pytest
 
 from data.catalog import Catalog, load_catalog
+from data.vocab import load_vocab
+from intents.lexicon import Lexicon
 
 # The demo data covers 2019-01-01 through 2023-09-30; tests pin "today" so periods
 # such as "YTD" and "last year" are reproducible.
 TODAY = date(2023, 10, 15)
+# The parser's phrase tables over the shipped catalog and vocabulary, built once, as the
+# pipeline does (intents.understand takes it as an argument).
+LEXICON = Lexicon(load_catalog(), load_vocab())
+
+
+# Fixtures whose cost makes every test using them slow (`pytest -m "not slow"` is the
+# fast loop); tests that are slow on their own (processes, benchmarks) carry the marker.
+SLOW_FIXTURES = {
+    "demo_db": "builds the 1M-line demo database",
+    "warehouse_urls": "starts PostgreSQL and Spark Connect",
+}
+# Test modules slow throughout.
+SLOW_MODULES = {
+    "test_datasafety": "real writer and reader processes, ingests, kills and full disks",
+    "test_ingest_wide": "ingests of very wide files, through the console script",
+    "test_bench": "runs the benchmark",
+}
+# Parameters that start a service (test_state_ops runs each test on SQLite and on a real
+# PostgreSQL server).
+SLOW_PARAMS = {"postgresql": "a real PostgreSQL server"}
+
+
+def _is_slow(item: pytest.Item) -> bool:
+    if set(getattr(item, "fixturenames", ())) & SLOW_FIXTURES.keys():
+        return True
+    if item.path.stem in SLOW_MODULES:
+        return True
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params.values() if callspec is not None else ()
+    return any(isinstance(value, str) and value in SLOW_PARAMS for value in params)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _is_slow(item):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,9 @@
 """The parity harness: every query the planner produces for a set of questions, run on
 several engines over the same data, must give the same rows.
 
-The questions are the development sets (tests/data/questions*.jsonl), the benchmark's
-extra questions (tests/data/bench_questions.txt) and the examples the README gives.
+The questions are the development sets (bot/bench/questions.jsonl,
+tests/data/questions_v2*.jsonl), the benchmark's extra questions
+(bot/bench/bench_questions.txt) and the examples the README gives.
 Each question is answered once through the real pipeline on DuckDB, with an engine
 that records every Query the pipeline runs (data questions, lookups, knowledge,
 coverage); the distinct queries are then run on every engine and compared row by row,
@@ -25,11 +26,11 @@ from sql.query import Query
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_DIR = TESTS_DIR.parent
 QUESTION_FILES = (
-    TESTS_DIR / "data" / "questions.jsonl",
+    REPO_DIR / "bot" / "bench" / "questions.jsonl",
     TESTS_DIR / "data" / "questions_v2.jsonl",
     TESTS_DIR / "data" / "questions_v2_heldout.jsonl",
 )
-BENCH_FILE = TESTS_DIR / "data" / "bench_questions.txt"
+BENCH_FILE = REPO_DIR / "bot" / "bench" / "bench_questions.txt"
 README = REPO_DIR / "README.md"
 SHARE_TOLERANCE = 1e-9
 
@@ -97,6 +98,10 @@ class RecordingEngine:
 
     def close(self) -> None:
         self.engine.close()
+
+    def __getattr__(self, name: str) -> Any:
+        # Everything else the pipeline uses (pinned(), generation, warm) is the engine's.
+        return getattr(self.engine, name)
 
 
 def _hashable(params: tuple[tuple[str, Any], ...]) -> tuple[tuple[str, Any], ...]:

@@ -365,6 +365,7 @@ def _reader_can_pin(values: list[Any], shown: list[Any], total: int, complete: b
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
+@pytest.mark.slow  # a process or a full build
 @given(SLICES)
 def test_no_suppressed_cell_can_be_worked_out(bot, lines, slice_) -> None:
     cohort, state, payer, period, template = slice_

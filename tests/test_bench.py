@@ -1,4 +1,4 @@
-"""tests/bench.py at a tiny scale: the table is printed with every intent and SQL
+"""bot/bench/answers.py (`toprank bench`) at a tiny scale: the table is printed with every intent and SQL
 template, and toprank, bare DuckDB and pandas agree on the top 10. No timings are
 asserted (speed is what the benchmark reports, not what a test checks)."""
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.bench import answers as bench
 from sql.plan import template_names
-from tests import bench
 
 # Every intent of the answer contract (DESIGN.md); the dev questions reach them all.
 INTENTS = (

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from intents.model import MAX_QUESTION_CHARS
 
@@ -182,6 +183,7 @@ def test_unreadable_database_is_a_message(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow  # a process or a full build
 def test_first_use_builds_the_demo_with_progress_on_stderr_only(tmp_path: Path) -> None:
     # Only the default path is built on first use; the process sees a default moved to
     # tmp_path (an explicit path that does not exist is an error, tests/test_datasafety.py).
@@ -267,3 +269,24 @@ def test_an_internal_error_is_one_line_on_stderr_and_its_traceback_goes_to_the_e
     assert "internal error answering" in lines[0] and str(log) in lines[0]
     written = log.read_text(encoding="utf-8")
     assert "Traceback (most recent call last)" in written and "facility_setting" in written
+
+
+def test_the_command_registry_names_what_each_module_adds() -> None:
+    # `toprank ask` builds only its own module's parser: COMMANDS must say, for every
+    # command, the module that adds it, and name every command there is.
+    import argparse
+    import importlib
+
+    from bot.cli import COMMANDS, build_parser
+
+    def commands_of(parser: argparse.ArgumentParser) -> set[str]:
+        (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        return set(sub.choices)
+
+    assert commands_of(build_parser()) == set(COMMANDS)
+    for module in set(COMMANDS.values()):
+        alone = argparse.ArgumentParser()
+        importlib.import_module(module).add_parser(alone.add_subparsers())
+        assert commands_of(alone) == {c for c, m in COMMANDS.items() if m == module}
+    args = build_parser("ask").parse_args(["ask", "top ot codes"])
+    assert args.func is not None and args.question == ["top ot codes"]

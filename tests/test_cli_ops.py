@@ -154,6 +154,7 @@ def test_bad_arguments_are_one_line(populated, args: list[str], says: str) -> No
     assert "Traceback" not in proc.stderr and proc.stdout == ""
 
 
+@pytest.mark.slow  # a process, a timeout waited out or a full build
 def test_no_store_is_said_and_none_is_made(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.sqlite"
     for args in (["usage"], ["feedback", "export"]):

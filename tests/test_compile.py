@@ -316,6 +316,7 @@ def _spec(d: dict[str, Any]) -> tuple[Spec, tuple[str, ...], tuple[Period, ...]]
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
+@pytest.mark.slow  # a process or a full build
 @given(SPECS)
 def test_every_combination_matches_the_oracle(engine, lines, d) -> None:
     spec, cohorts, periods = _spec(d)
@@ -387,6 +388,7 @@ def _every_part(value: str) -> Spec:
     )
 
 
+@pytest.mark.slow  # a process or a full build
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(min_size=1, max_size=30))
 def test_user_text_never_reaches_the_sql(value: str) -> None:

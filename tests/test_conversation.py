@@ -13,7 +13,7 @@ from intents import Context, follow_up, resolve, understand
 from intents.conversation import resolve_references
 from intents.model import Coverage
 from intents.spec import Spec, intent_name
-from tests.conftest import TODAY
+from tests.conftest import LEXICON, TODAY
 
 CATALOG = load_catalog()
 DEMO = Coverage(date(2019, 1, 1), date(2023, 9, 30))
@@ -21,10 +21,10 @@ DEMO = Coverage(date(2019, 1, 1), date(2023, 9, 30))
 
 def converse(*turns: str, codes: tuple[str, ...] = ()) -> Spec:
     context = None
-    spec = understand(turns[0], TODAY, CATALOG)
+    spec = understand(turns[0], TODAY, LEXICON)
     for text in turns[1:]:
         context = Context(spec, codes)
-        spec = follow_up(context, text, TODAY, CATALOG)
+        spec = follow_up(context, text, TODAY, LEXICON)
     return spec
 
 

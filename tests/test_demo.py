@@ -129,6 +129,7 @@ def test_pt_2022_top_3_is_97110_97140_97530(con) -> None:
     assert [code for code, _, _ in got[:3]] == ["97110", "97140", "97530"]
 
 
+@pytest.mark.slow  # a process, a timeout waited out or a full build
 def test_calibration_holds_at_larger_scales() -> None:
     """The quotas behind the published tables are exact, so every size reproduces them."""
     spec = load_spec()
@@ -465,6 +466,7 @@ def _checksum(path: Path) -> tuple:
         ).fetchone()
 
 
+@pytest.mark.slow  # a process or a full build
 def test_two_builds_are_identical(tmp_path: Path) -> None:
     a = build_demo(tmp_path / "a.duckdb", lines=50_000, progress=False)
     b = build_demo(tmp_path / "b.duckdb", lines=50_000, progress=False)
@@ -474,6 +476,7 @@ def test_two_builds_are_identical(tmp_path: Path) -> None:
     assert _checksum(a.path) != _checksum(c.path)
 
 
+@pytest.mark.slow  # a process or a full build
 def test_failed_build_leaves_nothing_behind_and_keeps_the_old_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -513,6 +516,7 @@ def test_balancing_refuses_impossible_targets() -> None:
         code_year_counts(broken, 1_000_000)
 
 
+@pytest.mark.slow  # a process, a timeout waited out or a full build
 def test_ensure_database_builds_only_when_missing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
@@ -544,6 +548,7 @@ def toprank(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow  # a process or a full build
 def test_data_demo_and_info_commands(tmp_path: Path) -> None:
     target = tmp_path / "cli.duckdb"
     made = toprank("data", "demo", "--lines", "30k", "--db", str(target))
@@ -573,6 +578,7 @@ def test_data_demo_and_info_commands(tmp_path: Path) -> None:
     assert all(str(y) in out for y in range(2019, 2024))
 
 
+@pytest.mark.slow  # a process or a full build
 def test_data_commands_respect_toprank_db_and_explain_problems(tmp_path: Path) -> None:
     missing = tmp_path / "nothing.duckdb"
     info = toprank("data", "info", env={"TOPRANK_DB": str(missing)})

@@ -199,6 +199,7 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
     )
 
 
+@pytest.mark.slow  # a process or a full build
 def test_cli_warehouse_errors_are_one_line(tmp_path: Path) -> None:
     closed = "postgresql://toprank@127.0.0.1:1/none"  # nothing listens on port 1
     for args, env, expected in (

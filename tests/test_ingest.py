@@ -461,6 +461,7 @@ def test_csv_cut_mid_line_rejects_the_partial_line(tmp_path: Path) -> None:
     assert reject["reason"] == "malformed CSV line: too few columns"
 
 
+@pytest.mark.slow  # a process, a timeout waited out or a full build
 def test_truncated_parquet_fails_cleanly_and_changes_nothing(tmp_path: Path) -> None:
     dbf = tmp_path / "claims.duckdb"
     ingest(dbf, write(tmp_path / "base.csv", [line("BASE")]))
@@ -479,6 +480,7 @@ def test_truncated_parquet_fails_cleanly_and_changes_nothing(tmp_path: Path) -> 
     assert snapshot(dbf) == before
 
 
+@pytest.mark.slow  # a process, a timeout waited out or a full build
 def test_truncated_gzip_fails_cleanly_and_changes_nothing(tmp_path: Path) -> None:
     dbf = tmp_path / "claims.duckdb"
     ingest(dbf, write(tmp_path / "base.csv", [line("BASE")]))
@@ -495,6 +497,7 @@ def test_truncated_gzip_fails_cleanly_and_changes_nothing(tmp_path: Path) -> Non
 # ------------------------------------------------------- re-ingest, atomicity, demo
 
 
+@pytest.mark.slow  # a process, a timeout waited out or a full build
 def test_reingest_is_refused_and_counts_do_not_change(tmp_path: Path) -> None:
     dbf = tmp_path / "claims.duckdb"
     src = write(tmp_path / "claims.csv", [line(f"C{i}") for i in range(7)])
@@ -520,6 +523,7 @@ def test_same_file_twice_in_one_run_is_refused(tmp_path: Path) -> None:
     assert not dbf.exists()  # a database the failed run would have created is not left behind
 
 
+@pytest.mark.slow  # a process, a timeout waited out or a full build
 def test_failure_midway_leaves_the_database_as_it_was(tmp_path: Path) -> None:
     dbf = tmp_path / "claims.duckdb"
     ingest(dbf, write(tmp_path / "base.csv", [line("BASE")]))
@@ -567,6 +571,7 @@ def signal_mid_load(argv: list[str], marker: bytes, sig: int) -> tuple[int, byte
     return proc.returncode, seen
 
 
+@pytest.mark.slow  # a process or a full build
 def test_killed_ingest_leaves_the_database_as_it_was(tmp_path: Path) -> None:
     dbf = tmp_path / "claims.duckdb"
     ingest(dbf, write(tmp_path / "base.csv", [line("BASE")]))
@@ -583,6 +588,7 @@ def test_killed_ingest_leaves_the_database_as_it_was(tmp_path: Path) -> None:
     assert snapshot(dbf) == before
 
 
+@pytest.mark.slow  # a process or a full build
 def test_ctrl_c_during_ingest_changes_nothing_and_says_so(tmp_path: Path) -> None:
     dbf = tmp_path / "claims.duckdb"
     ingest(dbf, write(tmp_path / "base.csv", [line("BASE")]))
@@ -595,6 +601,7 @@ def test_ctrl_c_during_ingest_changes_nothing_and_says_so(tmp_path: Path) -> Non
     assert snapshot(dbf) == before
 
 
+@pytest.mark.slow  # a process or a full build
 def test_demo_rows_are_removed_before_real_data_and_said_so(tmp_path: Path) -> None:
     from data.demo import build_demo
 
@@ -658,6 +665,7 @@ def test_map_errors_are_clear(tmp_path: Path) -> None:
     assert not dbf.exists()
 
 
+@pytest.mark.slow  # a process, a timeout waited out or a full build
 def test_all_rows_rejected_is_refused_with_the_rejects_written(tmp_path: Path) -> None:
     dbf = tmp_path / "claims.duckdb"
     ingest(dbf, write(tmp_path / "base.csv", [line("BASE")]))
@@ -809,6 +817,7 @@ def test_answers_reflect_the_ingested_rows(tmp_path: Path) -> None:
         assert "known.csv" in bot.coverage.sources
 
 
+@pytest.mark.slow  # a process, a timeout waited out or a full build
 def test_answers_from_the_cms_puf(tmp_path: Path) -> None:
     from bot.pipeline import Toprank
 
@@ -854,6 +863,7 @@ def run_cli(*args: str, env_db: Path | None = None) -> subprocess.CompletedProce
     )
 
 
+@pytest.mark.slow  # a process or a full build
 def test_cli_ingest_claims_prints_read_loaded_rejected(tmp_path: Path) -> None:
     dbf = tmp_path / "claims.duckdb"
     src = write(tmp_path / "claims.csv", [line("A"), line("B"), line("C", state="QQ")])
@@ -868,6 +878,7 @@ def test_cli_ingest_claims_prints_read_loaded_rejected(tmp_path: Path) -> None:
     assert rows(dbf, "SELECT count(*) FROM claim_lines") == [(2,)]
 
 
+@pytest.mark.slow  # a process or a full build
 def test_cli_ingest_cms_puf_and_map(tmp_path: Path) -> None:
     dbf = tmp_path / "claims.duckdb"
     done = run_cli(
@@ -897,6 +908,7 @@ def test_cli_ingest_cms_puf_and_map(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------ benchmark
 
 
+@pytest.mark.slow  # a process or a full build
 def test_benchmark_smoke(tmp_path: Path) -> None:
     from tests import bench_ingest
 

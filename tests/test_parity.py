@@ -234,6 +234,7 @@ def test_every_question_gives_the_same_rows_on_every_engine(
         finally:
             for engine in others.values():
                 engine.close()
+        reference = toprank.coverage  # read while its engine is open
     # every shape the planner has, exercised with rows to compare
     families = {q.template.split(":")[0] for q in compared}
     assert {"ranked", "total", "breakdown", "time", "movers"} <= families
@@ -384,7 +385,7 @@ def test_bench_engine_times_answers_by_shape_on_the_warehouse(
     import subprocess
     import sys
 
-    from tests.bench import engine_latency
+    from bot.bench.answers import engine_latency
 
     questions = ["top 5 ot codes 2022", "pt volume 2021 vs 2022", "payer mix for pt 2022"]
     result = engine_latency(warehouse_urls["postgres"], questions, repeat=2)

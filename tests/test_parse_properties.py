@@ -17,7 +17,7 @@ from intents import resolve, understand
 from intents.model import MAX_QUESTION_CHARS, MAX_TOP_N, Coverage
 from intents.phrase import question_for
 from intents.spec import MEASURES, Spec, intent_name
-from tests.conftest import TODAY
+from tests.conftest import LEXICON, TODAY
 
 DEMO = Coverage(date(2019, 1, 1), date(2023, 9, 30))
 KINDS = ("data", "lookup", "code_range", "knowledge", "coverage", "help", "unknown")
@@ -25,7 +25,8 @@ COHORTS = ("ot", "pt", "rehab", "slp", "pmr", "chiro", "other", "all")
 
 
 def parse(text: str, today: date, catalog: Catalog) -> Spec:
-    return understand(text, today, catalog)
+    assert catalog is CATALOG  # the lexicon below is this catalog's
+    return understand(text, today, LEXICON)
 
 
 CATALOG = load_catalog()

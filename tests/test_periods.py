@@ -15,6 +15,7 @@ from intents.periods import clip_to_coverage, describe_period, month_end
 from intents.resolve import yearless_year
 from intents.spec import PeriodRef, Spec
 from intents.text import tokenize
+from tests.conftest import LEXICON
 
 CATALOG = load_catalog()
 
@@ -269,5 +270,5 @@ def test_end_before_start_is_bad() -> None:
     ],
 )
 def test_understand_then_resolve_labels(question: str, label: str) -> None:
-    r = resolve(understand(question, TODAY, CATALOG), DEMO)
+    r = resolve(understand(question, TODAY, LEXICON), DEMO)
     assert r.error is None and describe_period(r.period, DEMO) == label

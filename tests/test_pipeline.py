@@ -234,8 +234,6 @@ def test_internal_errors_become_a_friendly_answer(bot: Toprank, monkeypatch, cap
     def broken(query):
         raise RuntimeError("disk on fire")
 
-    # The pipeline fetches rows with engine.records (engine.run is the DataFrame form).
-    monkeypatch.setattr(bot.engine, "run", broken)
     monkeypatch.setattr(bot.engine, "records", broken)
     with caplog.at_level(logging.ERROR, logger="toprank"):
         answer = bot.ask("top OT codes 2022")

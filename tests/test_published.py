@@ -20,7 +20,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 PUBLISHED = DATA / "published_rankings.csv"
-QUESTIONS = DATA / "questions.jsonl"
+QUESTIONS = REPO / "bot" / "bench" / "questions.jsonl"
 MIN_DEV_SET_ACCURACY = 95.0
 
 

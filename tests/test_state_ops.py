@@ -267,6 +267,7 @@ def test_the_first_salt_written_is_every_replicas_salt(url: str) -> None:
         b.close()
 
 
+@pytest.mark.slow  # a process, a timeout waited out or a full build
 def test_an_unreachable_server_costs_one_try_not_one_per_answer(request) -> None:
     url = fresh_database(request.getfixturevalue("pg_server"))
     store = StateStore(url, clock=Clock())

@@ -16,12 +16,15 @@ from intents import resolve, understand
 from intents.model import MAX_QUESTION_CHARS, MAX_TOP_N, Coverage
 from intents.periods import describe_period
 from intents.spec import Spec, intent_name
-from tests.conftest import TODAY
+from tests.conftest import LEXICON, TODAY
 
 DEMO = Coverage(date(2019, 1, 1), date(2023, 9, 30))
 CATALOG = load_catalog()
 _HERE = Path(__file__).resolve().parent
-_QUESTION_FILES = (_HERE / "data/questions.jsonl", _HERE.parents[1] / "shared/eval/questions.jsonl")
+_QUESTION_FILES = (
+    _HERE.parent / "bot/bench/questions.jsonl",
+    _HERE.parents[1] / "shared/eval/questions.jsonl",
+)
 INTENTS = (
     "top_codes",
     "code_share",
@@ -52,7 +55,7 @@ DEV = _dev_set()
 def facts(question: str, today: date = TODAY) -> dict[str, Any]:
     """What a question was understood as, in the first wave's terms: the intent, the
     cohort(s), the period as resolved against the demo's coverage (None: no data)."""
-    spec = understand(question, today, CATALOG)
+    spec = understand(question, today, LEXICON)
     out: dict[str, Any] = {
         "spec": spec,
         "kind": intent_name(spec),
@@ -726,7 +729,7 @@ def test_case_table_covers_every_intent() -> None:
 
 
 def spec_of(question: str, today: date = TODAY) -> Spec:
-    return understand(question, today, CATALOG)
+    return understand(question, today, LEXICON)
 
 
 # --- exclusions: never the opposite filter, never dropped ------------------------------

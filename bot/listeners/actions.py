@@ -16,18 +16,15 @@ the bot instead of the channel.
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.chart import draw, figure_png  # imports matplotlib on the first chart only
 from bot.chart_kinds import alt_text, chart_spec, no_chart_reason
 from bot.controls import (
-    ACTION_ALTERNATIVE,
-    ACTION_REFINE,
     ControlValueError,
     changed_text,
     choices_for,
@@ -42,12 +39,9 @@ from bot.listeners.common import (
     Send,
     apologise_on_failure,
     deliver,
+    runtime_of,
 )
 from bot.render_blocks import (
-    ACTION_CHART,
-    ACTION_CSV,
-    ACTION_SHARE,
-    ACTION_SHOW_SQL,
     answer_title,
     notice_message,
     sql_message,
@@ -118,195 +112,210 @@ def _asker(surface: str, body: dict[str, Any]) -> Asker:
     )
 
 
-def register(app: App, rt: Runtime) -> None:
+def refine_answer(
+    ack: Ack,
+    action: dict[str, Any],
+    body: dict[str, Any],
+    context: BoltContext,
+    logger: logging.Logger,
+) -> None:
+    rt = runtime_of(context)
     core = rt.core
+    ack()
+    send = _ephemeral_reply(rt, body)
+    replace = rt.responder(body.get("response_url"), replace_original=True)
 
-    @app.action(re.compile(f"^{ACTION_REFINE}_[a-z]+$"))
-    def refine_answer(
-        ack: Ack, action: dict[str, Any], body: dict[str, Any], logger: logging.Logger
-    ) -> None:
-        ack()
-        send = _ephemeral_reply(rt, body)
-        replace = rt.responder(body.get("response_url"), replace_original=True)
-
-        def job() -> None:
-            with apologise_on_failure(logger, send):
-                try:
-                    value = (action.get("selected_option") or {}).get("value")
-                    answer_id, part, choice = parse_control_value(value)
-                    stored = rt.store.load_answer(answer_id)
-                    if stored is None:
-                        send(**notice_message(GONE_TEXT))
-                        return
-                    choices = choices_for(core.coverage, rt.catalog)
-                    spec = refine(stored.spec, part, choice, choices)
-                except (ControlValueError, RefineError) as exc:
-                    logger.info("refused a control value: %s", exc)
-                    send(**notice_message(TAMPERED_TEXT))
+    def job() -> None:
+        with apologise_on_failure(logger, send):
+            try:
+                value = (action.get("selected_option") or {}).get("value")
+                answer_id, part, choice = parse_control_value(value)
+                stored = rt.store.load_answer(answer_id)
+                if stored is None:
+                    send(**notice_message(GONE_TEXT))
                     return
-                before = core.answer_spec(stored.spec, question=stored.question)
-                watch = Stopwatch()
-                answer = core.answer_spec(spec, question=question_for(spec))
-                log_id = rt.log(answer, _asker("refine", body), watch.seconds())
-                old = menus_for("0" * 16, before, core.coverage, rt.catalog)
-                changed = changed_text(part, (old.current if old else {}).get(part), choice, old)
-                key = _thread_key(body)
-                if key and answer.shape and not answer.error:
-                    codes = tuple(str(r["code"]) for r in answer.rows if r.get("code"))
-                    rt.store.save_context(key, Context(spec, tuple(dict.fromkeys(codes))))
-                message = rt.render(
-                    answer,
-                    spec,
-                    shareable=_is_ephemeral(body),
-                    changed=changed,
-                    by_id=True,
-                    log_id=log_id,
+                choices = choices_for(core.coverage, rt.catalog)
+                spec = refine(stored.spec, part, choice, choices)
+            except (ControlValueError, RefineError) as exc:
+                logger.info("refused a control value: %s", exc)
+                send(**notice_message(TAMPERED_TEXT))
+                return
+            before = core.answer_spec(stored.spec, question=stored.question)
+            watch = Stopwatch()
+            answer = core.answer_spec(spec, question=question_for(spec))
+            log_id = rt.log(answer, _asker("refine", body), watch.seconds())
+            old = menus_for("0" * 16, before, core.coverage, rt.catalog)
+            changed = changed_text(part, (old.current if old else {}).get(part), choice, old)
+            key = _thread_key(body)
+            if key and answer.shape and not answer.error:
+                codes = tuple(str(r["code"]) for r in answer.rows if r.get("code"))
+                rt.store.save_context(key, Context(spec, tuple(dict.fromkeys(codes))))
+            message = rt.render(
+                answer,
+                spec,
+                shareable=_is_ephemeral(body),
+                changed=changed,
+                by_id=True,
+                log_id=log_id,
+            )
+            deliver(replace, message, logger)
+
+    rt.hand_off(job, send, logger)
+
+
+def ask_alternative(
+    ack: Ack,
+    action: dict[str, Any],
+    body: dict[str, Any],
+    client: WebClient,
+    context: BoltContext,
+    logger: logging.Logger,
+) -> None:
+    rt = runtime_of(context)
+    ack()
+    ephemeral = _is_ephemeral(body)
+    key = _thread_key(body)
+    message_of = body.get("message") or {}
+    channel = (body.get("channel") or {}).get("id")
+    thread_ts = message_of.get("thread_ts") or message_of.get("ts")
+    notice = _ephemeral_reply(rt, body)
+
+    def send(**message: Any) -> Any:
+        if ephemeral or not channel:
+            return notice(**message)
+        return client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message)
+
+    def job() -> None:
+        with apologise_on_failure(logger, send):
+            question = str(action.get("value") or "")
+            message = rt.converse_message(
+                question,
+                key,
+                logger,
+                continues=False,
+                shareable=ephemeral,
+                asker=_asker("button", body),
+            )
+            deliver(send, message, logger)
+
+    rt.hand_off(job, send, logger)
+
+
+def show_sql(
+    ack: Ack,
+    action: dict[str, Any],
+    body: dict[str, Any],
+    context: BoltContext,
+    logger: logging.Logger,
+) -> None:
+    rt = runtime_of(context)
+    ack()
+    send = _ephemeral_reply(rt, body)
+
+    def job() -> None:
+        with apologise_on_failure(logger, send):
+            deliver(send, sql_message(rt.answer_for_value(action["value"])), logger)
+
+    rt.hand_off(job, send, logger)
+
+
+def upload_chart(
+    ack: Ack,
+    action: dict[str, Any],
+    body: dict[str, Any],
+    client: WebClient,
+    context: BoltContext,
+    logger: logging.Logger,
+) -> None:
+    rt = runtime_of(context)
+    ack()
+    send = _ephemeral_reply(rt, body)
+
+    def job() -> None:
+        with apologise_on_failure(logger, send):
+            answer = rt.answer_for_value(action["value"])
+            reason = no_chart_reason(answer)  # the data changed since the button
+            if reason:
+                send(**notice_message(f"No chart for that answer: {reason}."))
+                return
+            spec = chart_spec(answer)
+            png = figure_png(draw(spec))
+            _upload(
+                body,
+                client,
+                send,
+                "chart",
+                content=png,
+                filename=f"{file_stem(answer)}.png",
+                title=answer_title(answer),
+                alt_txt=alt_text(spec),
+            )
+
+    rt.hand_off(job, send, logger)
+
+
+def upload_csv(
+    ack: Ack,
+    action: dict[str, Any],
+    body: dict[str, Any],
+    client: WebClient,
+    context: BoltContext,
+    logger: logging.Logger,
+) -> None:
+    rt = runtime_of(context)
+    ack()
+    send = _ephemeral_reply(rt, body)
+
+    def job() -> None:
+        with apologise_on_failure(logger, send):
+            answer = rt.answer_for_value(action["value"])
+            if not answer.rows:
+                send(**notice_message("That answer has no rows to export."))
+                return
+            _upload(
+                body,
+                client,
+                send,
+                "CSV",
+                content=answer_csv(answer),
+                filename=f"{file_stem(answer)}.csv",
+                title=f"{answer_title(answer)} (CSV, {len(answer.rows)} rows)",
+            )
+
+    rt.hand_off(job, send, logger)
+
+
+def share_in_channel(
+    ack: Ack,
+    action: dict[str, Any],
+    body: dict[str, Any],
+    client: WebClient,
+    context: BoltContext,
+    logger: logging.Logger,
+) -> None:
+    rt = runtime_of(context)
+    ack()
+    send = _ephemeral_reply(rt, body)
+    respond = rt.responder(body.get("response_url"))
+
+    def job() -> None:
+        with apologise_on_failure(logger, send):
+            user = body["user"]["id"]
+            answer = rt.answer_for_value(action["value"])
+            message = rt.render(answer, None, shared_by=user, button_value=action["value"])
+            channel = str((body.get("channel") or {}).get("id") or "")
+            try:
+                client.chat_postMessage(channel=channel, **message)
+            except SlackApiError as error:
+                if error.response.get("error") not in CANNOT_POST_ERRORS:
+                    raise
+                logger.info(
+                    "cannot post in %s (%s); sharing through response_url",
+                    channel,
+                    error.response.get("error"),
                 )
-                deliver(replace, message, logger)
+                respond(response_type="in_channel", replace_original=False, **message)
+            # The shared copy replaces the private one.
+            respond(delete_original=True)
 
-        rt.hand_off(job, send, logger)
-
-    @app.action(re.compile(f"^{ACTION_ALTERNATIVE}_[0-9]+$"))
-    def ask_alternative(
-        ack: Ack,
-        action: dict[str, Any],
-        body: dict[str, Any],
-        client: WebClient,
-        logger: logging.Logger,
-    ) -> None:
-        ack()
-        ephemeral = _is_ephemeral(body)
-        key = _thread_key(body)
-        message_of = body.get("message") or {}
-        channel = (body.get("channel") or {}).get("id")
-        thread_ts = message_of.get("thread_ts") or message_of.get("ts")
-        notice = _ephemeral_reply(rt, body)
-
-        def send(**message: Any) -> Any:
-            if ephemeral or not channel:
-                return notice(**message)
-            return client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message)
-
-        def job() -> None:
-            with apologise_on_failure(logger, send):
-                question = str(action.get("value") or "")
-                message = rt.converse_message(
-                    question,
-                    key,
-                    logger,
-                    continues=False,
-                    shareable=ephemeral,
-                    asker=_asker("button", body),
-                )
-                deliver(send, message, logger)
-
-        rt.hand_off(job, send, logger)
-
-    @app.action(ACTION_SHOW_SQL)
-    def show_sql(
-        ack: Ack, action: dict[str, Any], body: dict[str, Any], logger: logging.Logger
-    ) -> None:
-        ack()
-        send = _ephemeral_reply(rt, body)
-
-        def job() -> None:
-            with apologise_on_failure(logger, send):
-                deliver(send, sql_message(rt.answer_for_value(action["value"])), logger)
-
-        rt.hand_off(job, send, logger)
-
-    @app.action(ACTION_CHART)
-    def upload_chart(
-        ack: Ack,
-        action: dict[str, Any],
-        body: dict[str, Any],
-        client: WebClient,
-        logger: logging.Logger,
-    ) -> None:
-        ack()
-        send = _ephemeral_reply(rt, body)
-
-        def job() -> None:
-            with apologise_on_failure(logger, send):
-                answer = rt.answer_for_value(action["value"])
-                reason = no_chart_reason(answer)  # the data changed since the button
-                if reason:
-                    send(**notice_message(f"No chart for that answer: {reason}."))
-                    return
-                spec = chart_spec(answer)
-                png = figure_png(draw(spec))
-                _upload(
-                    body,
-                    client,
-                    send,
-                    "chart",
-                    content=png,
-                    filename=f"{file_stem(answer)}.png",
-                    title=answer_title(answer),
-                    alt_txt=alt_text(spec),
-                )
-
-        rt.hand_off(job, send, logger)
-
-    @app.action(ACTION_CSV)
-    def upload_csv(
-        ack: Ack,
-        action: dict[str, Any],
-        body: dict[str, Any],
-        client: WebClient,
-        logger: logging.Logger,
-    ) -> None:
-        ack()
-        send = _ephemeral_reply(rt, body)
-
-        def job() -> None:
-            with apologise_on_failure(logger, send):
-                answer = rt.answer_for_value(action["value"])
-                if not answer.rows:
-                    send(**notice_message("That answer has no rows to export."))
-                    return
-                _upload(
-                    body,
-                    client,
-                    send,
-                    "CSV",
-                    content=answer_csv(answer),
-                    filename=f"{file_stem(answer)}.csv",
-                    title=f"{answer_title(answer)} (CSV, {len(answer.rows)} rows)",
-                )
-
-        rt.hand_off(job, send, logger)
-
-    @app.action(ACTION_SHARE)
-    def share_in_channel(
-        ack: Ack,
-        action: dict[str, Any],
-        body: dict[str, Any],
-        client: WebClient,
-        logger: logging.Logger,
-    ) -> None:
-        ack()
-        send = _ephemeral_reply(rt, body)
-        respond = rt.responder(body.get("response_url"))
-
-        def job() -> None:
-            with apologise_on_failure(logger, send):
-                user = body["user"]["id"]
-                answer = rt.answer_for_value(action["value"])
-                message = rt.render(answer, None, shared_by=user, button_value=action["value"])
-                channel = (body.get("channel") or {}).get("id")
-                try:
-                    client.chat_postMessage(channel=channel, **message)
-                except SlackApiError as error:
-                    if error.response.get("error") not in CANNOT_POST_ERRORS:
-                        raise
-                    logger.info(
-                        "cannot post in %s (%s); sharing through response_url",
-                        channel,
-                        error.response.get("error"),
-                    )
-                    respond(response_type="in_channel", replace_original=False, **message)
-                # The shared copy replaces the private one.
-                respond(delete_original=True)
-
-        rt.hand_off(job, send, logger)
+    rt.hand_off(job, send, logger)

@@ -14,11 +14,17 @@ import json
 import logging
 from typing import Any
 
-from slack_bolt import App, Assistant, BoltContext, Say, SetStatus, SetSuggestedPrompts, SetTitle
+from slack_bolt import BoltContext, Say, SetStatus, SetSuggestedPrompts, SetTitle
 from slack_bolt.context.assistant.thread_context import AssistantThreadContext
 from slack_bolt.context.assistant.thread_context_store.store import AssistantThreadContextStore
 
-from bot.listeners.common import Asker, Runtime, apologise_on_failure, clean_slack_text, deliver
+from bot.listeners.common import (
+    Asker,
+    apologise_on_failure,
+    clean_slack_text,
+    deliver,
+    runtime_of,
+)
 from bot.render_blocks import notice_message
 from bot.state import StateStore, conversation_key
 from intents.model import Coverage
@@ -67,44 +73,44 @@ def suggested_prompts(coverage: Coverage | None) -> list[dict[str, str]]:
     return [{"title": title, "message": message} for title, message in questions]
 
 
-def register(app: App, rt: Runtime) -> None:
-    assistant = Assistant(thread_context_store=StoreThreadContexts(rt.store))
+def start_thread(
+    say: Say,
+    set_suggested_prompts: SetSuggestedPrompts,
+    context: BoltContext,
+    logger: logging.Logger,
+) -> None:
+    rt = runtime_of(context)
 
-    @assistant.thread_started
-    def start_thread(
-        say: Say, set_suggested_prompts: SetSuggestedPrompts, logger: logging.Logger
-    ) -> None:
-        def job() -> None:
-            with apologise_on_failure(logger, say):
-                say(GREETING)
-                set_suggested_prompts(prompts=suggested_prompts(rt.core.coverage))
+    def job() -> None:
+        with apologise_on_failure(logger, say):
+            say(GREETING)
+            set_suggested_prompts(prompts=suggested_prompts(rt.core.coverage))
 
-        rt.hand_off(job, say, logger)
+    rt.hand_off(job, say, logger)
 
-    @assistant.user_message
-    def answer_in_thread(
-        payload: dict[str, Any],
-        say: Say,
-        set_status: SetStatus,
-        set_title: SetTitle,
-        context: BoltContext,
-        logger: logging.Logger,
-    ) -> None:
-        question = clean_slack_text(payload.get("text", "")) or "help"
-        thread_ts = payload.get("thread_ts")
-        key = conversation_key(context.team_id, payload.get("channel"), thread_ts)
-        asker = Asker("assistant", context.team_id, payload.get("channel"), payload.get("user"))
-        limited = rt.over_limit(asker)
-        if limited:
-            rt.notices.submit(lambda: deliver(say, notice_message(limited), logger))
-            return
 
-        def job() -> None:
-            with apologise_on_failure(logger, say):
-                set_title(question[:MAX_TITLE])
-                set_status(STATUS)
-                deliver(say, rt.converse_message(question, key, logger, asker=asker), logger)
+def answer_in_thread(
+    payload: dict[str, Any],
+    say: Say,
+    set_status: SetStatus,
+    set_title: SetTitle,
+    context: BoltContext,
+    logger: logging.Logger,
+) -> None:
+    rt = runtime_of(context)
+    question = clean_slack_text(payload.get("text", "")) or "help"
+    thread_ts = payload.get("thread_ts")
+    key = conversation_key(context.team_id, payload.get("channel"), thread_ts)
+    asker = Asker("assistant", context.team_id, payload.get("channel"), payload.get("user"))
+    limited = rt.over_limit(asker)
+    if limited:
+        rt.notices.submit(lambda: deliver(say, notice_message(limited), logger))
+        return
 
-        rt.hand_off(job, say, logger, key=key)
+    def job() -> None:
+        with apologise_on_failure(logger, say):
+            set_title(question[:MAX_TITLE])
+            set_status(STATUS)
+            deliver(say, rt.converse_message(question, key, logger, asker=asker), logger)
 
-    app.use(assistant)
+    rt.hand_off(job, say, logger, key=key)

@@ -18,7 +18,7 @@ import logging
 from datetime import datetime, timezone
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, BoltContext
 
 from bot.digests import (
     MAX_PER_CHANNEL,
@@ -32,12 +32,12 @@ from bot.digests import (
 )
 from bot.listeners.common import (
     BUSY_TEXT,
-    SLASH_COMMAND,
     Asker,
     Runtime,
     apologise_on_failure,
     clean_slack_text,
     deliver,
+    runtime_of,
     slash_question,
 )
 from bot.mrkdwn import escape_mrkdwn
@@ -45,44 +45,45 @@ from bot.render_blocks import notice_message
 from bot.usage import is_rateable
 
 
-def register(app: App, rt: Runtime) -> None:
-    @app.command(SLASH_COMMAND)
-    def answer_command(ack: Ack, command: dict[str, Any], logger: logging.Logger) -> None:
-        send = rt.responder(
-            command.get("response_url"), response_type="ephemeral", replace_original=False
-        )
-        asker = Asker(
-            "slash", command.get("team_id"), command.get("channel_id"), command.get("user_id")
-        )
-        digest = parse_digest_command(clean_slack_text(command.get("text", "")))
-        if digest is not None:
+def answer_command(
+    ack: Ack, command: dict[str, Any], context: BoltContext, logger: logging.Logger
+) -> None:
+    rt = runtime_of(context)
+    send = rt.responder(
+        command.get("response_url"), response_type="ephemeral", replace_original=False
+    )
+    asker = Asker(
+        "slash", command.get("team_id"), command.get("channel_id"), command.get("user_id")
+    )
+    digest = parse_digest_command(clean_slack_text(command.get("text", "")))
+    if digest is not None:
 
-            def manage() -> None:
-                with apologise_on_failure(logger, send):
-                    send(**notice_message(digest_reply(rt, digest, asker)))
+        def manage() -> None:
+            with apologise_on_failure(logger, send):
+                send(**notice_message(digest_reply(rt, digest, asker)))
 
-            if rt.hand_off(manage, None, logger):
-                ack()
-            else:
-                ack(response_type="ephemeral", text=BUSY_TEXT)
-            return
-
-        limited = rt.over_limit(asker)
-        if limited:
-            ack(response_type="ephemeral", text=limited)
-            return
-        question = slash_question(command.get("text", ""))
-
-        def job() -> None:
-            message = rt.converse_message(
-                question, None, logger, continues=False, shareable=True, asker=asker
-            )
-            deliver(send, message, logger)
-
-        if rt.hand_off(job, None, logger):
+        if rt.hand_off(manage, None, logger):
             ack()
         else:
             ack(response_type="ephemeral", text=BUSY_TEXT)
+        return
+
+    limited = rt.over_limit(asker)
+    if limited:
+        ack(response_type="ephemeral", text=limited)
+        return
+    question = slash_question(command.get("text", ""))
+
+    def job() -> None:
+        message = rt.converse_message(
+            question, None, logger, continues=False, shareable=True, asker=asker
+        )
+        deliver(send, message, logger)
+
+    if rt.hand_off(job, None, logger):
+        ack()
+    else:
+        ack(response_type="ephemeral", text=BUSY_TEXT)
 
 
 def digest_reply(rt: Runtime, command: Any, asker: Asker) -> str:

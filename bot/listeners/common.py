@@ -369,3 +369,27 @@ def apologise_on_failure(logger: logging.Logger, send: Send | None) -> Iterator[
                 send(**failure_message())
             except Exception:
                 logger.exception("sending the failure notice failed too")
+
+
+# Where the listeners find the runtime: Bolt's per-request context, filled by the
+# middleware `register_listeners` installs first (listeners are plain module-level
+# functions, so a unit test calls one with a context of its own).
+RUNTIME_KEY = "toprank"
+
+
+def runtime_middleware(rt: Runtime) -> Callable[..., Any]:
+    """A global Bolt middleware putting `rt` into every request's context."""
+
+    def put_runtime(context: Any, next: Callable[[], Any]) -> Any:  # noqa: A002 (Bolt's name)
+        context[RUNTIME_KEY] = rt
+        return next()
+
+    return put_runtime
+
+
+def runtime_of(context: Mapping[str, Any]) -> Runtime:
+    """The runtime the middleware put into a listener's context."""
+    rt = context.get(RUNTIME_KEY)
+    if not isinstance(rt, Runtime):
+        raise LookupError("no toprank runtime in the Bolt context (register_listeners adds it)")
+    return rt

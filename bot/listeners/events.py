@@ -15,16 +15,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import App, BoltContext, Say
+from slack_bolt import BoltContext, Say
 from slack_sdk import WebClient
 
 from bot.listeners.common import (
     Asker,
-    Runtime,
     apologise_on_failure,
     clean_slack_text,
     deliver,
     is_ignorable_message,
+    runtime_of,
 )
 from bot.render_blocks import notice_message
 from bot.state import conversation_key
@@ -32,76 +32,74 @@ from bot.state import conversation_key
 HELP_QUESTION = "help"
 
 
-def register(app: App, rt: Runtime) -> None:
-    @app.event("app_mention")
-    def answer_mention(
-        event: dict[str, Any],
-        say: Say,
-        client: WebClient,
-        context: BoltContext,
-        logger: logging.Logger,
-    ) -> None:
-        if is_ignorable_message(event, context.bot_user_id):
-            return
-        asker = Asker("mention", context.team_id, event.get("channel"), event.get("user"))
-        limited = rt.over_limit(asker)
-        if limited:  # told to the asker alone, not to the channel
-            rt.notices.submit(
-                lambda: deliver(
-                    lambda **m: client.chat_postEphemeral(
-                        channel=str(event.get("channel") or ""),
-                        user=str(event.get("user") or ""),
-                        thread_ts=event.get("thread_ts"),
-                        **m,
-                    ),
-                    notice_message(limited),
-                    logger,
-                )
+def answer_mention(
+    event: dict[str, Any],
+    say: Say,
+    client: WebClient,
+    context: BoltContext,
+    logger: logging.Logger,
+) -> None:
+    rt = runtime_of(context)
+    if is_ignorable_message(event, context.bot_user_id):
+        return
+    asker = Asker("mention", context.team_id, event.get("channel"), event.get("user"))
+    limited = rt.over_limit(asker)
+    if limited:  # told to the asker alone, not to the channel
+        rt.notices.submit(
+            lambda: deliver(
+                lambda **m: client.chat_postEphemeral(
+                    channel=str(event.get("channel") or ""),
+                    user=str(event.get("user") or ""),
+                    thread_ts=event.get("thread_ts"),
+                    **m,
+                ),
+                notice_message(limited),
+                logger,
             )
-            return
-        # Reply in the thread: the mention's own thread, or a new one under the mention.
-        in_thread = event.get("thread_ts") is not None
-        thread_ts = event.get("thread_ts") or event["ts"]
-        key = conversation_key(context.team_id, event.get("channel"), thread_ts)
+        )
+        return
+    # Reply in the thread: the mention's own thread, or a new one under the mention.
+    in_thread = event.get("thread_ts") is not None
+    thread_ts = event.get("thread_ts") or event["ts"]
+    key = conversation_key(context.team_id, event.get("channel"), thread_ts)
 
-        def send(**parts: Any) -> Any:
-            return say(thread_ts=thread_ts, **parts)
+    def send(**parts: Any) -> Any:
+        return say(thread_ts=thread_ts, **parts)
 
-        question = clean_slack_text(event.get("text", "")) or HELP_QUESTION
+    question = clean_slack_text(event.get("text", "")) or HELP_QUESTION
 
-        def job() -> None:
-            with apologise_on_failure(logger, send):
-                message = rt.converse_message(
-                    question, key, logger, continues=in_thread, asker=asker
-                )
-                deliver(send, message, logger)
+    def job() -> None:
+        with apologise_on_failure(logger, send):
+            message = rt.converse_message(question, key, logger, continues=in_thread, asker=asker)
+            deliver(send, message, logger)
 
-        rt.hand_off(job, send, logger, key=key)
+    rt.hand_off(job, send, logger, key=key)
 
-    @app.event("message")
-    def answer_direct_message(
-        event: dict[str, Any], say: Say, context: BoltContext, logger: logging.Logger
-    ) -> None:
-        # Every message event lands here (so Slack gets its 200 for edits and the like);
-        # only a person's new message in a DM with the bot is a question.
-        if event.get("channel_type") != "im" or is_ignorable_message(event, context.bot_user_id):
-            return
-        thread_ts = event.get("thread_ts")  # keep a DM thread a thread
-        key = conversation_key(context.team_id, event.get("channel"), thread_ts)
 
-        def send(**parts: Any) -> Any:
-            return say(thread_ts=thread_ts, **parts)
+def answer_direct_message(
+    event: dict[str, Any], say: Say, context: BoltContext, logger: logging.Logger
+) -> None:
+    rt = runtime_of(context)
+    # Every message event lands here (so Slack gets its 200 for edits and the like);
+    # only a person's new message in a DM with the bot is a question.
+    if event.get("channel_type") != "im" or is_ignorable_message(event, context.bot_user_id):
+        return
+    thread_ts = event.get("thread_ts")  # keep a DM thread a thread
+    key = conversation_key(context.team_id, event.get("channel"), thread_ts)
 
-        asker = Asker("dm", context.team_id, event.get("channel"), event.get("user"))
-        limited = rt.over_limit(asker)
-        if limited:
-            rt.notices.submit(lambda: deliver(send, notice_message(limited), logger))
-            return
+    def send(**parts: Any) -> Any:
+        return say(thread_ts=thread_ts, **parts)
 
-        question = clean_slack_text(event.get("text", "")) or HELP_QUESTION
+    asker = Asker("dm", context.team_id, event.get("channel"), event.get("user"))
+    limited = rt.over_limit(asker)
+    if limited:
+        rt.notices.submit(lambda: deliver(send, notice_message(limited), logger))
+        return
 
-        def job() -> None:
-            with apologise_on_failure(logger, send):
-                deliver(send, rt.converse_message(question, key, logger, asker=asker), logger)
+    question = clean_slack_text(event.get("text", "")) or HELP_QUESTION
 
-        rt.hand_off(job, send, logger, key=key)
+    def job() -> None:
+        with apologise_on_failure(logger, send):
+            deliver(send, rt.converse_message(question, key, logger, asker=asker), logger)
+
+    rt.hand_off(job, send, logger, key=key)

@@ -5,23 +5,24 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import BoltContext
 from slack_sdk import WebClient
 
-from bot.listeners.common import Runtime, apologise_on_failure
+from bot.listeners.common import apologise_on_failure, runtime_of
 from bot.render_blocks import home_view
 
 
-def register(app: App, rt: Runtime) -> None:
-    @app.event("app_home_opened")
-    def publish_home(event: dict[str, Any], client: WebClient, logger: logging.Logger) -> None:
-        if event.get("tab", "home") != "home":
-            return  # the Messages tab needs nothing from us
+def publish_home(
+    event: dict[str, Any], client: WebClient, context: BoltContext, logger: logging.Logger
+) -> None:
+    rt = runtime_of(context)
+    if event.get("tab", "home") != "home":
+        return  # the Messages tab needs nothing from us
 
-        def job() -> None:
-            with apologise_on_failure(logger, None):
-                client.views_publish(
-                    user_id=event["user"], view=home_view(rt.core.coverage, rt.core.min_cell)
-                )
+    def job() -> None:
+        with apologise_on_failure(logger, None):
+            client.views_publish(
+                user_id=event["user"], view=home_view(rt.core.coverage, rt.core.min_cell)
+            )
 
-        rt.hand_off(job, None, logger)
+    rt.hand_off(job, None, logger)
