@@ -305,7 +305,12 @@ def test_an_explicit_database_path_that_does_not_exist_is_an_error(
     tmp_path: Path, how: str
 ) -> None:
     missing = tmp_path / "typo" / "claims.duckdb"
-    for command in (["ask", "top ot 2022"], ["chat"], ["data", "info"], ["serve", "--http"]):
+    for command in (
+        ["ask", "top ot 2022"],
+        ["chat"],
+        ["data", "info"],
+        ["serve", "--http", "--port", "0"],
+    ):
         args = [*command, "--db", str(missing)] if how == "--db" else command
         env = {**SERVE_ENV, **({"TOPRANK_DB": str(missing)} if how == "TOPRANK_DB" else {})}
         done = toprank(*args, env=env, stdin="")
@@ -329,7 +334,7 @@ def test_an_explicit_database_path_that_does_not_exist_is_an_error(
 def test_invalid_numeric_settings_are_refused_at_start(
     small_demo: Path, name: str, value: str, says: str
 ) -> None:
-    for command in (["ask", "top ot 2022"], ["chat"], ["serve", "--http"]):
+    for command in (["ask", "top ot 2022"], ["chat"], ["serve", "--http", "--port", "0"]):
         done = toprank(*command, "--db", str(small_demo), env={**SERVE_ENV, name: value})
         assert done.returncode == 2 and done.stdout == "", done
         assert f"{name}='{value}' {says}" in one_line(done.stderr)
@@ -378,7 +383,7 @@ def test_damaged_databases_are_reported_in_one_line(small_demo: Path, tmp_path: 
     assert "is damaged" in one_line(info.stderr) and "checksum" in info.stderr
     # The report says so too, unless the damage is in what the report itself reads.
     assert "checksums: FAILED" in info.stdout or info.stdout == ""
-    serve = toprank("serve", "--http", "--db", str(damaged), env=SERVE_ENV)
+    serve = toprank("serve", "--http", "--port", "0", "--db", str(damaged), env=SERVE_ENV)
     assert serve.returncode == 2 and "is damaged" in one_line(serve.stderr)
     # `ask` opens without reading every block; a question that meets the damage gets a
     # plain answer, and stderr a log line, never a traceback.
@@ -403,7 +408,12 @@ def test_files_that_are_not_toprank_databases_are_reported_in_one_line(tmp_path:
     con.close()
     cases = {text: "is not a DuckDB database file", other: "is a DuckDB database but not a toprank"}
     for path, says in cases.items():
-        for command in (["data", "info"], ["ask", "top ot 2022"], ["chat"], ["serve", "--http"]):
+        for command in (
+            ["data", "info"],
+            ["ask", "top ot 2022"],
+            ["chat"],
+            ["serve", "--http", "--port", "0"],
+        ):
             done = toprank(*command, "--db", str(path), env=SERVE_ENV, stdin="")
             assert done.returncode in (1, 2), (command, done)
             assert says in one_line(done.stderr), (command, done.stderr)
@@ -421,7 +431,11 @@ def test_a_database_locked_by_another_program_is_reported_in_one_line(
     )  # fmt: skip
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
-        for command in (["data", "info"], ["ask", "top ot 2022"], ["serve", "--http"]):
+        for command in (
+            ["data", "info"],
+            ["ask", "top ot 2022"],
+            ["serve", "--http", "--port", "0"],
+        ):
             done = toprank(*command, "--db", str(db), env=SERVE_ENV)
             assert done.returncode in (1, 2)
             line = one_line(done.stderr)
