@@ -31,10 +31,10 @@ from bot.knowledge import Knowledge, load_knowledge
 from data.catalog import Catalog, load_catalog
 from data.db import (
     QUESTION_TABLES,
-    ROLLUP_GRAIN,
     ConfigError,
     DatabaseProblem,
     locate,
+    missing_rollup_columns,
     verify_blocks,
 )
 from data.vocab import Vocabulary, load_vocab
@@ -291,19 +291,15 @@ class Toprank:
         built by an older toprank (a question that needs one fails inside)."""
         if not isinstance(self.engine, DuckDBEngine):
             return ()
-        missing: list[str] = []
         try:
             cursor = self.engine.cursor()
             try:
-                for table, (keys, measures) in ROLLUP_GRAIN.items():
-                    have = {r[0] for r in cursor.execute(f'DESCRIBE "{table}"').fetchall()}
-                    missing += [c for c in (*keys, *measures) if c not in have]
+                return missing_rollup_columns(cursor)
             finally:
                 cursor.close()
         except Exception:  # the file is the problem then, not its age
             log.exception("reading the rollups' columns")
             return ()
-        return tuple(dict.fromkeys(missing))
 
     # --- answering -----------------------------------------------------------------
 

@@ -433,13 +433,19 @@ def update_rollups(
     return RollupUpdate(True, "the new lines added to them")
 
 
-def _current_columns(con: duckdb.DuckDBPyConnection) -> bool:
-    """Every rollup has the columns this build gives it."""
+def missing_rollup_columns(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
+    """The columns this build gives the rollups that the file's rollups lack (a file
+    built by an older toprank); empty when they are current."""
+    missing: list[str] = []
     for table, (keys, measures) in ROLLUP_GRAIN.items():
         have = {r[0] for r in con.execute(f'DESCRIBE "{table}"').fetchall()}
-        if not {*keys, *measures} <= have:
-            return False
-    return True
+        missing += [c for c in (*keys, *measures) if c not in have]
+    return tuple(dict.fromkeys(missing))
+
+
+def _current_columns(con: duckdb.DuckDBPyConnection) -> bool:
+    """Every rollup has the columns this build gives it."""
+    return not missing_rollup_columns(con)
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, object]) -> int:
