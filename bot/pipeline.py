@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date
@@ -63,6 +64,7 @@ from sql.plan import (
     template_names,
 )
 from sql.query import Query
+from sql.validate import load_dialect
 
 log = logging.getLogger("toprank")
 
@@ -104,6 +106,30 @@ def min_cell_from_env(environ: Mapping[str, str] = os.environ) -> int:
     return value
 
 
+class _Opening(threading.Thread):
+    """`engine.coverage()` (which opens the database) run in a thread of its own."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(name="toprank-open", daemon=True)
+        self._engine = engine
+        self._coverage: Coverage | None = None
+        self._error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._coverage = self._engine.coverage()
+        except BaseException as exc:  # handed to the thread that waits: see result()
+            self._error = exc
+
+    def result(self) -> Coverage:
+        """The coverage, or the opening's exception raised here (after join())."""
+        if self._error is not None:
+            raise self._error
+        if self._coverage is None:
+            raise RuntimeError("the database is still opening")
+        return self._coverage
+
+
 class Toprank:
     """One open database plus the reference data; answers questions."""
 
@@ -115,6 +141,7 @@ class Toprank:
         knowledge: Knowledge,
         coverage: Coverage,
         vocab: Vocabulary | None = None,
+        lexicon: Lexicon | None = None,
         today: date | None = None,
         min_cell: int = DEFAULT_MIN_CELL,
     ) -> None:
@@ -126,7 +153,9 @@ class Toprank:
         self._coverage = coverage
         self._coverage_generation = engine.generation
         # The parser's phrase tables, built once here and passed to every question.
-        self._lexicon = Lexicon(catalog, vocab if vocab is not None else load_vocab())
+        if lexicon is None:
+            lexicon = Lexicon(catalog, vocab if vocab is not None else load_vocab())
+        self._lexicon = lexicon
         self._today = today
         self.min_cell = min_cell
 
@@ -166,8 +195,20 @@ class Toprank:
 
                 path = ensure_database(path)
             engine = DuckDBEngine(path, timeout)
+        # The database opens (DuckDB's own threads, most of it outside the GIL) while
+        # this thread reads the reference data, builds the parser's tables and loads
+        # sqlglot's dialect: a one-shot `toprank ask` waits for the longer of the two.
+        opening = _Opening(engine)
+        opening.start()
         try:
-            coverage = engine.coverage()
+            try:
+                catalog, vocab = load_catalog(), load_vocab()
+                knowledge = load_knowledge()
+                lexicon = Lexicon(catalog, vocab)
+                load_dialect()
+            finally:
+                opening.join()  # never leave the engine opening behind an error here
+            coverage = opening.result()
             if warm and isinstance(engine, DuckDBEngine):
                 _verify_answer_tables(engine)
         except DatabaseEmpty as exc:
@@ -181,10 +222,11 @@ class Toprank:
             raise
         toprank = cls(
             engine,
-            catalog=load_catalog(),
-            knowledge=load_knowledge(),
+            catalog=catalog,
+            knowledge=knowledge,
             coverage=coverage,
-            vocab=load_vocab(),
+            vocab=vocab,
+            lexicon=lexicon,
             today=today,
             min_cell=min_cell,
         )
@@ -199,6 +241,7 @@ class Toprank:
         calls this once at start; a one-shot CLI question pays only for what it needs)."""
         for name in template_names():
             validated(load_template(name)[0])
+        self._lexicon.compile_patterns()  # a broken pattern in the data shows now
         self.warm_questions()
 
     def warm_questions(self) -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
+from data.yaml_file import read_yaml
 
 EXAMPLES_PATH = Path(__file__).resolve().parent / "examples.yaml"
 
@@ -19,8 +19,7 @@ class Examples:
 
 @lru_cache(maxsize=2)
 def load_examples(path: Path = EXAMPLES_PATH) -> Examples:
-    with open(path, encoding="utf-8") as f:
-        raw = yaml.safe_load(f)
+    raw = read_yaml(path)
     return Examples(
         questions=tuple(str(q) for q in raw["questions"]),
         slash_commands=tuple(str(q) for q in raw["slash_commands"]),

@@ -72,10 +72,33 @@ def anchor_keys(fragments: tuple[str, ...]) -> frozenset[str] | None:
     return frozenset(keys)
 
 
-def _cue_pattern(fragments: tuple[str, ...]) -> re.Pattern[str]:
+class LazyPattern:
+    """A regular expression compiled on its first use. Most questions run a few of the
+    lexicon's patterns (the others are skipped by their anchor words), and compiling all
+    of them was a third of building the lexicon, paid by every one-shot `toprank ask`."""
+
+    __slots__ = ("pattern", "_compiled")
+
+    def __init__(self, pattern: str):
+        self.pattern = pattern
+        self._compiled: re.Pattern[str] | None = None
+
+    def compiled(self) -> re.Pattern[str]:
+        if self._compiled is None:
+            self._compiled = re.compile(self.pattern)
+        return self._compiled
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return self.compiled().search(text)
+
+    def sub(self, repl: str, text: str) -> str:
+        return self.compiled().sub(repl, text)
+
+
+def _cue_pattern(fragments: tuple[str, ...]) -> LazyPattern:
     # longest first so "year over year" wins over "year"
     alts = sorted(fragments, key=len, reverse=True)
-    return re.compile(r"(?:^| )(?:" + "|".join(alts) + r")(?= |$)")
+    return LazyPattern(r"(?:^| )(?:" + "|".join(alts) + r")(?= |$)")
 
 
 @dataclass(frozen=True)
@@ -218,20 +241,36 @@ class Lexicon:
         # last words of negations: a state code after one is a state ("excluding AL")
         self.negation_words = frozenset(p.split()[-1] for p in vocab.negation)
 
-        self.unsafe_sql = re.compile("|".join(f"(?:{p})" for p in vocab.unsafe_sql))
+        self.unsafe_sql = LazyPattern("|".join(f"(?:{p})" for p in vocab.unsafe_sql))
         self.unsafe_sql_triggers = vocab.unsafe_sql_triggers
         self.privacy_keys = anchor_keys(vocab.unsafe_privacy)
         self.provider_keys = frozenset(
             {p.split()[0] for p in vocab.provider_words} | {"cohort", "dr"}
         )
-        self.unsafe_privacy = re.compile("|".join(f"(?:{p})" for p in vocab.unsafe_privacy))
+        self.unsafe_privacy = LazyPattern("|".join(f"(?:{p})" for p in vocab.unsafe_privacy))
         providers = "(?:" + "|".join(sorted(vocab.provider_words, key=len, reverse=True)) + ")"
-        self.provider_level = re.compile(
+        self.provider_level = LazyPattern(
             "|".join(f"(?:{p.replace('{P}', providers)})" for p in vocab.provider_level)
         )
-        self.privacy_exempt = re.compile(
+        self.privacy_exempt = LazyPattern(
             r"\b(?:" + "|".join(re.escape(p) for p in vocab.privacy_exempt) + r")\b"
         )
+
+    def patterns(self) -> dict[str, LazyPattern]:
+        """Every pattern of the lexicon by name (cues as "cue:<name>")."""
+        named = {f"cue:{name}": p for name, p in self.cues.items()}
+        for name in ("unsafe_sql", "unsafe_privacy", "provider_level", "privacy_exempt"):
+            named[name] = getattr(self, name)
+        return named
+
+    def compile_patterns(self) -> None:
+        """Compile every pattern now (re.error names the bad one): a long-running bot
+        does this at start, so a broken pattern in the data is found then, not by a user."""
+        for name, pattern in self.patterns().items():
+            try:
+                pattern.compiled()
+            except re.error as exc:
+                raise ValueError(f"vocabulary pattern {name} does not compile: {exc}") from None
 
     # The spelling index and the code-name index are built on first use: most questions
     # need neither, and together they were a third of a one-shot question's start-up.

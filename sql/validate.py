@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import SqlglotError
 
 from data.db import QUESTION_TABLES
@@ -135,6 +136,12 @@ def _check_table(table: exp.Table, allowed: frozenset[str], ctes: set[str]) -> N
         raise UnsafeQuery(
             f"table {name!r} is not one a question may read (allowed: {', '.join(sorted(allowed))})"
         )
+
+
+def load_dialect(dialect: str = "duckdb") -> None:
+    """Load sqlglot's `dialect` now (its first parse otherwise pays for it): a caller with
+    other work to wait for, such as a database opening, loads it meanwhile."""
+    Dialect.get_or_raise(dialect)
 
 
 def validate(

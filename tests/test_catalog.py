@@ -39,3 +39,23 @@ def test_a_row_with_an_unquoted_comma_is_refused(tmp_path: Path) -> None:
     codes.write_text("".join(lines), encoding="utf-8")
     with pytest.raises(ValueError, match=rf"codes.csv line {len(lines)}: expected 6 fields"):
         load_catalog(data)
+
+
+def test_every_vocabulary_pattern_compiles_and_a_broken_one_is_named() -> None:
+    """The lexicon compiles its patterns on first use; a bot compiles them all at start
+    (Toprank.warm_up), where a broken pattern in data/vocabulary.yaml must show."""
+    import dataclasses
+    import re
+
+    from data.vocab import load_vocab
+    from intents.lexicon import Lexicon
+
+    vocab = load_vocab()
+    lexicon = Lexicon(load_catalog(), vocab)
+    lexicon.compile_patterns()
+    for name, pattern in lexicon.patterns().items():
+        assert isinstance(pattern.compiled(), re.Pattern), name
+    assert len(lexicon.patterns()) == len(vocab.cues) + 4
+    broken = dataclasses.replace(vocab, cues={**vocab.cues, "top": ("top(",)})
+    with pytest.raises(ValueError, match="cue:top does not compile"):
+        Lexicon(load_catalog(), broken).compile_patterns()
