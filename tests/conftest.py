@@ -24,6 +24,7 @@ LEXICON = Lexicon(load_catalog(), load_vocab())
 SLOW_FIXTURES = {
     "demo_db": "builds the 1M-line demo database",
     "warehouse_urls": "starts PostgreSQL and Spark Connect",
+    "serve_env": "runs `toprank serve` as a process",
 }
 # Test modules slow throughout.
 SLOW_MODULES = {
@@ -34,6 +35,24 @@ SLOW_MODULES = {
 # Parameters that start a service (test_state_ops runs each test on SQLite and on a real
 # PostgreSQL server).
 SLOW_PARAMS = {"postgresql": "a real PostgreSQL server"}
+
+
+# The fast loop runs each property test on a fifth of its examples (at least
+# MIN_QUICK_EXAMPLES); every other run, CI's included, on all of them.
+QUICK_SHARE = 0.2
+MIN_QUICK_EXAMPLES = 20
+_quick = False
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _quick
+    _quick = config.getoption("markexpr", "").strip() == "not slow"
+
+
+def examples(full: int) -> int:
+    """max_examples for a property test: `full`, or a share of it in the fast loop.
+    (Test modules are imported after pytest_configure, so their settings see the mode.)"""
+    return max(MIN_QUICK_EXAMPLES, round(full * QUICK_SHARE)) if _quick else full
 
 
 def _is_slow(item: pytest.Item) -> bool:

@@ -32,6 +32,7 @@ from data.db import create_schema, rebuild_rollups
 from intents.model import MAX_QUESTION_CHARS
 from intents.resolve import resolve
 from sql.engine import DuckDBEngine
+from tests.conftest import examples
 from tests.test_compile import STATES, fixture_lines, oracle
 from tests.test_suppress import reader_options
 
@@ -361,7 +362,7 @@ def _reader_can_pin(values: list[Any], shown: list[Any], total: int, complete: b
 
 
 @settings(
-    max_examples=150,
+    max_examples=examples(150),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )

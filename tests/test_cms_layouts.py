@@ -207,13 +207,16 @@ def write_layout(path: Path, layout: Layout) -> Path:
     return path.with_suffix(layout.suffix) if path.suffix == layout.suffix else path
 
 
-@pytest.fixture(params=LAYOUTS, ids=lambda layout: layout.name)
+@pytest.fixture(scope="module", params=LAYOUTS, ids=lambda layout: layout.name)
 def layout(request) -> Layout:
     return request.param
 
 
-@pytest.fixture
-def loaded(tmp_path: Path, layout: Layout) -> tuple[Path, object, Layout]:
+# One ingest per layout, read by every test of that layout (none of them writes to it:
+# the one that tries is refused, and checks the file is unchanged).
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory, layout: Layout) -> tuple[Path, object, Layout]:
+    tmp_path = tmp_path_factory.mktemp(layout.name)
     dbf = tmp_path / "claims.duckdb"
     src = write_layout(tmp_path / f"puf{layout.suffix}", layout)
     report = ingest_cms_puf(dbf, src, year=2022, progress=False, today=TODAY)

@@ -23,6 +23,7 @@ from intents.spec import CodeSet, PeriodRef, Selection, Spec
 from sql.compile import PROVIDER_COHORTS, Unsupported, compile_plan
 from sql.engine import DuckDBEngine
 from sql.validate import validate
+from tests.conftest import examples
 
 COVERAGE = Coverage(date(2021, 1, 1), date(2022, 12, 31))
 CODES = ("97110", "97140", "97530", "97161", "98940", "99213", "97799")
@@ -312,7 +313,7 @@ def _spec(d: dict[str, Any]) -> tuple[Spec, tuple[str, ...], tuple[Period, ...]]
 
 
 @settings(
-    max_examples=400,
+    max_examples=examples(400),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
@@ -389,7 +390,7 @@ def _every_part(value: str) -> Spec:
 
 
 @pytest.mark.slow  # a process or a full build
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(min_size=1, max_size=30))
 def test_user_text_never_reaches_the_sql(value: str) -> None:
     """The SQL text is the same whatever the values: they only ever arrive bound."""

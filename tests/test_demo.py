@@ -33,6 +33,7 @@ from data.demo import (
     quota_index_cells,
     systematic_round,
 )
+from tests.conftest import examples
 
 REPO = Path(__file__).resolve().parents[1]
 # The copy kept with the tests is preferred; the shared reference is the fallback.
@@ -425,7 +426,7 @@ def test_quota_cells_sum_exactly_at_odd_sizes() -> None:
         assert by_code.sum() == lines
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     totals=st.lists(st.integers(0, 10_000), min_size=1, max_size=8),
     weights=st.lists(st.floats(0.01, 1000), min_size=1, max_size=12),
@@ -440,7 +441,7 @@ def test_systematic_round_is_exact_and_within_one(totals, weights) -> None:
     assert (counts >= 0).all()
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(total=st.integers(0, 10**9), weights=st.lists(st.floats(0, 1000), min_size=1, max_size=20))
 def test_largest_remainder_is_exact_and_within_one(total, weights) -> None:
     weight = np.array(weights)

@@ -31,6 +31,7 @@ from bot.suppress import Group
 from data.ingest import ingest_claims, ingest_cms_puf
 from intents.resolve import resolve
 from sql.compile import compile_plan
+from tests.conftest import examples
 from tests.test_answer import surfaces
 from tests.test_compile import fixture_lines
 from tests.test_suppress import reader_options
@@ -455,8 +456,9 @@ MONEY_SLICES = st.tuples(
 )
 
 
+@pytest.mark.slow  # every surface of each answer, its chart included: a quarter second each
 @settings(
-    max_examples=120,
+    max_examples=examples(120),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )

@@ -17,7 +17,7 @@ from intents import resolve, understand
 from intents.model import MAX_QUESTION_CHARS, MAX_TOP_N, Coverage
 from intents.phrase import question_for
 from intents.spec import MEASURES, Spec, intent_name
-from tests.conftest import LEXICON, TODAY
+from tests.conftest import LEXICON, TODAY, examples
 
 DEMO = Coverage(date(2019, 1, 1), date(2023, 9, 30))
 KINDS = ("data", "lookup", "code_range", "knowledge", "coverage", "help", "unknown")
@@ -32,7 +32,9 @@ def parse(text: str, today: date, catalog: Catalog) -> Spec:
 CATALOG = load_catalog()
 VOCAB = load_vocab()
 AMBIGUOUS = VOCAB.ambiguous_state_codes
-PROPS = settings(deadline=None, max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+PROPS = settings(
+    deadline=None, max_examples=examples(300), suppress_health_check=[HealthCheck.too_slow]
+)
 
 # words that name each cohort (a sample of the synonyms people type)
 COHORT_WORDS = {

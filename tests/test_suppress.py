@@ -11,6 +11,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from bot.suppress import Group, suppress
+from tests.conftest import examples
 
 MIN_CELL = 11
 
@@ -54,7 +55,7 @@ def reader_options(
     return options, rests
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(GROUPS)
 def test_no_small_count_is_left_with_one_possible_value(group) -> None:
     values, ordered, left_out = group
@@ -130,7 +131,7 @@ def test_small_totals_are_never_groups() -> None:
     assert [r["n"] for r in rows] == ["<11", "<11"]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     GROUPS,
     st.lists(st.integers(0, 10_000_000), min_size=6, max_size=6),  # amounts in cents
