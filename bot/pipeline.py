@@ -167,6 +167,7 @@ class Toprank:
         today: date | None = None,
         build_if_missing: bool = True,
         warm: bool = False,
+        engine_url_override: str | None = None,
     ) -> Toprank:
         """Open the database, load the catalog and knowledge, and read the coverage once.
         The settings are checked first (ConfigError). Only the default path is built
@@ -176,10 +177,12 @@ class Toprank:
         every block of the tables answers read (a corrupt file is found at start, not by
         a user) and pay the one-time costs of the first questions now (`warm_up`).
         TOPRANK_ENGINE_URL naming a warehouse (postgresql://, sc://) answers from the
-        rollups there instead (sql.engines); --db still names a DuckDB file."""
+        rollups there instead (sql.engines); --db still names a DuckDB file.
+        `engine_url_override` is such a URL given by the caller (`toprank bench
+        --engine`), in place of the setting."""
         min_cell = min_cell_from_env()
         timeout = query_timeout_from_env()
-        warehouse = engine_url()
+        warehouse = engine_url_override or engine_url()
         engine: Engine
         if db_path is None and warehouse is not None and is_warehouse(warehouse):
             engine = open_engine(warehouse, timeout=timeout)

@@ -136,3 +136,23 @@ def test_the_delta_script_covers_every_rollup() -> None:
     script = db._delta_script()
     for table in db.ROLLUP_GRAIN:
         assert f"CREATE OR REPLACE TEMP TABLE delta_{table}" in script
+
+
+def test_the_rollup_columns_written_in_three_places_agree(tmp_path: Path) -> None:
+    """data/rollups.sql makes the tables; data.db.ROLLUP_GRAIN (the incremental update)
+    and sql.warehouse.COLUMNS (export and import) list their columns again. The oracle
+    is DuckDB's own DESCRIBE of tables data/rollups.sql built."""
+    from sql.warehouse import COLUMNS, ROLLUP_TABLES
+
+    dbf = tmp_path / "claims.duckdb"
+    ingest(dbf, claims_file(tmp_path / "a.csv", "A", ("2022-01",), 30))
+    con = duckdb.connect(str(dbf), read_only=True)
+    try:
+        for table in ROLLUP_TABLES:
+            described = [(r[0], r[1]) for r in con.execute(f"DESCRIBE {table}").fetchall()]
+            assert sorted(described) == sorted(COLUMNS[table]), table
+            keys, measures = db.ROLLUP_GRAIN[table]
+            assert sorted((*keys, *measures)) == sorted(name for name, _ in described), table
+    finally:
+        con.close()
+    assert set(ROLLUP_TABLES) == set(db.ROLLUP_GRAIN)

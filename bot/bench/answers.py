@@ -842,23 +842,16 @@ def engine_latency(url: str, questions: Sequence[str], repeat: int) -> dict[str,
     there (`toprank data build`, or a DuckDB file): per SQL shape p50 / p95 / max after
     one untimed pass. Nothing is built or changed."""
     from bot.pipeline import Toprank
-    from sql.engines import ENGINE_URL_ENV, duckdb_path, is_warehouse
+    from sql.engines import duckdb_path, is_warehouse
 
-    previous = os.environ.get(ENGINE_URL_ENV)
-    os.environ[ENGINE_URL_ENV] = url
-    try:
-        started = time.perf_counter()
-        bot = Toprank.open(
-            None if is_warehouse(url) else duckdb_path(url),
-            today=BENCH_TODAY,
-            build_if_missing=False,
-        )
-        open_seconds = time.perf_counter() - started
-    finally:
-        if previous is None:
-            os.environ.pop(ENGINE_URL_ENV, None)
-        else:
-            os.environ[ENGINE_URL_ENV] = previous
+    started = time.perf_counter()
+    bot = Toprank.open(
+        None if is_warehouse(url) else duckdb_path(url),
+        today=BENCH_TODAY,
+        build_if_missing=False,
+        engine_url_override=url,
+    )
+    open_seconds = time.perf_counter() - started
     try:
         for question in questions:  # warm-up pass, not timed
             bot.ask(question)
