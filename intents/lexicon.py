@@ -47,7 +47,11 @@ def singular(word: str) -> str:
 
 
 def phrase_key(text: str) -> tuple[str, ...]:
-    return tuple(singular(t) for t in tokenize(text).low if t not in ("-", "/"))
+    return _key_of(tokenize(text).low)
+
+
+def _key_of(low: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(singular(t) for t in low if t not in ("-", "/"))
 
 
 def _cue_words(fragment: str) -> set[str]:
@@ -117,14 +121,15 @@ class Lexicon:
         targets: set[str] = set()
 
         def add(text: str, entry: Entry, target: bool = True) -> None:
-            key = phrase_key(text)
+            low = tokenize(text).low  # once: the key and the spelling targets
+            key = _key_of(low)
             if not key:
                 return
             entries = self.phrases.setdefault(key, [])
             if entry not in entries:
                 entries.append(entry)
             if target:
-                targets.update(tokenize(text).low)
+                targets.update(low)
 
         weak_cohort = {phrase_key(s) for s in vocab.weak_cohort_synonyms}
         for key, info in catalog.cohorts.items():
@@ -203,14 +208,18 @@ class Lexicon:
 
         self.cues = {name: _cue_pattern(frags) for name, frags in vocab.cues.items()}
         self.cue_keys = {name: anchor_keys(frags) for name, frags in vocab.cues.items()}
-        cue_words = {w for frags in vocab.cues.values() for f in frags for w in _cue_words(f)}
+        words_of_cue = {
+            name: frozenset(w for f in frags for w in _cue_words(f))
+            for name, frags in vocab.cues.items()
+        }
+        cue_words = set().union(*words_of_cue.values())
         targets |= {w for w in cue_words if len(w) >= 4}
         targets |= set(vocab.months) | set(vocab.number_words) | set(vocab.relative_units)
         for phrase in vocab.relative_periods:
             targets.update(phrase.split())
         self.cue_words = frozenset(cue_words)
         # the words of the "top" cue that ask for a ranking, not a code's rank
-        self.top_words = frozenset(w for f in vocab.cues.get("top", ()) for w in _cue_words(f)) - {
+        self.top_words = words_of_cue.get("top", frozenset()) - {
             "rank",
             "ranks",
             "ranked",
@@ -222,11 +231,7 @@ class Lexicon:
         # words of the question's shape ("most", "share", "what"), never part of a code name
         topical = {"mental", "fine_motor", "gross_motor", "focus", "singular_noun", "plural_noun"}
         self.shape_words = frozenset(
-            w
-            for name, frags in vocab.cues.items()
-            if name not in topical
-            for f in frags
-            for w in _cue_words(f)
+            w for name, words in words_of_cue.items() if name not in topical for w in words
         )
         self.known = frozenset(
             targets

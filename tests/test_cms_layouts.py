@@ -323,6 +323,7 @@ def test_a_file_of_only_the_copyright_row_loads_nothing(tmp_path: Path) -> None:
     assert not dbf.exists()
 
 
+@pytest.mark.slow  # runs `toprank data ingest` as a process
 def test_the_cli_says_the_layout_and_the_skipped_row(tmp_path: Path) -> None:
     legacy = next(x for x in LAYOUTS if x.name == "legacy-tab")
     src = write_layout(tmp_path / "Medicare_Provider_Util_Payment_PUF_CY2014.txt", legacy)

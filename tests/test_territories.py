@@ -130,6 +130,7 @@ def test_by_state_ranks_territories_and_leaves_xx_zz_out_with_a_note(loaded: Pat
     assert f"{xx_zz} procedures whose state is XX (unknown) or ZZ (foreign)" in answer.text
 
 
+@pytest.mark.slow  # runs `toprank data info` as a process
 def test_data_info_counts_each_non_state_code(loaded: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "bot.cli", "data", "info", "--db", str(loaded)],

@@ -93,6 +93,7 @@ def test_the_cache_directory_follows_the_settings(tmp_path: Path, monkeypatch) -
     assert cache_dir({"XDG_CACHE_HOME": "relative"}) == tmp_path / "home" / ".cache" / "toprank"
 
 
+@pytest.mark.slow  # two Python processes
 def test_a_warm_question_does_not_import_pyyaml(tmp_path: Path) -> None:
     """What the cache is for: once the data files are cached, answering a question reads
     none of them with PyYAML (whose import alone is a tenth of a one-shot start-up)."""
