@@ -163,12 +163,14 @@ class CliLog:
     def _open(self) -> None:
         self._opened = True
         try:
-            from bot.state import StateStore, log_days_from_env
+            from bot.state_settings import log_days_from_env
+
+            if log_days_from_env() <= 0:
+                return  # no log: SQLAlchemy and the store are never loaded
+            from bot.state import StateStore
             from bot.usage import UsageLog
             from data.db import db_path
 
-            if log_days_from_env() <= 0:
-                return
             self.usage = UsageLog.from_env(StateStore.from_env(db_path(self._db)))
             self.user = getpass.getuser()
         except Exception as exc:  # the answer matters more than its log entry

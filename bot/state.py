@@ -35,6 +35,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
+from bot.state_settings import (  # noqa: F401 (part of this module's interface)
+    DEFAULT_LOG_DAYS,
+    LOG_DAYS_ENV,
+    StateError,
+    log_days_from_env,
+)
 from intents.conversation import Context
 from intents.spec import Spec
 from intents.spec_codec import (
@@ -58,8 +64,6 @@ MEMORY_URLS = frozenset({"sqlite://", "sqlite:///:memory:"})
 # this long before it is tried again; its connections time out after CONNECT_SECONDS.
 SERVER_REST_SECONDS = 30.0
 CONNECT_SECONDS = 5
-LOG_DAYS_ENV = "TOPRANK_LOG_DAYS"
-DEFAULT_LOG_DAYS = 90.0
 # A digest's claim outlives any schedule's period (monthly), so it is never sent twice.
 CLAIM_SECONDS = 62 * 86400.0
 
@@ -172,10 +176,6 @@ class StoreUnavailable(sa.exc.OperationalError):
         super().__init__(message, None, ConnectionError(message))
 
 
-class StateError(RuntimeError):
-    """The store cannot be opened (a bad URL, an unreadable file, a newer schema)."""
-
-
 @dataclass(frozen=True)
 class StoredAnswer:
     id: str
@@ -239,20 +239,6 @@ def context_ttl_from_env(environ: Mapping[str, str] = os.environ) -> float:
     if not hours > 0 or hours != hours or hours == float("inf"):
         raise StateError(f"{CONTEXT_HOURS_ENV}={raw!r} must be a positive number of hours")
     return hours * 3600
-
-
-def log_days_from_env(environ: Mapping[str, str] = os.environ) -> float:
-    """TOPRANK_LOG_DAYS: how long the usage log and feedback are kept (0 keeps none)."""
-    raw = environ.get(LOG_DAYS_ENV, "").strip()
-    if not raw:
-        return DEFAULT_LOG_DAYS
-    try:
-        days = float(raw)
-    except ValueError:
-        raise StateError(f"{LOG_DAYS_ENV}={raw!r} is not a number of days") from None
-    if not days >= 0 or days == float("inf"):
-        raise StateError(f"{LOG_DAYS_ENV}={raw!r} must be 0 or a positive number of days")
-    return days
 
 
 def with_driver(url: str) -> str:
