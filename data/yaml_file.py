@@ -6,9 +6,10 @@ times faster; it is used when PyYAML was built with it.
 A one-shot `toprank ask` reads four of these files, and importing PyYAML plus parsing
 them was a tenth of its start-up. So each file's parsed content is also kept as JSON in
 the user's cache directory ($TOPRANK_CACHE_DIR, else $XDG_CACHE_HOME/toprank, else
-~/.cache/toprank), keyed by the file's resolved path, size and modification time, the way
-Python keeps bytecode: the YAML file stays the one source of truth, an edit to it is read
-at once, and PyYAML is imported only when a file has changed. Content JSON cannot hold
+~/.cache/toprank), keyed by the SHA-256 of the file's bytes (a fraction of a millisecond;
+not its size and modification time, which a reproducible build can leave equal across an
+edit): the YAML file stays the one source of truth, an edit to it is read at once, and
+PyYAML is imported only when a file has changed. Content JSON cannot hold
 unchanged (a date, a number as a mapping key) is never cached. A cache that cannot be
 read or written is passed over silently: it only ever costs the time it was meant to save.
 """
@@ -40,23 +41,25 @@ def cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
 
 def parse_yaml(path: Path) -> Any:
     """The file parsed by PyYAML's safe loader (no cache)."""
+    return _parse_text(Path(path).read_text(encoding="utf-8"))
+
+
+def _parse_text(text: str) -> Any:
     import yaml  # only when a file is read for real: see the module's docstring
 
     loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    with Path(path).open(encoding="utf-8") as f:
-        return yaml.load(f, Loader=loader)  # noqa: S506 (a safe loader)
+    return yaml.load(text, Loader=loader)  # noqa: S506 (a safe loader)
 
 
 def read_yaml(path: Path, *, cache: Path | None = None) -> Any:
     """The parsed content of the YAML file at `path`, from the cache when the file has
     not changed since it was cached (`cache`: the cache directory, default cache_dir())."""
     source = Path(path).resolve()
-    st = source.stat()  # a missing file raises here, as an uncached read would
+    raw = source.read_bytes()  # a missing file raises here, as an uncached read would
     stamp = {
         "format": _CACHE_FORMAT,
         "path": str(source),
-        "size": st.st_size,
-        "mtime_ns": st.st_mtime_ns,
+        "sha256": hashlib.sha256(raw).hexdigest(),
     }
     entry = (
         (cache or cache_dir())
@@ -70,7 +73,7 @@ def read_yaml(path: Path, *, cache: Path | None = None) -> Any:
             return cached["content"]
     except (OSError, ValueError, KeyError):
         pass
-    content = parse_yaml(source)
+    content = _parse_text(raw.decode("utf-8"))
     _store(entry, stamp, content)
     return content
 
