@@ -15,7 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from bot.answer_data import (
+from toprank.bot.answer_data import (
     AMOUNT_NOTES,
     BUILDERS,
     MEASURE_NOUN,
@@ -24,17 +24,17 @@ from bot.answer_data import (
     fmt_pct,
     ordinal,
 )
-from bot.answer_model import Answer, Provenance
-from bot.columns import write
-from bot.knowledge import Knowledge, help_text, ot_vs_pt_text
-from bot.suppress import DEFAULT_MIN_CELL, is_small
-from data.catalog import REHAB_FIRST, REHAB_LAST, Catalog, in_rehab_range
-from intents.model import MAX_QUESTION_CHARS, Coverage, Period
-from intents.periods import describe_period
-from intents.resolve import Resolved
-from intents.spec import Spec, intent_name
-from sql.compile import Plan
-from sql.query import Query
+from toprank.bot.answer_model import Answer, Provenance
+from toprank.bot.columns import write
+from toprank.bot.knowledge import Knowledge, help_text, ot_vs_pt_text
+from toprank.bot.suppress import DEFAULT_MIN_CELL, is_small
+from toprank.data.catalog import REHAB_FIRST, REHAB_LAST, Catalog, in_rehab_range
+from toprank.intents.model import MAX_QUESTION_CHARS, Coverage, Period
+from toprank.intents.periods import describe_period
+from toprank.intents.resolve import Resolved
+from toprank.intents.spec import Spec, intent_name
+from toprank.sql.compile import Plan
+from toprank.sql.query import Query
 
 __all__ = [
     "DEFAULT_MIN_CELL",

@@ -17,15 +17,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from bot.columns import write
-from bot.knowledge import Knowledge
-from bot.suppress import Group, strip_raw, suppress
-from data.catalog import Catalog
-from intents.model import Coverage, Period
-from intents.periods import describe_period, month_end
-from intents.resolve import MOVERS_MIN_VOLUME, Resolved
-from intents.spec import Spec
-from sql.compile import Plan
+from toprank.bot.columns import write
+from toprank.bot.knowledge import Knowledge
+from toprank.bot.suppress import Group, strip_raw, suppress
+from toprank.data.catalog import Catalog
+from toprank.intents.model import Coverage, Period
+from toprank.intents.periods import describe_period, month_end
+from toprank.intents.resolve import MOVERS_MIN_VOLUME, Resolved
+from toprank.intents.spec import Spec
+from toprank.sql.compile import Plan
 
 TEXT_ROWS = 10
 SERIES_TEXT_ROWS = 5
@@ -323,7 +323,7 @@ class DataContext:
 
     def empty(self) -> Built:
         """Nothing in the data matches: said with what was asked and what is held."""
-        from bot.answer import annual_note  # the note is shared with the wrapper
+        from toprank.bot.answer import annual_note  # the note is shared with the wrapper
 
         filters = self.filter_words()
         where = f" ({', '.join(filters)})" if filters else ""

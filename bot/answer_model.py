@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.columns import Column, table_columns
-from bot.suppress import DEFAULT_MIN_CELL
+from toprank.bot.columns import Column, table_columns
+from toprank.bot.suppress import DEFAULT_MIN_CELL
 
 # Row keys that hold dollars (money is summed in whole cents, answered in dollars), and
 # every amount key a data row may carry beside `procedures`, in display order.

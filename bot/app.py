@@ -26,14 +26,14 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from bot.delivery import Deduper, MemoryDeduper, WorkPool, delivery_key
-from bot.digests import DEFAULT_INTERVAL_SECONDS, DigestScheduler
-from bot.listeners import register_listeners
-from bot.listeners.common import RATE_LIMIT_RETRIES, SLACK_TIMEOUT_SECONDS, Core, Runtime
-from bot.ratelimit import RateLimiter, RateSettingError, rate_from_env
-from bot.state import StateStore
-from bot.usage import SALT_ENV, UsageLog, log_salt
-from bot.zone import ZoneError, zone_from_env, zone_label
+from toprank.bot.delivery import Deduper, MemoryDeduper, WorkPool, delivery_key
+from toprank.bot.digests import DEFAULT_INTERVAL_SECONDS, DigestScheduler
+from toprank.bot.listeners import register_listeners
+from toprank.bot.listeners.common import RATE_LIMIT_RETRIES, SLACK_TIMEOUT_SECONDS, Core, Runtime
+from toprank.bot.ratelimit import RateLimiter, RateSettingError, rate_from_env
+from toprank.bot.state import StateStore
+from toprank.bot.usage import SALT_ENV, UsageLog, log_salt
+from toprank.bot.zone import ZoneError, zone_from_env, zone_label
 
 SLACK_API_BASE_URL = WebClient.BASE_URL  # "https://slack.com/api/"
 

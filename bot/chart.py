@@ -18,8 +18,8 @@ import io
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from bot.answer_model import Answer
-from bot.chart_kinds import (
+from toprank.bot.answer_model import Answer
+from toprank.bot.chart_kinds import (
     BARS,
     DIVERGING_BARS,
     GROUPED_BARS,

@@ -19,8 +19,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.answer_model import Answer
-from bot.columns import is_number, write
+from toprank.bot.answer_model import Answer
+from toprank.bot.columns import is_number, write
 
 # Drawn as a ranking: horizontal bars, first rank on top.
 BARS = "bars"

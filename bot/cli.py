@@ -23,13 +23,13 @@ import sys
 
 # Each command and the module whose add_parser adds it (tests check the two agree).
 COMMANDS: dict[str, str] = {
-    "ask": "bot.cli_ask",
-    "chat": "bot.cli_ask",
-    "serve": "bot.serve",
-    "usage": "bot.cli_usage",
-    "feedback": "bot.cli_feedback",
-    "data": "data.cli",
-    "bench": "bot.bench.answers",
+    "ask": "toprank.bot.cli_ask",
+    "chat": "toprank.bot.cli_ask",
+    "serve": "toprank.bot.serve",
+    "usage": "toprank.bot.cli_usage",
+    "feedback": "toprank.bot.cli_feedback",
+    "data": "toprank.data.cli",
+    "bench": "toprank.bot.bench.answers",
 }
 
 
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         argv = argv or default_command()
         parser = build_parser(argv[0])
         args = parser.parse_args(argv)
-        from data.db import StartupError  # light: no Slack, no pandas
+        from toprank.data.db import StartupError  # light: no Slack, no pandas
     except KeyboardInterrupt:
         print("\ninterrupted: nothing was done", file=sys.stderr)
         return 130

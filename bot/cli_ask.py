@@ -33,9 +33,9 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.answer_model import Answer
-from bot.render_text import render_text
-from data.examples import load_examples
+from toprank.bot.answer_model import Answer
+from toprank.bot.render_text import render_text
+from toprank.data.examples import load_examples
 
 EXIT_OK = 0
 EXIT_NO_CHART = 1
@@ -135,8 +135,8 @@ def _configure_io() -> None:
 
 def _open(db: str | None):
     """The pipeline, or None after a clear message on stderr."""
-    from bot.pipeline import Toprank  # imported here so `toprank --help` stays fast
-    from data.db import StartupError
+    from toprank.bot.pipeline import Toprank  # imported here so `toprank --help` stays fast
+    from toprank.data.db import StartupError
 
     try:
         return Toprank.open(db)
@@ -163,13 +163,13 @@ class CliLog:
     def _open(self) -> None:
         self._opened = True
         try:
-            from bot.state_settings import log_days_from_env
+            from toprank.bot.state_settings import log_days_from_env
 
             if log_days_from_env() <= 0:
                 return  # no log: SQLAlchemy and the store are never loaded
-            from bot.state import StateStore
-            from bot.usage import UsageLog
-            from data.db import db_path
+            from toprank.bot.state import StateStore
+            from toprank.bot.usage import UsageLog
+            from toprank.data.db import db_path
 
             self.usage = UsageLog.from_env(StateStore.from_env(db_path(self._db)))
             self.user = getpass.getuser()
@@ -189,7 +189,7 @@ class CliLog:
         follows = None
         if context is not None:
             try:
-                from intents.phrase import question_for
+                from toprank.intents.phrase import question_for
 
                 follows = question_for(context.spec)
             except Exception:
@@ -289,8 +289,8 @@ def _chart_path_problem(path: str | None, from_stdin: bool) -> str | None:
 def _write_chart(answer: Answer, path: str) -> int:
     """Draw the answer's chart into `path` (whole or not at all); a one-line reason on
     stderr when there is none."""
-    from bot.chart import draw, figure_png  # matplotlib is imported only to draw
-    from bot.chart_kinds import KIND_NOUN, chart_spec, no_chart_reason
+    from toprank.bot.chart import draw, figure_png  # matplotlib is imported only to draw
+    from toprank.bot.chart_kinds import KIND_NOUN, chart_spec, no_chart_reason
 
     reason = no_chart_reason(answer)
     if reason:

@@ -54,11 +54,11 @@ def _no_action(parser: argparse.ArgumentParser):
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from bot.cli_usage import open_existing_store
-    from bot.feedback import disliked_cases
-    from bot.state import StateError
-    from bot.usage import SinceError, parse_since
-    from bot.zone import ZoneError, zone_from_env
+    from toprank.bot.cli_usage import open_existing_store
+    from toprank.bot.feedback import disliked_cases
+    from toprank.bot.state import StateError
+    from toprank.bot.usage import SinceError, parse_since
+    from toprank.bot.zone import ZoneError, zone_from_env
 
     try:
         since = parse_since(args.since, time.time(), zone_from_env())

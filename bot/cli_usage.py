@@ -39,8 +39,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def open_existing_store(db: str | None):
     """The state store the app writes, or a one-line reason (a string) why not: a
     report never creates an empty store where none was."""
-    from bot.state import StateError, StateStore, log_days_from_env, state_url
-    from data.db import db_path
+    from toprank.bot.state import StateError, StateStore, log_days_from_env, state_url
+    from toprank.data.db import db_path
 
     url = state_url(db_path(db))
     if url.startswith("sqlite:///"):
@@ -59,8 +59,8 @@ def open_existing_store(db: str | None):
 
 
 def run_usage(args: argparse.Namespace) -> int:
-    from bot.usage import SinceError, parse_since, render_report, usage_report
-    from bot.zone import ZoneError, zone_from_env, zone_label
+    from toprank.bot.usage import SinceError, parse_since, render_report, usage_report
+    from toprank.bot.zone import ZoneError, zone_from_env, zone_label
 
     try:
         zone = zone_from_env()
@@ -74,7 +74,7 @@ def run_usage(args: argparse.Namespace) -> int:
         print(f"toprank usage: {store}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        from bot.state import StateError
+        from toprank.bot.state import StateError
 
         try:
             report = usage_report(

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
-from data.catalog import cohort_labels
+from toprank.data.catalog import cohort_labels
 
 # A cell with no value: a figure withheld (complementary suppression), a share that
 # cannot be computed, a column a row does not have.

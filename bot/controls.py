@@ -16,10 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.answer_model import Answer
-from data.catalog import Catalog
-from intents.model import Coverage
-from intents.refine import ALL, TOP_N_CHOICES, Choices
+from toprank.bot.answer_model import Answer
+from toprank.data.catalog import Catalog
+from toprank.intents.model import Coverage
+from toprank.intents.refine import ALL, TOP_N_CHOICES, Choices
 
 ACTION_REFINE = "toprank_refine"  # + "_" + part
 ACTION_ALTERNATIVE = "toprank_alternative"  # + "_" + index

@@ -34,14 +34,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from bot.mrkdwn import escape_mrkdwn
-from bot.state import StateStore, Subscription
-from bot.zone import zone_label
+from toprank.bot.mrkdwn import escape_mrkdwn
+from toprank.bot.state import StateStore, Subscription
+from toprank.bot.zone import zone_label
 
 if TYPE_CHECKING:
     from slack_sdk import WebClient
 
-    from bot.listeners.common import Runtime
+    from toprank.bot.listeners.common import Runtime
 
 log = logging.getLogger("toprank.digests")
 

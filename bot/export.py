@@ -6,7 +6,7 @@ import csv
 import io
 import re
 
-from bot.answer_model import Answer
+from toprank.bot.answer_model import Answer
 
 
 def answer_csv(answer: Answer) -> str:

@@ -21,10 +21,10 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from bot.mrkdwn import escape_mrkdwn
+from toprank.bot.mrkdwn import escape_mrkdwn
 
 if TYPE_CHECKING:  # rendering a message never needs the store's libraries
-    from bot.state import LogEntry, Rating
+    from toprank.bot.state import LogEntry, Rating
 
 ACTION_FEEDBACK = "toprank_feedback"
 CALLBACK_FEEDBACK = "toprank_feedback_form"

@@ -13,8 +13,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from data.examples import load_examples
-from data.yaml_file import read_yaml
+from toprank.data.examples import load_examples
+from toprank.data.yaml_file import read_yaml
 
 KNOWLEDGE_PATH = Path(__file__).resolve().parent.parent / "data" / "knowledge.yaml"
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date
 
-from bot.answer import (
+from toprank.bot.answer import (
     DEFAULT_MIN_CELL,
     build_data,
     build_other,
@@ -27,10 +27,10 @@ from bot.answer import (
     internal_error_answer,
     timeout_answer,
 )
-from bot.answer_model import Answer
-from bot.knowledge import Knowledge, load_knowledge
-from data.catalog import Catalog, load_catalog
-from data.db import (
+from toprank.bot.answer_model import Answer
+from toprank.bot.knowledge import Knowledge, load_knowledge
+from toprank.data.catalog import Catalog, load_catalog
+from toprank.data.db import (
     QUESTION_TABLES,
     ConfigError,
     DatabaseProblem,
@@ -38,15 +38,15 @@ from data.db import (
     missing_rollup_columns,
     verify_blocks,
 )
-from data.vocab import Vocabulary, load_vocab
-from intents.conversation import Context, follow_up
-from intents.lexicon import Lexicon
-from intents.model import MAX_QUESTION_CHARS, Coverage, Period
-from intents.resolve import Resolved, default_period, resolve
-from intents.spec import Spec, intent_name
-from intents.understand import understand
-from sql.compile import Unsupported, compile_plan
-from sql.engine import (
+from toprank.data.vocab import Vocabulary, load_vocab
+from toprank.intents.conversation import Context, follow_up
+from toprank.intents.lexicon import Lexicon
+from toprank.intents.model import MAX_QUESTION_CHARS, Coverage, Period
+from toprank.intents.resolve import Resolved, default_period, resolve
+from toprank.intents.spec import Spec, intent_name
+from toprank.intents.understand import understand
+from toprank.sql.compile import Unsupported, compile_plan
+from toprank.sql.engine import (
     DatabaseDamaged,
     DatabaseEmpty,
     DatabaseMissing,
@@ -55,16 +55,16 @@ from sql.engine import (
     query_timeout_from_env,
     validated,
 )
-from sql.engines import Engine, duckdb_path, engine_url, is_warehouse, open_engine
-from sql.plan import (
+from toprank.sql.engines import Engine, duckdb_path, engine_url, is_warehouse, open_engine
+from toprank.sql.plan import (
     coverage_query,
     knowledge_query,
     load_template,
     lookup_query,
     template_names,
 )
-from sql.query import Query
-from sql.validate import load_dialect
+from toprank.sql.query import Query
+from toprank.sql.validate import load_dialect
 
 log = logging.getLogger("toprank")
 
@@ -194,7 +194,7 @@ class Toprank:
             if not path.exists():
                 if location.explicit or not build_if_missing:
                     raise DatabaseMissing(location.missing_message())
-                from data.demo import ensure_database  # only needed on first use
+                from toprank.data.demo import ensure_database  # only needed on first use
 
                 path = ensure_database(path)
             engine = DuckDBEngine(path, timeout)
@@ -413,7 +413,7 @@ class Toprank:
             query = coverage_query()
         elif spec.kind in ("lookup", "knowledge"):
             period = default_period(spec, self.coverage)
-            from intents.periods import clip_to_coverage
+            from toprank.intents.periods import clip_to_coverage
 
             period = clip_to_coverage(period, self.coverage)
             known = [c for c in spec.lookup_codes if c in self._catalog.codes]

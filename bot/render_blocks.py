@@ -14,16 +14,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from bot.answer_model import Answer, Provenance
-from bot.chart_kinds import has_chart
-from bot.columns import Column, clip, right_aligned, text_table, write
-from bot.controls import Menus, alternatives_block, refine_block
-from bot.feedback import feedback_block
-from bot.mrkdwn import defuse_markup, escape_mrkdwn
-from bot.suppress import DEFAULT_MIN_CELL
-from data.catalog import cohort_labels
-from data.examples import load_examples
-from intents.model import Coverage
+from toprank.bot.answer_model import Answer, Provenance
+from toprank.bot.chart_kinds import has_chart
+from toprank.bot.columns import Column, clip, right_aligned, text_table, write
+from toprank.bot.controls import Menus, alternatives_block, refine_block
+from toprank.bot.feedback import feedback_block
+from toprank.bot.mrkdwn import defuse_markup, escape_mrkdwn
+from toprank.bot.suppress import DEFAULT_MIN_CELL
+from toprank.data.catalog import cohort_labels
+from toprank.data.examples import load_examples
+from toprank.intents.model import Coverage
 
 # Block Kit limits (https://docs.slack.dev/reference/block-kit/blocks).
 MAX_MESSAGE_BLOCKS = 50

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import textwrap
 
-from bot.answer_model import Answer
-from bot.columns import text_table
+from toprank.bot.answer_model import Answer
+from toprank.bot.columns import text_table
 
 WIDTH = 88
 MAX_DESCRIPTION = 44

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
-from bot.http_server import (
+from toprank.bot.http_server import (
     MAX_BODY_BYTES,
     BoundedWSGIServer,
     ServerLimits,
@@ -261,10 +261,10 @@ def _serve(
     # Imported here so a missing-token run stays instant.
     from slack_bolt.error import BoltError
 
-    from bot.app import build_app, ops_settings_from_env
-    from bot.pipeline import Toprank
-    from bot.state import StateError, StateStore
-    from data.db import db_path
+    from toprank.bot.app import build_app, ops_settings_from_env
+    from toprank.bot.pipeline import Toprank
+    from toprank.bot.state import StateError, StateStore
+    from toprank.data.db import db_path
 
     ops = ops_settings_from_env(os.environ)  # question limit, time zone, log salt
     if isinstance(ops, str):

@@ -35,15 +35,15 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from bot.state_settings import (  # noqa: F401 (part of this module's interface)
+from toprank.bot.state_settings import (  # noqa: F401 (part of this module's interface)
     DEFAULT_LOG_DAYS,
     LOG_DAYS_ENV,
     StateError,
     log_days_from_env,
 )
-from intents.conversation import Context
-from intents.spec import Spec
-from intents.spec_codec import (
+from toprank.intents.conversation import Context
+from toprank.intents.spec import Spec
+from toprank.intents.spec_codec import (
     SpecDecodeError,
     context_from_json,
     context_to_json,

@@ -37,8 +37,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
-from bot.answer_model import Answer
-from bot.state import LogEntry, Rating, StateStore
+from toprank.bot.answer_model import Answer
+from toprank.bot.state import LogEntry, Rating, StateStore
 
 log = logging.getLogger("toprank.usage")
 

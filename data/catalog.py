@@ -14,7 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
-from data.yaml_file import read_yaml
+from toprank.data.yaml_file import read_yaml
 
 DATA_DIR = Path(__file__).resolve().parent
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import duckdb
 
-from data import db
-from data.catalog import load_catalog
+from toprank.data import db
+from toprank.data.catalog import load_catalog
 
 COHORT_ORDER = ("pt", "ot", "slp", "chiro", "pmr", "other", "rehab", "all")
 MAX_DEMO_LINES = 2_000_000_000
@@ -28,7 +28,7 @@ _SUFFIX = {"": 1, "k": 1_000, "m": 1_000_000, "b": 1_000_000_000}
 
 def parse_lines(text: str) -> int:
     """A line count: 1000000, 1_000_000, 1,000,000, 1e6, 250k, 10M, 1B."""
-    from data.demo import MIN_LINES
+    from toprank.data.demo import MIN_LINES
 
     cleaned = text.strip().lower().replace("_", "").replace(",", "")
     match = re.fullmatch(r"(\d+(?:\.\d+)?(?:e\d+)?)([kmb]?)", cleaned)
@@ -90,14 +90,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     info.set_defaults(func=run_info)
 
     try:
-        from data import ingest
+        from toprank.data import ingest
     except ModuleNotFoundError as exc:  # ingest is optional until it lands
-        if exc.name != "data.ingest":
+        if exc.name != "toprank.data.ingest":
             raise
     else:
         ingest.add_parser(data_sub)
 
-    from data import warehouse_cli  # build, export, import-rollups (sql.warehouse)
+    from toprank.data import warehouse_cli  # build, export, import-rollups (sql.warehouse)
 
     warehouse_cli.add_parsers(data_sub)
 
@@ -113,8 +113,8 @@ def _error(message: str) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from data.demo import DEFAULT_LINES, CalibrationError, build_demo, human_bytes
-    from data.writer import no_space, no_space_message
+    from toprank.data.demo import DEFAULT_LINES, CalibrationError, build_demo, human_bytes
+    from toprank.data.writer import no_space, no_space_message
 
     path = db.db_path(args.db)
     lines = args.lines or DEFAULT_LINES
@@ -151,8 +151,8 @@ def _interrupted() -> int:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from data.demo import human_bytes
-    from data.writer import current_holder, leftovers, size_of
+    from toprank.data.demo import human_bytes
+    from toprank.data.writer import current_holder, leftovers, size_of
 
     location = db.locate(args.db)
     path = location.path
@@ -204,7 +204,7 @@ def run_info(args: argparse.Namespace) -> int:
 
 def describe(con: duckdb.DuckDBPyConnection, path: Path) -> str:
     """The `data info` report for an open database."""
-    from data.demo import human_bytes
+    from toprank.data.demo import human_bytes
 
     tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     out = [f"database: {path} ({human_bytes(path.stat().st_size)})"]

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import duckdb
 
-from data.values import Coverage
+from toprank.data.values import Coverage
 
 DATA_DIR = Path(__file__).resolve().parent
 DB_ENV = "TOPRANK_DB"

@@ -31,9 +31,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from data import db
-from data.catalog import in_rehab_range, load_catalog
-from data.db import StartupError
+from toprank.data import db
+from toprank.data.catalog import in_rehab_range, load_catalog
+from toprank.data.db import StartupError
 
 DATA_DIR = Path(__file__).resolve().parent
 DEFAULT_LINES = 1_000_000
@@ -646,7 +646,7 @@ def build_demo(
     over the path at the end, so an interrupted build changes nothing and a bot reading
     the old file moves to the new one. A file holding real sources is refused unless
     `replace_real_data`."""
-    from data import writer
+    from toprank.data import writer
 
     if lines < MIN_LINES:
         raise ValueError(f"the demo needs at least {MIN_LINES:,} lines (asked for {lines:,})")
@@ -669,7 +669,7 @@ def _build_and_publish(draft, lines: int, progress: bool) -> None:
     """Build the demo into the draft (data.writer.Draft) and rename it over the database."""
     from tqdm import tqdm
 
-    from data import writer
+    from toprank.data import writer
 
     steps = tqdm(total=4, desc="demo data", unit="step", disable=not progress, file=sys.stderr)
     try:
@@ -768,7 +768,7 @@ def ensure_database(path: str | os.PathLike | None = None) -> Path:
     """The database path (--db, TOPRANK_DB, data/claims.duckdb); builds the demo there
     first if no file exists yet. Several processes starting at once build it once: the
     others wait for the writer lock, then find the file there."""
-    from data import writer
+    from toprank.data import writer
 
     target = db.db_path(path)
     if target.exists():

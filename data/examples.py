@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from data.yaml_file import read_yaml
+from toprank.data.yaml_file import read_yaml
 
 EXAMPLES_PATH = Path(__file__).resolve().parent / "examples.yaml"
 

@@ -62,8 +62,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from data import db, writer
-from data.catalog import Catalog, load_catalog
+from toprank.data import db, writer
+from toprank.data.catalog import Catalog, load_catalog
 
 SourceKind = Literal["claims", "cms-puf"]
 Reader = Literal["csv", "csv-lines", "parquet"]
@@ -1531,7 +1531,7 @@ def _source_id_of(rejects: Path) -> int:
 
 
 def _human_bytes(size: float) -> str:
-    from data.demo import human_bytes
+    from toprank.data.demo import human_bytes
 
     return human_bytes(size)
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from data.catalog import DATA_DIR
-from data.examples import load_examples
-from data.yaml_file import read_yaml
+from toprank.data.catalog import DATA_DIR
+from toprank.data.examples import load_examples
+from toprank.data.yaml_file import read_yaml
 
 
 @dataclass(frozen=True)

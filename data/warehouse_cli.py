@@ -14,7 +14,7 @@ import argparse
 import os
 import sys
 
-from data import db
+from toprank.data import db
 
 
 def add_parsers(data_sub: argparse._SubParsersAction) -> None:
@@ -69,8 +69,8 @@ def _one_line(error: BaseException) -> str:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from sql import warehouse
-    from sql.engines import redact
+    from toprank.sql import warehouse
+    from toprank.sql.engines import redact
 
     url = _engine(args)
     if url is None:
@@ -94,7 +94,7 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from sql import warehouse
+    from toprank.sql import warehouse
 
     url = _engine(args)
     if url is None:
@@ -110,7 +110,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from sql import warehouse
+    from toprank.sql import warehouse
 
     path = db.db_path(args.db)
     try:

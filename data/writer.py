@@ -38,7 +38,7 @@ from pathlib import Path
 
 import duckdb
 
-from data.db import FileIdentity, StartupError
+from toprank.data.db import FileIdentity, StartupError
 
 NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 _NO_SPACE_WORDS = ("no space left on device", "disk quota exceeded", "file too large")
@@ -323,7 +323,7 @@ def _file_size_limit(exc: BaseException | None) -> bool:
 
 
 def no_space_message(db: Path, exc: BaseException | None = None) -> str:
-    from data.demo import human_bytes
+    from toprank.data.demo import human_bytes
 
     if _file_size_limit(exc):
         return (

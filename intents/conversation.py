@@ -16,10 +16,10 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from intents.lexicon import Lexicon
-from intents.spec import MONEY_MEASURES, TIME_DIMENSIONS, Selection, Spec
-from intents.tagger import tag
-from intents.understand import _MOVERS, _Ctx, compose, understand
+from toprank.intents.lexicon import Lexicon
+from toprank.intents.spec import MONEY_MEASURES, TIME_DIMENSIONS, Selection, Spec
+from toprank.intents.tagger import tag
+from toprank.intents.understand import _MOVERS, _Ctx, compose, understand
 
 _REFERENCE = re.compile(
     r"\b(?:the\s+)?(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|sixth|6th|seventh|"

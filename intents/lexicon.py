@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from data.catalog import Catalog
-from data.vocab import Vocabulary
-from intents.fuzzy import SpellIndex
-from intents.text import tokenize
+from toprank.data.catalog import Catalog
+from toprank.data.vocab import Vocabulary
+from toprank.intents.fuzzy import SpellIndex
+from toprank.intents.text import tokenize
 
 _WORD = re.compile(r"[a-z]+")
 _OPTIONAL_END = re.compile(r"([a-z]+)(\?)?")

@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Literal
 
 # re-exported (the "as" form): most code imports them from here
-from data.values import Coverage as Coverage
-from data.values import Period as Period
+from toprank.data.values import Coverage as Coverage
+from toprank.data.values import Period as Period
 
 Cohort = Literal["ot", "pt", "rehab", "slp", "pmr", "chiro", "other", "all"]
 COHORTS: tuple[str, ...] = Cohort.__args__  # type: ignore[attr-defined]

@@ -19,10 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from data.vocab import Vocabulary
-from intents.model import ErrorCode, Period
-from intents.periods import MONTH_NAMES, describe_period, month_end
-from intents.spec import PeriodRef
+from toprank.data.vocab import Vocabulary
+from toprank.intents.model import ErrorCode, Period
+from toprank.intents.periods import MONTH_NAMES, describe_period, month_end
+from toprank.intents.spec import PeriodRef
 
 MIN_YEAR, MAX_YEAR = 1800, 2100  # wide: "in 1850" gets no_data, not a silent default
 # An open start ("through 2021", "before 2020") is clipped to the data's first day.

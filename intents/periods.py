@@ -9,7 +9,7 @@ import calendar
 from dataclasses import replace
 from datetime import date
 
-from intents.model import Coverage, Period
+from toprank.intents.model import Coverage, Period
 
 MONTH_NAMES = tuple(calendar.month_name)  # ("", "January", ..., "December")
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from intents.periods import MONTH_NAMES, month_end
-from intents.spec import CodeSet, PeriodRef, Selection, Spec
+from toprank.intents.periods import MONTH_NAMES, month_end
+from toprank.intents.spec import CodeSet, PeriodRef, Selection, Spec
 
 _COHORT_WORDS = {
     "ot": "OT",

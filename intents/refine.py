@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 
-from intents.model import MAX_TOP_N
-from intents.periods import month_end
-from intents.spec import PeriodRef, Selection, Spec
+from toprank.intents.model import MAX_TOP_N
+from toprank.intents.periods import month_end
+from toprank.intents.spec import PeriodRef, Selection, Spec
 
 TOP_N_CHOICES = (5, 10, 20, 50)
 ALL = "*"  # "all states", "all payers"

@@ -17,11 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from intents.model import DEFAULT_TOP_N, MAX_TOP_N, Coverage, ErrorCode, Period
-from intents.period_rules import last_n
-from intents.periods import clip_to_coverage, describe_period, month_end
-from intents.spec import TIME_DIMENSIONS, PeriodRef, Spec
-from intents.understand import default_cohort
+from toprank.intents.model import DEFAULT_TOP_N, MAX_TOP_N, Coverage, ErrorCode, Period
+from toprank.intents.period_rules import last_n
+from toprank.intents.periods import clip_to_coverage, describe_period, month_end
+from toprank.intents.spec import TIME_DIMENSIONS, PeriodRef, Spec
+from toprank.intents.understand import default_cohort
 
 # Rows of context around the asked codes in a share answer.
 SHARE_CONTEXT_N = 5
@@ -263,7 +263,7 @@ def _minus_year(d: date) -> date:
 def _latest_suggestions(spec: Spec, coverage: Coverage) -> tuple[str, ...]:
     """For a period the data has none of: the same question over the latest covered
     equivalent ("last year" -> the latest whole year with data)."""
-    from intents.phrase import question_for  # phrasing sits above resolution
+    from toprank.intents.phrase import question_for  # phrasing sits above resolution
 
     out = []
     refs = []

@@ -6,8 +6,8 @@ read from them; the patterns are data (data/vocabulary.yaml, section `unsafe`).
 
 from __future__ import annotations
 
-from intents.lexicon import Lexicon
-from intents.tagger import Tagged
+from toprank.intents.lexicon import Lexicon
+from toprank.intents.tagger import Tagged
 
 
 def is_unsafe(found: Tagged, lex: Lexicon) -> bool:

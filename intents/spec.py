@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Literal
 
-from intents.model import ErrorCode
+from toprank.intents.model import ErrorCode
 
 SpecKind = Literal[
     "data",  # a figure from the rollups

@@ -16,8 +16,8 @@ import typing
 from datetime import date
 from typing import Any, get_args, get_origin, get_type_hints
 
-from intents.conversation import Context
-from intents.spec import Spec
+from toprank.intents.conversation import Context
+from toprank.intents.spec import Spec
 
 VERSION = 1
 

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from data.vocab import Vocabulary
-from intents.lexicon import Lexicon, singular
-from intents.model import MAX_TOP_N
-from intents.period_rules import SEASON_WORDS, PeriodScan, scan_periods
-from intents.text import Tokens, tokenize
+from toprank.data.vocab import Vocabulary
+from toprank.intents.lexicon import Lexicon, singular
+from toprank.intents.model import MAX_TOP_N
+from toprank.intents.period_rules import SEASON_WORDS, PeriodScan, scan_periods
+from toprank.intents.text import Tokens, tokenize
 
 _CODE = re.compile(r"\d{5}|[a-v]\d{4}")
 _CODE_PATTERN = re.compile(r"(97|970|977|9[0-9]{1,3})x{1,3}")  # "97xxx", "970xx"

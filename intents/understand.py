@@ -23,13 +23,13 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
-from data.catalog import Catalog, in_rehab_range
-from data.vocab import Vocabulary
-from intents.lexicon import Lexicon, singular
-from intents.model import MAX_QUESTION_CHARS, MAX_TOP_N, ErrorCode
-from intents.safety import is_unsafe
-from intents.spec import MONEY_MEASURES, CodeSet, PeriodRef, Selection, Spec
-from intents.tagger import Tag, Tagged, cues_of, tag
+from toprank.data.catalog import Catalog, in_rehab_range
+from toprank.data.vocab import Vocabulary
+from toprank.intents.lexicon import Lexicon, singular
+from toprank.intents.model import MAX_QUESTION_CHARS, MAX_TOP_N, ErrorCode
+from toprank.intents.safety import is_unsafe
+from toprank.intents.spec import MONEY_MEASURES, CodeSet, PeriodRef, Selection, Spec
+from toprank.intents.tagger import Tag, Tagged, cues_of, tag
 
 FALLBACK_EXAMPLES = (
     "top OT codes 2022",

@@ -28,12 +28,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from data.catalog import NO_PLACE_STATES, REHAB_FIRST, REHAB_LAST
-from intents.model import Period
-from intents.resolve import MAX_GROUPS, MOVERS_MIN_VOLUME, Resolved
-from intents.spec import TIME_DIMENSIONS, CodeSet, Spec
-from sql.query import Query
-from sql.rollups import MEASURE_COLUMNS, ROLLUP_CLAIMS, choose
+from toprank.data.catalog import NO_PLACE_STATES, REHAB_FIRST, REHAB_LAST
+from toprank.intents.model import Period
+from toprank.intents.resolve import MAX_GROUPS, MOVERS_MIN_VOLUME, Resolved
+from toprank.intents.spec import TIME_DIMENSIONS, CodeSet, Spec
+from toprank.sql.query import Query
+from toprank.sql.rollups import MEASURE_COLUMNS, ROLLUP_CLAIMS, choose
 
 SHAPES_DIR = Path(__file__).resolve().parent / "shapes"
 Family = Literal["ranked", "total", "breakdown", "time", "movers"]

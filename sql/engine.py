@@ -28,7 +28,7 @@ from typing import Any
 
 import duckdb
 
-from data.db import (
+from toprank.data.db import (
     QUESTION_TABLES,
     READER_ALIAS,
     ConfigError,
@@ -39,9 +39,9 @@ from data.db import (
     open_reader,
     read_coverage,
 )
-from data.values import Coverage
-from sql.query import Query
-from sql.validate import validate
+from toprank.data.values import Coverage
+from toprank.sql.query import Query
+from toprank.sql.validate import validate
 
 # Questions read rollups of a few thousand rows: one thread per query beats
 # parallel scheduling overhead, and concurrent questions (the Slack app's threads)

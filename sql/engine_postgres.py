@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sql.dialects import POSTGRES
-from sql.engine import QueryTimeout, query_timeout_from_env
-from sql.engines import EngineUnavailable, WarehouseEngine, redact
-from sql.query import Query
+from toprank.sql.dialects import POSTGRES
+from toprank.sql.engine import QueryTimeout, query_timeout_from_env
+from toprank.sql.engines import EngineUnavailable, WarehouseEngine, redact
+from toprank.sql.query import Query
 
 POOL_MAX = 4
 CONNECT_TIMEOUT_S = 10

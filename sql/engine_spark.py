@@ -16,10 +16,10 @@ import uuid
 import warnings
 from typing import Any
 
-from sql.dialects import SPARK
-from sql.engine import QueryTimeout, query_timeout_from_env
-from sql.engines import EngineUnavailable, WarehouseEngine, redact
-from sql.query import Query
+from toprank.sql.dialects import SPARK
+from toprank.sql.engine import QueryTimeout, query_timeout_from_env
+from toprank.sql.engines import EngineUnavailable, WarehouseEngine, redact
+from toprank.sql.query import Query
 
 
 def _session_builder() -> Any:

@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from data.values import Coverage
-from sql.dialects import DUCKDB, POSTGRES, param_types, render_sql
-from sql.engine import DuckDBEngine, validated
-from sql.plan import coverage_query
-from sql.query import Query
+from toprank.data.values import Coverage
+from toprank.sql.dialects import DUCKDB, POSTGRES, param_types, render_sql
+from toprank.sql.engine import DuckDBEngine, validated
+from toprank.sql.plan import coverage_query
+from toprank.sql.query import Query
 
 ENGINE_URL_ENV = "TOPRANK_ENGINE_URL"
 # SQL of the scale-out edge that no question runs (kept apart from sql/*.sql, the
@@ -164,7 +164,7 @@ class WarehouseEngine:
         return False
 
     def coverage(self) -> Coverage:
-        from sql.engine import DatabaseEmpty
+        from toprank.sql.engine import DatabaseEmpty
 
         try:
             sources = self.records(coverage_query())
@@ -208,13 +208,13 @@ def redact(url: str) -> str:
 
 
 def _open_postgres(url: str, timeout: float | None) -> Engine:
-    from sql.engine_postgres import PostgresEngine
+    from toprank.sql.engine_postgres import PostgresEngine
 
     return PostgresEngine(url, timeout=timeout)
 
 
 def _open_spark(url: str, timeout: float | None) -> Engine:
-    from sql.engine_spark import SparkEngine
+    from toprank.sql.engine_spark import SparkEngine
 
     return SparkEngine(url, timeout=timeout)
 

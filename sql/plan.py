@@ -14,10 +14,10 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from data.catalog import in_rehab_range
-from data.values import Period
-from sql.query import Query
-from sql.validate import validate
+from toprank.data.catalog import in_rehab_range
+from toprank.data.values import Period
+from toprank.sql.query import Query
+from toprank.sql.validate import validate
 
 SQL_DIR = Path(__file__).resolve().parent
 

@@ -14,7 +14,7 @@ from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import SqlglotError
 
-from data.db import QUESTION_TABLES
+from toprank.data.db import QUESTION_TABLES
 
 
 class UnsafeQuery(ValueError):

@@ -29,9 +29,9 @@ from typing import Any, Protocol
 import sqlglot
 from sqlglot import exp
 
-from data.catalog import Catalog, load_catalog
-from sql.dialects import DUCKDB, POSTGRES, SPARK, param_types, render_tree
-from sql.engines import EngineUnavailable, EngineURLError, redact, scheme
+from toprank.data.catalog import Catalog, load_catalog
+from toprank.sql.dialects import DUCKDB, POSTGRES, SPARK, param_types, render_tree
+from toprank.sql.engines import EngineUnavailable, EngineURLError, redact, scheme
 
 BUILD_SQL = Path(__file__).resolve().parent / "scaleout" / "build_rollups.sql"
 STAGING = "toprank_build_"
@@ -206,7 +206,7 @@ class _SparkRunner:
     dialect = SPARK
 
     def __init__(self, url: str) -> None:
-        from sql.engine_spark import SparkEngine
+        from toprank.sql.engine_spark import SparkEngine
 
         self.engine = SparkEngine(url, timeout=3600)
         self.session = self.engine.session()
@@ -726,7 +726,7 @@ def import_rollups(
     lines: they stay in the warehouse). Written beside the target and renamed into
     place only when every table matches the manifest, so a failed import changes nothing."""
 
-    from data import db
+    from toprank.data import db
 
     source = Path(directory)
     manifest_path = source / MANIFEST

@@ -3,7 +3,7 @@
 
 import sys
 
-from bot.bench.answers import main
+from toprank.bot.bench.answers import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -22,8 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-from bot.chart import draw, figure_png
-from bot.chart_kinds import KIND_NOUN, chart_kind, chart_spec
+from toprank.bot.chart import draw, figure_png
+from toprank.bot.chart_kinds import KIND_NOUN, chart_kind, chart_spec
 
 # Questions of each shape, as staff ask them (tests/data/questions_v2*.jsonl).
 QUESTIONS = {
@@ -66,16 +66,16 @@ QUESTIONS = {
 
 COLD_SCRIPT = """
 import sys, time
-from bot.pipeline import Toprank
-import bot.app, bot.listeners.actions, bot.chart
+from toprank.bot.pipeline import Toprank
+import toprank.bot.app, toprank.bot.listeners.actions, toprank.bot.chart
 loaded = "matplotlib" in sys.modules
 with Toprank.open({db!r}, build_if_missing=False) as t:
     answer = t.ask("trend of 97530 for OT")
     start = time.perf_counter()
-    bot.chart.chart_png(answer)
+    toprank.bot.chart.chart_png(answer)
     first = time.perf_counter() - start
     start = time.perf_counter()
-    bot.chart.chart_png(answer)
+    toprank.bot.chart.chart_png(answer)
     second = time.perf_counter() - start
 print(loaded, first, second)
 """
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
     args = parser.parse_args(argv)
 
-    from bot.pipeline import Toprank
+    from toprank.bot.pipeline import Toprank
 
     results = {}
     with Toprank.open(args.db) as toprank:

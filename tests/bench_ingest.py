@@ -29,8 +29,8 @@ from pathlib import Path
 
 import duckdb
 
-from data import db
-from data.ingest import ingest_claims
+from toprank.data import db
+from toprank.data.ingest import ingest_claims
 
 # Deterministic claim lines: every value is a hash of the line number. Roughly one line
 # in 1,000 gets an unknown state and one in 10,000 an impossible date.

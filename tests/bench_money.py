@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from data.ingest import ingest_claims
+from toprank.data.ingest import ingest_claims
 
 GENERATE_SQL = """
 COPY (
@@ -86,7 +86,7 @@ def bench_ingest(directory: Path, lines: int, repeat: int) -> None:
 
 
 def bench_answers(db: Path, repeat: int) -> None:
-    from bot.pipeline import Toprank
+    from toprank.bot.pipeline import Toprank
 
     print(f"answers on {db} (median of {repeat} x 20, warm):")
     with Toprank.open(db, build_if_missing=False) as bot:
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         bench_ingest(directory, args.lines, args.repeat)
         db = args.db
         if db is None:
-            from data.demo import build_demo
+            from toprank.data.demo import build_demo
 
             db = directory / "demo.duckdb"
             build_demo(db, progress=False)

@@ -21,8 +21,8 @@ import threading
 import time
 from pathlib import Path
 
-from bot.state import LogEntry, StateStore
-from bot.usage import percentile, usage_report
+from toprank.bot.state import LogEntry, StateStore
+from toprank.bot.usage import percentile, usage_report
 
 
 def entry(at: float, k: int) -> LogEntry:
@@ -93,7 +93,7 @@ def bench_backend(name: str, url: str, writes: int, entries: int) -> None:
     # a log of `entries` questions over 30 days, then the report over all of it
     missing = entries - writes - len(done)
     with store.engine.begin() as conn:
-        from bot.state import usage_log
+        from toprank.bot.state import usage_log
 
         batch = []
         for k in range(max(0, missing)):
@@ -121,9 +121,9 @@ def bench_backend(name: str, url: str, writes: int, entries: int) -> None:
 
 
 def bench_answers(db: str | None, questions: int) -> None:
-    from bot.listeners.common import Asker, Runtime
-    from bot.pipeline import Toprank
-    from bot.usage import UsageLog
+    from toprank.bot.listeners.common import Asker, Runtime
+    from toprank.bot.pipeline import Toprank
+    from toprank.bot.usage import UsageLog
 
     core = Toprank.open(db, warm=True)
     with tempfile.TemporaryDirectory() as tmp:

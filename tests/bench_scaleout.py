@@ -33,7 +33,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from bot.bench.answers import parse_scales, percentile, scale_label
+from toprank.bot.bench.answers import parse_scales, percentile, scale_label
 
 BENCH_TODAY = date(2023, 10, 15)
 SOURCE_TABLE = "bench_claim_lines"
@@ -72,7 +72,7 @@ def _load_postgres(url: str, duck: Path, work: Path) -> None:
 def _load_spark(url: str, duck: Path, work: Path) -> None:
     import duckdb
 
-    from sql.engine_spark import SparkEngine
+    from toprank.sql.engine_spark import SparkEngine
 
     parquet = work / "lines.parquet"
     con = duckdb.connect(str(duck), read_only=True)
@@ -92,7 +92,7 @@ def _duckdb_rollups_seconds(path: Path) -> float:
     """DuckDB's rollup build (data/rollups.sql) on a copy of the file, as ingest runs it."""
     import shutil
 
-    from data import db
+    from toprank.data import db
 
     copy = path.with_name(path.stem + "-rollups.duckdb")
     shutil.copyfile(path, copy)
@@ -109,8 +109,8 @@ def _duckdb_rollups_seconds(path: Path) -> float:
 
 
 def _sample_queries(duck: Path, per_shape: int) -> dict[str, list[Any]]:
-    from bot.pipeline import Toprank
     from tests import parity
+    from toprank.bot.pipeline import Toprank
 
     with Toprank.open(duck, today=BENCH_TODAY, build_if_missing=False) as toprank:
         queries = parity.collect_queries(toprank, parity.all_questions())
@@ -144,9 +144,9 @@ def _summary(runs: list[float]) -> dict[str, float]:
 def run_scale(
     lines: int, urls: dict[str, str], work: Path, per_shape: int, repeat: int
 ) -> dict[str, Any]:
-    from data.demo import build_demo
-    from sql import warehouse
-    from sql.engines import open_engine
+    from toprank.data.demo import build_demo
+    from toprank.sql import warehouse
+    from toprank.sql.engines import open_engine
 
     label = scale_label(lines)
     duck = work / f"claims-{label}.duckdb"

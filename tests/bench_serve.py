@@ -58,10 +58,10 @@ def serve_before(db: str | None) -> int:
     import socketserver
     from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-    from bot.app import build_app
-    from bot.pipeline import Toprank
-    from bot.serve import guarded_app
-    from data.db import db_path
+    from toprank.bot.app import build_app
+    from toprank.bot.pipeline import Toprank
+    from toprank.bot.serve import guarded_app
+    from toprank.data.db import db_path
 
     class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
         daemon_threads = True
@@ -110,7 +110,7 @@ def running(name: str, mock: SlackMock, db: str | None, nofile: int) -> Iterator
     command = (
         [sys.executable, "-m", "tests.bench_serve", "--serve-before"]
         if name == "before"
-        else [sys.executable, "-m", "bot.cli", "serve", "--http", "--host", "127.0.0.1"]
+        else [sys.executable, "-m", "toprank.bot.cli", "serve", "--http", "--host", "127.0.0.1"]
         + ["--port", "0"]
     )
     command += ["--db", db] if db else []
@@ -170,7 +170,7 @@ class Outcome:
 
 
 def exchange(port: int, request: bytes, timeout: float = WAIT_SECONDS) -> Outcome:
-    from bot.listeners.common import BUSY_TEXT
+    from toprank.bot.listeners.common import BUSY_TEXT
 
     started = time.perf_counter()
     try:

@@ -33,7 +33,7 @@ from pathlib import Path
 import duckdb
 
 REPO = Path(__file__).resolve().parent.parent
-TOPRANK = [sys.executable, "-m", "bot.cli"]
+TOPRANK = [sys.executable, "-m", "toprank.bot.cli"]
 CHECKED_QUESTION = "top ot codes 2022"
 QUESTIONS = (
     CHECKED_QUESTION,
@@ -275,8 +275,8 @@ def summary(run: SwitchRun) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from data.cli import parse_lines
-    from data.demo import build_demo, human_bytes
+    from toprank.data.cli import parse_lines
+    from toprank.data.demo import build_demo, human_bytes
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--demo-lines", type=parse_lines, default=1_000_000)

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from data import ingest
-from data.ingest import CLAIM_COLUMNS, IngestError, ingest_claims
+from toprank.data import ingest
+from toprank.data.ingest import CLAIM_COLUMNS, IngestError, ingest_claims
 
 TODAY = date(2026, 1, 1)
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from data.catalog import Catalog, load_catalog
-from data.vocab import load_vocab
-from intents.lexicon import Lexicon
+from toprank.data.catalog import Catalog, load_catalog
+from toprank.data.vocab import load_vocab
+from toprank.intents.lexicon import Lexicon
 
 # The demo data covers 2019-01-01 through 2023-09-30; tests pin "today" so periods
 # such as "YTD" and "last year" are reproducible.
@@ -79,7 +79,7 @@ def catalog() -> Catalog:
 @pytest.fixture(scope="session")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real DuckDB file with the default-size demo dataset and its rollups."""
-    from data.demo import build_demo
+    from toprank.data.demo import build_demo
 
     path = tmp_path_factory.mktemp("demo") / "claims.duckdb"
     build_demo(path, lines=1_000_000, progress=False)

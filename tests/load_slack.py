@@ -40,9 +40,9 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 def run(core, commands: int, concurrency: int, delay: float) -> dict[str, float]:
-    from bot.app import build_app
-    from bot.listeners.common import BUSY_TEXT
-    from bot.serve import EVENTS_PATH, make_http_server
+    from toprank.bot.app import build_app
+    from toprank.bot.listeners.common import BUSY_TEXT
+    from toprank.bot.serve import EVENTS_PATH, make_http_server
 
     mock = SlackMock()
     app = build_app(core, token=BOT_TOKEN, signing_secret=SIGNING_SECRET, base_url=mock.base_url)
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delays", default="0,2", help="seconds the Web API takes, comma list")
     parser.add_argument("--db", default=None, help="DuckDB file (default: the demo)")
     args = parser.parse_args(argv)
-    from bot.pipeline import Toprank
+    from toprank.bot.pipeline import Toprank
 
     core = Toprank.open(args.db, warm=True)
     print(f"{args.commands} slash commands, {args.concurrency} at a time")

@@ -19,22 +19,22 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.answer import internal_error_answer, ordinal
-from bot.answer_model import Answer
-from bot.chart_kinds import chart_spec
-from bot.export import answer_csv
-from bot.knowledge import OT_VS_PT_TOPICS, load_knowledge, ot_vs_pt_text, parse_knowledge
-from bot.pipeline import Toprank
-from bot.render_blocks import answer_message
-from bot.render_text import render_text
-from data.catalog import load_catalog
-from data.db import create_schema, rebuild_rollups
-from intents.model import MAX_QUESTION_CHARS
-from intents.resolve import resolve
-from sql.engine import DuckDBEngine
 from tests.conftest import examples
 from tests.test_compile import STATES, fixture_lines, oracle
 from tests.test_suppress import reader_options
+from toprank.bot.answer import internal_error_answer, ordinal
+from toprank.bot.answer_model import Answer
+from toprank.bot.chart_kinds import chart_spec
+from toprank.bot.export import answer_csv
+from toprank.bot.knowledge import OT_VS_PT_TOPICS, load_knowledge, ot_vs_pt_text, parse_knowledge
+from toprank.bot.pipeline import Toprank
+from toprank.bot.render_blocks import answer_message
+from toprank.bot.render_text import render_text
+from toprank.data.catalog import load_catalog
+from toprank.data.db import create_schema, rebuild_rollups
+from toprank.intents.model import MAX_QUESTION_CHARS
+from toprank.intents.resolve import resolve
+from toprank.sql.engine import DuckDBEngine
 
 TODAY = date(2023, 3, 1)
 
@@ -465,7 +465,7 @@ def test_ordinal(n: int, text: str) -> None:
 
 
 def test_did_you_mean_offers_codes_of_the_same_shape(catalog) -> None:
-    from bot.answer import nearby_codes
+    from toprank.bot.answer import nearby_codes
 
     assert nearby_codes("97111", catalog) == ("97110", "97112", "97113")
     assert nearby_codes("G0284", catalog)[0] == "G0283"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.bench import answers as bench
-from sql.plan import template_names
+from toprank.bot.bench import answers as bench
+from toprank.sql.plan import template_names
 
 # Every intent of the answer contract (DESIGN.md); the dev questions reach them all.
 INTENTS = (
@@ -145,7 +145,7 @@ def test_bad_scales_are_refused(text: str) -> None:
 
 
 def test_toprank_bench_is_a_subcommand() -> None:
-    from bot.cli import build_parser
+    from toprank.bot.cli import build_parser
 
     args = build_parser().parse_args(["bench", "--scales", "1M,100M", "--repeat", "3"])
     assert args.scales == [1_000_000, 100_000_000] and args.repeat == 3

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from data.catalog import DATA_DIR, REHAB_FIRST, REHAB_LAST, Catalog, load_catalog
+from toprank.data.catalog import DATA_DIR, REHAB_FIRST, REHAB_LAST, Catalog, load_catalog
 
 
 def test_every_rehab_code_sits_in_a_subgroup_of_its_span(catalog: Catalog) -> None:
@@ -47,8 +47,8 @@ def test_every_vocabulary_pattern_compiles_and_a_broken_one_is_named() -> None:
     import dataclasses
     import re
 
-    from data.vocab import load_vocab
-    from intents.lexicon import Lexicon
+    from toprank.data.vocab import load_vocab
+    from toprank.intents.lexicon import Lexicon
 
     vocab = load_vocab()
     lexicon = Lexicon(load_catalog(), vocab)

@@ -23,8 +23,9 @@ from matplotlib.colors import to_hex, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from bot.answer_model import Answer
-from bot.chart import (
+from tests.conftest import TODAY
+from toprank.bot.answer_model import Answer
+from toprank.bot.chart import (
     FALL,
     HIDDEN_FILL,
     HIGHLIGHT,
@@ -38,7 +39,7 @@ from bot.chart import (
     chart_png,
     draw,
 )
-from bot.chart_kinds import (
+from toprank.bot.chart_kinds import (
     BARS,
     DIVERGING_BARS,
     GROUPED_BARS,
@@ -53,8 +54,7 @@ from bot.chart_kinds import (
     has_chart,
     partial_mark,
 )
-from bot.render_blocks import ACTION_CHART, ACTION_CSV, answer_message
-from tests.conftest import TODAY
+from toprank.bot.render_blocks import ACTION_CHART, ACTION_CSV, answer_message
 
 REPO = Path(__file__).resolve().parent.parent
 REHAB = "hcpcs_code BETWEEN '97010' AND '97799'"
@@ -63,7 +63,7 @@ YEAR = "service_date BETWEEN DATE '{y}-01-01' AND DATE '{y}-12-31'"
 
 @pytest.fixture(scope="module")
 def toprank(demo_db):
-    from bot.pipeline import Toprank
+    from toprank.bot.pipeline import Toprank
 
     with Toprank.open(demo_db, today=TODAY, build_if_missing=False) as toprank:
         yield toprank
@@ -664,15 +664,15 @@ def _env(demo_db: Path) -> dict[str, str]:
 def test_matplotlib_is_imported_only_to_draw(demo_db: Path) -> None:
     script = f"""
 import sys
-import bot.app, bot.cli, bot.listeners.actions, bot.chart, bot.render_blocks
-from bot.chart_kinds import alt_text, chart_spec
-from bot.pipeline import Toprank
+import toprank.bot.app, toprank.bot.cli, toprank.bot.listeners.actions, toprank.bot.chart, toprank.bot.render_blocks
+from toprank.bot.chart_kinds import alt_text, chart_spec
+from toprank.bot.pipeline import Toprank
 with Toprank.open({str(demo_db)!r}, build_if_missing=False) as t:
     answer = t.ask("trend of 97530 for OT")
-    bot.render_blocks.answer_message(answer)
+    toprank.bot.render_blocks.answer_message(answer)
     alt_text(chart_spec(answer))
     before = "matplotlib" in sys.modules
-    bot.chart.chart_png(answer)
+    toprank.bot.chart.chart_png(answer)
     print(before, "matplotlib" in sys.modules)
 """
     proc = subprocess.run(
@@ -688,7 +688,7 @@ with Toprank.open({str(demo_db)!r}, build_if_missing=False) as t:
 
 def ask(args: list[str], demo_db: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", "ask", *args],
+        [sys.executable, "-m", "toprank.bot.cli", "ask", *args],
         capture_output=True,
         text=True,
         env=_env(demo_db),

@@ -11,9 +11,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from intents.model import MAX_QUESTION_CHARS
+from toprank.intents.model import MAX_QUESTION_CHARS
 
-TOPRANK = [sys.executable, "-m", "bot.cli"]
+TOPRANK = [sys.executable, "-m", "toprank.bot.cli"]
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -189,8 +189,8 @@ def test_first_use_builds_the_demo_with_progress_on_stderr_only(tmp_path: Path) 
     # tmp_path (an explicit path that does not exist is an error, tests/test_datasafety.py).
     db = tmp_path / "fresh" / "claims.duckdb"
     code = (
-        "import sys; from pathlib import Path; import data.db; "
-        "data.db.DEFAULT_DB = Path(sys.argv[1]); from bot.cli import main; "
+        "import sys; from pathlib import Path; import toprank.data.db; "
+        "toprank.data.db.DEFAULT_DB = Path(sys.argv[1]); from toprank.bot.cli import main; "
         "sys.exit(main(sys.argv[2:]))"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -277,7 +277,7 @@ def test_the_command_registry_names_what_each_module_adds() -> None:
     import argparse
     import importlib
 
-    from bot.cli import COMMANDS, build_parser
+    from toprank.bot.cli import COMMANDS, build_parser
 
     def commands_of(parser: argparse.ArgumentParser) -> set[str]:
         (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]

@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from bot.state import StateStore
+from toprank.bot.state import StateStore
 
-TOPRANK = [sys.executable, "-m", "bot.cli"]
+TOPRANK = [sys.executable, "-m", "toprank.bot.cli"]
 REPO = Path(__file__).resolve().parent.parent
 SCORER = REPO.parent / "shared" / "eval" / "score.py"
 
@@ -197,7 +197,7 @@ def test_the_export_is_read_by_the_development_set_scorer(
     env, _ = populated
     out = tmp_path / "cases.jsonl"
     assert run(["feedback", "export", "--out", str(out)], env).returncode == 0
-    toprank = f"{sys.executable} -m bot.cli ask --json -"
+    toprank = f"{sys.executable} -m toprank.bot.cli ask --json -"
     proc = subprocess.run(
         [sys.executable, str(SCORER), str(out), "--cmd", toprank, "--db", str(demo_db)],
         capture_output=True,

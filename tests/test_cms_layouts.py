@@ -24,9 +24,9 @@ from unittest import mock
 
 import pytest
 
-from data.ingest import AlreadyIngested, ingest_cms_puf
 from tests.conftest import TODAY
 from tests.test_ingest import REPO, read_rejects, rows, snapshot
+from toprank.data.ingest import AlreadyIngested, ingest_cms_puf
 
 CURRENT_28 = [
     "Rndrng_NPI",
@@ -264,7 +264,7 @@ def test_f_and_o_are_the_setting_never_a_place_of_service(loaded) -> None:
 
 
 def _answer(dbf: Path, question: str):
-    from bot.pipeline import Toprank
+    from toprank.bot.pipeline import Toprank
 
     # every count shown: the oracle compares exact figures, small cells included
     with (
@@ -316,7 +316,7 @@ def test_a_file_of_only_the_copyright_row_loads_nothing(tmp_path: Path) -> None:
         "\t".join(LEGACY_26) + "\n" + "\t".join(notice.get(c, "") for c in LEGACY_26) + "\n"
     )
     dbf = tmp_path / "claims.duckdb"
-    from data.ingest import IngestError
+    from toprank.data.ingest import IngestError
 
     with pytest.raises(IngestError, match="no data rows"):
         ingest_cms_puf(dbf, src, year=2013, progress=False, today=TODAY)
@@ -328,7 +328,7 @@ def test_the_cli_says_the_layout_and_the_skipped_row(tmp_path: Path) -> None:
     legacy = next(x for x in LAYOUTS if x.name == "legacy-tab")
     src = write_layout(tmp_path / "Medicare_Provider_Util_Payment_PUF_CY2014.txt", legacy)
     done = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "data", "ingest", "cms-puf", str(src), "--year",
+        [sys.executable, "-m", "toprank.bot.cli", "data", "ingest", "cms-puf", str(src), "--year",
          "2014", "--db", str(tmp_path / "c.duckdb"), "--no-progress"],
         cwd=REPO, capture_output=True, text=True, timeout=300,
     )  # fmt: skip

@@ -5,10 +5,19 @@ from __future__ import annotations
 
 import pytest
 
-from bot.columns import COLUMNS, FLAGS, KINDS, MISSING, column, table_columns, text_table, write
-from bot.render_blocks import answer_message, table_lines
-from bot.render_text import render_text
 from tests.conftest import TODAY
+from toprank.bot.columns import (
+    COLUMNS,
+    FLAGS,
+    KINDS,
+    MISSING,
+    column,
+    table_columns,
+    text_table,
+    write,
+)
+from toprank.bot.render_blocks import answer_message, table_lines
+from toprank.bot.render_text import render_text
 
 # Questions of every answer family: ranked, total, breakdown, time, movers, OT vs PT,
 # lookups, the code range and coverage.
@@ -36,7 +45,7 @@ QUESTIONS = (
 
 @pytest.fixture(scope="module")
 def toprank(demo_db):
-    from bot.pipeline import Toprank
+    from toprank.bot.pipeline import Toprank
 
     with Toprank.open(demo_db, today=TODAY, build_if_missing=False) as toprank:
         yield toprank

@@ -16,14 +16,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from data.db import create_schema, rebuild_rollups
-from intents.model import Coverage, Period
-from intents.resolve import Resolved
-from intents.spec import CodeSet, PeriodRef, Selection, Spec
-from sql.compile import PROVIDER_COHORTS, Unsupported, compile_plan
-from sql.engine import DuckDBEngine
-from sql.validate import validate
 from tests.conftest import examples
+from toprank.data.db import create_schema, rebuild_rollups
+from toprank.intents.model import Coverage, Period
+from toprank.intents.resolve import Resolved
+from toprank.intents.spec import CodeSet, PeriodRef, Selection, Spec
+from toprank.sql.compile import PROVIDER_COHORTS, Unsupported, compile_plan
+from toprank.sql.engine import DuckDBEngine
+from toprank.sql.validate import validate
 
 COVERAGE = Coverage(date(2021, 1, 1), date(2022, 12, 31))
 CODES = ("97110", "97140", "97530", "97161", "98940", "99213", "97799")

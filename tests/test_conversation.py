@@ -8,12 +8,12 @@ from datetime import date
 
 import pytest
 
-from data.catalog import load_catalog
-from intents import Context, follow_up, resolve, understand
-from intents.conversation import resolve_references
-from intents.model import Coverage
-from intents.spec import Spec, intent_name
 from tests.conftest import LEXICON, TODAY
+from toprank.data.catalog import load_catalog
+from toprank.intents import Context, follow_up, resolve, understand
+from toprank.intents.conversation import resolve_references
+from toprank.intents.model import Coverage
+from toprank.intents.spec import Spec, intent_name
 
 CATALOG = load_catalog()
 DEMO = Coverage(date(2019, 1, 1), date(2023, 9, 30))

@@ -23,16 +23,16 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from bot.pipeline import Toprank
-from data import writer
-from data.demo import build_demo
-from sql.engine import DuckDBEngine
-from sql.query import Query
 from tests import bench_switch
 from tests.conftest import TODAY
+from toprank.bot.pipeline import Toprank
+from toprank.data import writer
+from toprank.data.demo import build_demo
+from toprank.sql.engine import DuckDBEngine
+from toprank.sql.query import Query
 
 REPO = Path(__file__).resolve().parent.parent
-TOPRANK = [sys.executable, "-m", "bot.cli"]
+TOPRANK = [sys.executable, "-m", "toprank.bot.cli"]
 HEADER = (
     "claim_id,line_number,service_date,hcpcs_code,modifiers,units,rendering_npi,"
     "rendering_taxonomy,place_of_service,payer_type,state"
@@ -625,13 +625,13 @@ def test_concurrent_first_use_builds_the_demo_once(
 
     def first_use() -> None:
         try:
-            from data.demo import ensure_database
+            from toprank.data.demo import ensure_database
 
             ensure_database(target)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
-    import data.demo as demo_mod
+    import toprank.data.demo as demo_mod
 
     lines = demo_mod.DEFAULT_LINES
     demo_mod.DEFAULT_LINES = 5_000

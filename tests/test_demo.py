@@ -18,10 +18,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from data import db
-from data import demo as demo_mod
-from data.catalog import in_rehab_range
-from data.demo import (
+from tests.conftest import examples
+from toprank.data import db
+from toprank.data import demo as demo_mod
+from toprank.data.catalog import in_rehab_range
+from toprank.data.demo import (
     CalibrationError,
     build_demo,
     calibration_problems,
@@ -33,7 +34,6 @@ from data.demo import (
     quota_index_cells,
     systematic_round,
 )
-from tests.conftest import examples
 
 REPO = Path(__file__).resolve().parents[1]
 # The copy kept with the tests is preferred; the shared reference is the fallback.
@@ -540,7 +540,7 @@ def test_ensure_database_builds_only_when_missing(
 
 def toprank(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
+        [sys.executable, "-m", "toprank.bot.cli", *args],
         capture_output=True,
         text=True,
         timeout=300,

@@ -17,21 +17,21 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from intents.model import Period
-from sql.dialects import POSTGRES, SPARK, DialectError, render_sql, value_type
-from sql.engine import DuckDBEngine
-from sql.engines import (
+from tests import parity
+from toprank.intents.model import Period
+from toprank.sql.dialects import POSTGRES, SPARK, DialectError, render_sql, value_type
+from toprank.sql.engine import DuckDBEngine
+from toprank.sql.engines import (
     EngineURLError,
     coverage_from_rows,
     open_engine,
     plain_value,
     redact,
 )
-from sql.plan import knowledge_query, load_template, lookup_query, template_names
-from sql.query import Query
-from sql.validate import validate
-from sql.warehouse import BuildError, check_table_name, parse_mapping
-from tests import parity
+from toprank.sql.plan import knowledge_query, load_template, lookup_query, template_names
+from toprank.sql.query import Query
+from toprank.sql.validate import validate
+from toprank.sql.warehouse import BuildError, check_table_name, parse_mapping
 
 REPO = Path(__file__).resolve().parent.parent
 P2022 = Period(date(2022, 1, 1), date(2022, 12, 31), "2022")
@@ -65,7 +65,7 @@ def _sample(name: str) -> object:
 def test_rendered_sql_has_no_duckdb_only_functions_and_validates(
     query: Query, dialect: str
 ) -> None:
-    from sql.dialects import param_types
+    from toprank.sql.dialects import param_types
 
     sql = render_sql(query.sql, dialect, param_types(query.params))
     lowered = sql.lower()
@@ -77,7 +77,7 @@ def test_rendered_sql_has_no_duckdb_only_functions_and_validates(
 
 def test_postgres_parameters_are_typed_and_shares_are_double() -> None:
     query = lookup_query("97110", P2022)
-    from sql.dialects import param_types
+    from toprank.sql.dialects import param_types
 
     sql = render_sql(query.sql, POSTGRES, param_types(query.params))
     placeholders = re.findall(r"%\(\w+\)s", sql)
@@ -190,7 +190,7 @@ def test_the_harness_covers_the_readme_examples() -> None:
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
+        [sys.executable, "-m", "toprank.bot.cli", *args],
         capture_output=True,
         text=True,
         cwd=REPO,

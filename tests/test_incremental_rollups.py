@@ -10,11 +10,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from data import db
-from data.ingest import ingest_cms_puf
 from tests.conftest import TODAY
 from tests.test_cms_layouts import LAYOUTS, write_layout
 from tests.test_ingest import ingest, line, write
+from toprank.data import db
+from toprank.data.ingest import ingest_cms_puf
 
 CODES = ("97110", "97140", "97530", "97112", "99213")
 TAXONOMIES = ("225100000X", "225X00000X", "235Z00000X", "111N00000X", "207Q00000X")
@@ -142,7 +142,7 @@ def test_the_rollup_columns_written_in_three_places_agree(tmp_path: Path) -> Non
     """data/rollups.sql makes the tables; data.db.ROLLUP_GRAIN (the incremental update)
     and sql.warehouse.COLUMNS (export and import) list their columns again. The oracle
     is DuckDB's own DESCRIBE of tables data/rollups.sql built."""
-    from sql.warehouse import COLUMNS, ROLLUP_TABLES
+    from toprank.sql.warehouse import COLUMNS, ROLLUP_TABLES
 
     dbf = tmp_path / "claims.duckdb"
     ingest(dbf, claims_file(tmp_path / "a.csv", "A", ("2022-01",), 30))

@@ -19,8 +19,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from data import db
-from data.ingest import (
+from tests.conftest import TODAY
+from toprank.data import db
+from toprank.data.ingest import (
     _CLAIMS,
     CLAIM_COLUMNS,
     AlreadyIngested,
@@ -32,7 +33,6 @@ from data.ingest import (
     ingest_claims,
     ingest_cms_puf,
 )
-from tests.conftest import TODAY
 
 REPO = Path(__file__).resolve().parent.parent
 HEADER = ",".join(CLAIM_COLUMNS)
@@ -594,7 +594,17 @@ def test_ctrl_c_during_ingest_changes_nothing_and_says_so(tmp_path: Path) -> Non
     ingest(dbf, write(tmp_path / "base.csv", [line("BASE")]))
     before = snapshot(dbf)
     big = big_claims_file(tmp_path / "big.csv")
-    argv = [sys.executable, "-m", "bot.cli", "data", "ingest", "claims", str(big), "--db", str(dbf)]
+    argv = [
+        sys.executable,
+        "-m",
+        "toprank.bot.cli",
+        "data",
+        "ingest",
+        "claims",
+        str(big),
+        "--db",
+        str(dbf),
+    ]
     returncode, stderr = signal_mid_load(argv, b"load big.csv", signal.SIGINT)
     assert returncode == 130
     assert b"interrupted" in stderr and b"Traceback" not in stderr
@@ -603,7 +613,7 @@ def test_ctrl_c_during_ingest_changes_nothing_and_says_so(tmp_path: Path) -> Non
 
 @pytest.mark.slow  # a process or a full build
 def test_demo_rows_are_removed_before_real_data_and_said_so(tmp_path: Path) -> None:
-    from data.demo import build_demo
+    from toprank.data.demo import build_demo
 
     dbf = tmp_path / "claims.duckdb"
     build_demo(dbf, lines=2000, progress=False)
@@ -796,7 +806,7 @@ def known_counts_file(path: Path) -> Path:
 
 
 def test_answers_reflect_the_ingested_rows(tmp_path: Path) -> None:
-    from bot.pipeline import Toprank
+    from toprank.bot.pipeline import Toprank
 
     dbf = tmp_path / "claims.duckdb"
     ingest(dbf, known_counts_file(tmp_path / "known.csv"))
@@ -819,7 +829,7 @@ def test_answers_reflect_the_ingested_rows(tmp_path: Path) -> None:
 
 @pytest.mark.slow  # a process, a timeout waited out or a full build
 def test_answers_from_the_cms_puf(tmp_path: Path) -> None:
-    from bot.pipeline import Toprank
+    from toprank.bot.pipeline import Toprank
 
     dbf = tmp_path / "claims.duckdb"
     ingest_cms_puf(dbf, write_puf(tmp_path / "puf.csv"), year=2022, progress=False, today=TODAY)
@@ -854,7 +864,7 @@ def run_cli(*args: str, env_db: Path | None = None) -> subprocess.CompletedProce
     if env_db is not None:
         env["TOPRANK_DB"] = str(env_db)
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", "data", "ingest", *args],
+        [sys.executable, "-m", "toprank.bot.cli", "data", "ingest", *args],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -994,7 +1004,7 @@ def test_load_progress_follows_the_bytes_read_of_the_file(tmp_path: Path) -> Non
     # bytes the process reads, less what the fingerprint thread read of the same file.
     from types import SimpleNamespace
 
-    from data.ingest import _FileReadProgress
+    from toprank.data.ingest import _FileReadProgress
 
     big = tmp_path / "big.bin"
     big.write_bytes(os.urandom(4 << 20))

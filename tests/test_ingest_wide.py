@@ -23,8 +23,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from data.ingest import CLAIM_COLUMNS, MAX_COLUMNS, IngestError, ingest_claims
 from tests.conftest import TODAY
+from toprank.data.ingest import CLAIM_COLUMNS, MAX_COLUMNS, IngestError, ingest_claims
 
 REPO = Path(__file__).resolve().parent.parent
 STRAY_QUOTE = "malformed CSV line: bad quoting (unterminated or stray quote)"
@@ -154,7 +154,7 @@ def snapshot(db_path: Path) -> dict[str, list[tuple]] | None:
 def run_cli(*args: str, timeout: float) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "TOPRANK_DB"}
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", "data", "ingest", *args, "--no-progress"],
+        [sys.executable, "-m", "toprank.bot.cli", "data", "ingest", *args, "--no-progress"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -324,8 +324,8 @@ def test_a_header_line_over_a_megabyte_is_refused(tmp_path: Path) -> None:
 
 
 def test_wide_benchmark_smoke(tmp_path: Path) -> None:
-    from data import ingest
     from tests import bench_wide
+    from toprank.data import ingest
 
     cases = bench_wide.run([20, MAX_COLUMNS + 1], rows=10, workdir=tmp_path)
     assert [(c.columns, c.stray_quote, c.reader) for c in cases] == [

@@ -35,15 +35,31 @@ def _modules() -> list[tuple[str, Path]]:
     return found
 
 
-def _imported_packages(path: Path) -> set[str]:
-    """The top-level names of everything the module imports, anywhere in it."""
-    names = set()
+NAMESPACE = "toprank"  # the packages install as toprank.bot, toprank.data, ...
+
+
+def _imports(path: Path) -> list[str]:
+    """The full names of everything the module imports, anywhere in it."""
+    names = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
+            names.extend(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module.split(".")[0])
+            if node.module == NAMESPACE:  # from toprank import bot
+                names.extend(f"{NAMESPACE}.{alias.name}" for alias in node.names)
+            else:
+                names.append(node.module)
     return names
+
+
+def _imported_packages(path: Path) -> set[str]:
+    """The packages the module imports: toprank's by their name under the namespace
+    (toprank.sql.engine -> "sql"), anything else by its top-level name."""
+    packages = set()
+    for name in _imports(path):
+        parts = name.split(".")
+        packages.add(parts[1] if parts[0] == NAMESPACE and len(parts) > 1 else parts[0])
+    return packages
 
 
 MODULES = _modules()
@@ -71,7 +87,9 @@ def test_a_module_imports_only_its_own_layer_and_those_below(name: str, path: Pa
 def test_the_walk_sees_an_upward_import(tmp_path: Path) -> None:
     # The check can fail: the import data/db.py used to have is seen, even in a function.
     source = tmp_path / "m.py"
-    source.write_text("def f():\n    from intents.model import Coverage\n", encoding="utf-8")
+    source.write_text(
+        "def f():\n    from toprank.intents.model import Coverage\n", encoding="utf-8"
+    )
     assert "intents" in _imported_packages(source)
 
 
@@ -79,11 +97,28 @@ def test_the_shared_values_import_nothing_of_toprank() -> None:
     assert not _imported_packages(REPO / "data" / "values.py") & set(LAYER)
 
 
+TEST_MODULES = [
+    (".".join(p.relative_to(REPO).with_suffix("").parts), p)
+    for p in sorted((REPO / "tests").rglob("*.py"))
+]
+
+
+@pytest.mark.parametrize(
+    "name,path", MODULES + TEST_MODULES, ids=[name for name, _ in MODULES + TEST_MODULES]
+)
+def test_every_import_of_toprank_goes_through_the_namespace(name: str, path: Path) -> None:
+    # In a checkout the folders are importable by their own names too (the repository
+    # root is on sys.path under pytest): "import bot.x" beside "import toprank.bot.x"
+    # would load the same file twice, as two modules with two copies of every class.
+    bare = {n for n in _imports(path) if n.split(".")[0] in LAYER}
+    assert not bare, f"{name} imports {sorted(bare)} without the {NAMESPACE}. prefix"
+
+
 def _loader_names(path: Path) -> set[str]:
     """Names imported from toprank's packages that read files (load_*, read_*)."""
     names = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in LAYER:
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(NAMESPACE + "."):
             names.update(
                 a.name for a in node.names if a.name.startswith(("load_", "read_", "open_"))
             )

@@ -17,15 +17,15 @@ import duckdb
 import pytest
 from slack_bolt import BoltContext
 
-from bot import listeners
-from bot.feedback import ACTION_FEEDBACK
-from bot.listeners import actions, assistant, commands, events, feedback, home
-from bot.listeners.common import RUNTIME_KEY, Runtime, runtime_of
-from bot.pipeline import Toprank
-from bot.ratelimit import RateLimiter
-from bot.state import StateStore
 from tests.conftest import TODAY
 from tests.test_sql import make_fixture_db
+from toprank.bot import listeners
+from toprank.bot.feedback import ACTION_FEEDBACK
+from toprank.bot.listeners import actions, assistant, commands, events, feedback, home
+from toprank.bot.listeners.common import RUNTIME_KEY, Runtime, runtime_of
+from toprank.bot.pipeline import Toprank
+from toprank.bot.ratelimit import RateLimiter
+from toprank.bot.state import StateStore
 
 WAIT = 30.0  # seconds: a generous bound that only proves the pool does not hang
 LOG = logging.getLogger("test.listeners")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.listeners.common import SLASH_COMMAND
+from toprank.bot.listeners.common import SLASH_COMMAND
 
 MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
 

@@ -21,20 +21,20 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bot.answer_data import DataContext
-from bot.answer_model import Answer
-from bot.export import answer_csv
-from bot.pipeline import Toprank
-from bot.render_blocks import answer_message
-from bot.render_text import render_text
-from bot.suppress import Group
-from data.ingest import ingest_claims, ingest_cms_puf
-from intents.resolve import resolve
-from sql.compile import compile_plan
 from tests.conftest import examples
 from tests.test_answer import surfaces
 from tests.test_compile import fixture_lines
 from tests.test_suppress import reader_options
+from toprank.bot.answer_data import DataContext
+from toprank.bot.answer_model import Answer
+from toprank.bot.export import answer_csv
+from toprank.bot.pipeline import Toprank
+from toprank.bot.render_blocks import answer_message
+from toprank.bot.render_text import render_text
+from toprank.bot.suppress import Group
+from toprank.data.ingest import ingest_claims, ingest_cms_puf
+from toprank.intents.resolve import resolve
+from toprank.sql.compile import compile_plan
 
 TODAY = pd.Timestamp("2023-10-15").date()
 CLAIM_HEADER = [

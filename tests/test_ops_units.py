@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from bot.app import OpsSettings, ops_settings_from_env
-from bot.digests import (
+from toprank.bot.app import OpsSettings, ops_settings_from_env
+from toprank.bot.digests import (
     CommandError,
     ListSubscriptions,
     Subscribe,
@@ -22,16 +22,16 @@ from bot.digests import (
     next_due,
     parse_digest_command,
 )
-from bot.feedback import (
+from toprank.bot.feedback import (
     FeedbackValueError,
     comment_from_view,
     disliked_cases,
     feedback_modal,
     parse_feedback_value,
 )
-from bot.ratelimit import RateLimiter, limit_text
-from bot.state import LogEntry, Rating
-from bot.usage import SinceError, hash_user, parse_since, percentile, usage_report
+from toprank.bot.ratelimit import RateLimiter, limit_text
+from toprank.bot.state import LogEntry, Rating
+from toprank.bot.usage import SinceError, hash_user, parse_since, percentile, usage_report
 
 UTC = timezone.utc
 NY = ZoneInfo("America/New_York")

@@ -22,10 +22,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from data.db import DB_FILE_NAME, DEFAULT_DB, default_db_path, is_source_checkout
+from toprank.data.db import DB_FILE_NAME, DEFAULT_DB, default_db_path, is_source_checkout
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGES = {"bot", "data", "intents", "sql"}
+PACKAGES = {"toprank"}  # one namespace: toprank.bot, toprank.data, ...
 
 
 def test_the_checkout_keeps_its_database_in_data(tmp_path: Path) -> None:
@@ -59,6 +59,13 @@ def _files(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*")}
 
 
+def work_dir(tmp_path: Path) -> Path:
+    """An empty directory to run in (the checkout's folders are not on the path there)."""
+    empty = tmp_path / "empty"
+    empty.mkdir(exist_ok=True)
+    return empty
+
+
 def _clean_env(home: Path) -> dict[str, str]:
     """The environment of a user of the installed tool: none of the checkout's settings."""
     env = {
@@ -84,9 +91,14 @@ def test_the_wheel_installs_answers_and_benches_outside_site_packages(tmp_path: 
         tops = {name.split("/")[0] for name in archive.namelist()}
         names = set(archive.namelist())
     assert {t for t in tops if not t.endswith(".dist-info")} == PACKAGES  # no tests/
-    for data_file in ("data/vocabulary.yaml", "sql/shapes/ranked.sql", "bot/py.typed"):
+    for data_file in (
+        "toprank/data/vocabulary.yaml",
+        "toprank/sql/shapes/ranked.sql",
+        "toprank/bot/py.typed",
+        "toprank/bot/pipeline.py",
+    ):
         assert data_file in names
-    assert "bot/bench/questions.jsonl" in names  # what `toprank bench` reads
+    assert "toprank/bot/bench/questions.jsonl" in names  # what `toprank bench` reads
 
     home = tmp_path / "home"
     home.mkdir()
@@ -113,7 +125,12 @@ def test_the_wheel_installs_answers_and_benches_outside_site_packages(tmp_path: 
         env=env,
     )
     located = subprocess.run(
-        [python, "-c", "import bot, data.db; print(bot.__file__); print(data.db.DEFAULT_DB)"],
+        [
+            python,
+            "-c",
+            "import toprank.bot, toprank.data.db; "
+            "print(toprank.bot.__file__); print(toprank.data.db.DEFAULT_DB)",
+        ],
         check=True,
         capture_output=True,
         text=True,
@@ -123,6 +140,15 @@ def test_the_wheel_installs_answers_and_benches_outside_site_packages(tmp_path: 
     assert Path(located[0]).is_relative_to(site)  # the wheel's copy, not the checkout
     database = home / ".local" / "share" / "toprank" / DB_FILE_NAME
     assert Path(located[1]) == database
+    for bare in ("bot", "data", "intents", "sql"):  # the names a wheel no longer takes
+        probe = subprocess.run(
+            [python, "-c", f"import {bare}"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=work_dir(tmp_path),
+        )
+        assert "ModuleNotFoundError" in probe.stderr, (bare, probe.stderr)
     installed = _files(site)
 
     work = tmp_path / "work"

@@ -21,11 +21,11 @@ from typing import Any
 import duckdb
 import pytest
 
-from bot.pipeline import Toprank
-from sql import warehouse
-from sql.engines import open_engine
 from tests import parity
 from tests.conftest import TODAY
+from toprank.bot.pipeline import Toprank
+from toprank.sql import warehouse
+from toprank.sql.engines import open_engine
 
 PARITY_LINES = 200_000
 SOURCE_TABLE = "claims_source"
@@ -95,7 +95,7 @@ COLUMNS = (
 
 @pytest.fixture(scope="module")
 def reference_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from data.demo import build_demo
+    from toprank.data.demo import build_demo
 
     path = tmp_path_factory.mktemp("parity") / "claims.duckdb"
     build_demo(path, lines=PARITY_LINES, progress=False)
@@ -141,7 +141,7 @@ def _load_postgres(url: str, parquet: Path) -> None:
 
 def _load_spark(url: str, parquet: Path) -> None:
     # The Spark Connect server runs on this machine, so it reads the file where it is.
-    from sql.engine_spark import SparkEngine
+    from toprank.sql.engine_spark import SparkEngine
 
     with SparkEngine(url, timeout=600) as engine:
         engine.execute_statement(f"DROP TABLE IF EXISTS {SOURCE_TABLE}")
@@ -274,7 +274,7 @@ def test_a_warehouse_without_rollups_says_how_to_build_them(warehouse_urls: dict
             con.execute("CREATE DATABASE toprank_empty")
     empty = url.rsplit("/", 1)[0] + "/toprank_empty"
     done = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "ask", "top ot codes 2022"],
+        [sys.executable, "-m", "toprank.bot.cli", "ask", "top ot codes 2022"],
         capture_output=True,
         text=True,
         env={**os.environ, "TOPRANK_ENGINE_URL": empty},
@@ -315,7 +315,17 @@ def test_the_slack_app_answers_from_the_warehouse(
         SLACK_API_BASE_URL=mock.base_url,
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve", "--http", "--host", "127.0.0.1", "--port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "toprank.bot.cli",
+            "serve",
+            "--http",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -352,8 +362,8 @@ def test_a_query_past_its_deadline_is_stopped_and_the_engine_lives_on(
     question on the same engine is answered."""
     import time
 
-    from sql.engine import QueryTimeout
-    from sql.query import Query
+    from toprank.sql.engine import QueryTimeout
+    from toprank.sql.query import Query
 
     # rollup_month joined with itself: about 9e10 rows to count, hours of work
     endless = Query(
@@ -385,7 +395,7 @@ def test_bench_engine_times_answers_by_shape_on_the_warehouse(
     import subprocess
     import sys
 
-    from bot.bench.answers import engine_latency
+    from toprank.bot.bench.answers import engine_latency
 
     questions = ["top 5 ot codes 2022", "pt volume 2021 vs 2022", "payer mix for pt 2022"]
     result = engine_latency(warehouse_urls["postgres"], questions, repeat=2)
@@ -398,7 +408,7 @@ def test_bench_engine_times_answers_by_shape_on_the_warehouse(
     port = warehouse_urls["postgres"].rsplit(":", 1)[1].split("/")[0]
     dead = warehouse_urls["postgres"].replace(f":{port}/", ":1/")
     done = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "bench", "--engine", dead, "--json", str(out)],
+        [sys.executable, "-m", "toprank.bot.cli", "bench", "--engine", dead, "--json", str(out)],
         capture_output=True,
         text=True,
         env={**os.environ, "TOPRANK_ENGINE_URL": ""},

@@ -11,13 +11,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from data.catalog import Catalog, load_catalog
-from data.vocab import load_vocab
-from intents import resolve, understand
-from intents.model import MAX_QUESTION_CHARS, MAX_TOP_N, Coverage
-from intents.phrase import question_for
-from intents.spec import MEASURES, Spec, intent_name
 from tests.conftest import LEXICON, TODAY, examples
+from toprank.data.catalog import Catalog, load_catalog
+from toprank.data.vocab import load_vocab
+from toprank.intents import resolve, understand
+from toprank.intents.model import MAX_QUESTION_CHARS, MAX_TOP_N, Coverage
+from toprank.intents.phrase import question_for
+from toprank.intents.spec import MEASURES, Spec, intent_name
 
 DEMO = Coverage(date(2019, 1, 1), date(2023, 9, 30))
 KINDS = ("data", "lookup", "code_range", "knowledge", "coverage", "help", "unknown")

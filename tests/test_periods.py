@@ -6,16 +6,16 @@ from datetime import date
 
 import pytest
 
-from data.catalog import load_catalog
-from data.vocab import load_vocab
-from intents import resolve, understand
-from intents.model import Coverage, Period
-from intents.period_rules import scan_periods
-from intents.periods import clip_to_coverage, describe_period, month_end
-from intents.resolve import yearless_year
-from intents.spec import PeriodRef, Spec
-from intents.text import tokenize
 from tests.conftest import LEXICON
+from toprank.data.catalog import load_catalog
+from toprank.data.vocab import load_vocab
+from toprank.intents import resolve, understand
+from toprank.intents.model import Coverage, Period
+from toprank.intents.period_rules import scan_periods
+from toprank.intents.periods import clip_to_coverage, describe_period, month_end
+from toprank.intents.resolve import yearless_year
+from toprank.intents.spec import PeriodRef, Spec
+from toprank.intents.text import tokenize
 
 CATALOG = load_catalog()
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from bot.pipeline import Toprank, min_cell_from_env
-from data.db import ConfigError
-from sql.engine import DatabaseMissing, validated
-from sql.plan import template_names
 from tests.conftest import TODAY
+from toprank.bot.pipeline import Toprank, min_cell_from_env
+from toprank.data.db import ConfigError
+from toprank.sql.engine import DatabaseMissing, validated
+from toprank.sql.plan import template_names
 
 
 @pytest.fixture(scope="module")

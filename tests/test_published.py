@@ -27,7 +27,7 @@ MIN_DEV_SET_ACCURACY = 95.0
 def ask_batch(db: Path, questions: list[str]) -> list[dict]:
     env = {**os.environ, "PYTHONPATH": str(REPO), "TOPRANK_DB": str(db)}
     proc = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "ask", "--json", "-"],
+        [sys.executable, "-m", "toprank.bot.cli", "ask", "--json", "-"],
         input="\n".join(questions) + "\n",
         capture_output=True,
         text=True,

@@ -17,20 +17,20 @@ import duckdb
 import pytest
 import yaml
 
-from bot import cli_ask, controls, render_blocks
-from bot.chart_kinds import no_chart_reason
-from bot.columns import write
-from bot.knowledge import load_knowledge
-from bot.suppress import DEFAULT_MIN_CELL
-from data import cli as data_cli
-from data import demo
-from data.catalog import cohort_labels
-from data.examples import load_examples
-from data.vocab import load_vocab
-from intents import phrase
-from intents.model import Cohort, Coverage, Payer
-from sql.compile import PROVIDER_COHORTS
 from tests.conftest import TODAY
+from toprank.bot import cli_ask, controls, render_blocks
+from toprank.bot.chart_kinds import no_chart_reason
+from toprank.bot.columns import write
+from toprank.bot.knowledge import load_knowledge
+from toprank.bot.suppress import DEFAULT_MIN_CELL
+from toprank.data import cli as data_cli
+from toprank.data import demo
+from toprank.data.catalog import cohort_labels
+from toprank.data.examples import load_examples
+from toprank.data.vocab import load_vocab
+from toprank.intents import phrase
+from toprank.intents.model import Cohort, Coverage, Payer
+from toprank.sql.compile import PROVIDER_COHORTS
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data"
@@ -137,7 +137,7 @@ def test_every_surface_shows_the_examples_of_examples_yaml() -> None:
 
 @pytest.fixture(scope="module")
 def toprank(demo_db):
-    from bot.pipeline import Toprank
+    from toprank.bot.pipeline import Toprank
 
     with Toprank.open(demo_db, today=TODAY, build_if_missing=False) as toprank:
         yield toprank

@@ -24,11 +24,6 @@ from typing import Any
 
 import pytest
 
-from bot.app import build_app
-from bot.delivery import MemoryDeduper, WorkPool, delivery_key
-from bot.listeners.common import BUSY_TEXT
-from bot.serve import EVENTS_PATH, MAX_BODY_BYTES, make_http_server
-from sql.engine import DuckDBEngine, QueryTimeout
 from tests.conftest import TODAY
 from tests.slack_mock import (
     BOT_TOKEN,
@@ -42,6 +37,11 @@ from tests.slack_mock import (
     sign,
     slash_command_body,
 )
+from toprank.bot.app import build_app
+from toprank.bot.delivery import MemoryDeduper, WorkPool, delivery_key
+from toprank.bot.listeners.common import BUSY_TEXT
+from toprank.bot.serve import EVENTS_PATH, MAX_BODY_BYTES, make_http_server
+from toprank.sql.engine import DuckDBEngine, QueryTimeout
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
@@ -50,7 +50,7 @@ TRACE_WORDS = ("Traceback", 'File "')
 
 @pytest.fixture(scope="module")
 def toprank(demo_db):
-    from bot.pipeline import Toprank
+    from toprank.bot.pipeline import Toprank
 
     with Toprank.open(demo_db, today=TODAY, build_if_missing=False) as toprank:
         yield toprank
@@ -331,7 +331,7 @@ def test_a_timeout_is_said_plainly(toprank, monkeypatch, caplog) -> None:
 
 
 def test_query_timeout_setting_is_checked() -> None:
-    from sql.engine import query_timeout_from_env
+    from toprank.sql.engine import query_timeout_from_env
 
     assert query_timeout_from_env({}) == 10.0
     assert query_timeout_from_env({"TOPRANK_QUERY_TIMEOUT": "2.5"}) == 2.5

@@ -16,11 +16,13 @@ from typing import Any
 import pytest
 from slack_sdk.models.blocks import Block
 
-from bot.answer_model import Answer, Provenance
-from bot.chart import PNG_SIGNATURE, chart_png
-from bot.chart_kinds import has_chart
-from bot.export import answer_csv, file_stem
-from bot.render_blocks import (
+from tests.blockkit import check_message
+from tests.conftest import TODAY
+from toprank.bot.answer_model import Answer, Provenance
+from toprank.bot.chart import PNG_SIGNATURE, chart_png
+from toprank.bot.chart_kinds import has_chart
+from toprank.bot.export import answer_csv, file_stem
+from toprank.bot.render_blocks import (
     ACTION_CHART,
     ACTION_CSV,
     ACTION_SHARE,
@@ -37,8 +39,6 @@ from bot.render_blocks import (
     sql_message,
     summary_text,
 )
-from tests.blockkit import check_message
-from tests.conftest import TODAY
 
 QUESTIONS = {
     "top_codes": "/toprank ot 2022",
@@ -56,7 +56,7 @@ QUESTIONS = {
 
 @pytest.fixture(scope="module")
 def toprank(demo_db):
-    from bot.pipeline import Toprank
+    from toprank.bot.pipeline import Toprank
 
     with Toprank.open(demo_db, today=TODAY, build_if_missing=False) as toprank:
         yield toprank
@@ -364,7 +364,7 @@ def _dev_questions() -> list[str]:
 def test_every_shape_of_the_dev_sets_renders_within_block_kit_limits(toprank) -> None:
     """Every question of the v2 development sets: blocks that Slack accepts, a chart
     where there are numbers, a CSV with every row."""
-    from bot.controls import menus_for
+    from toprank.bot.controls import menus_for
 
     shapes = set()
     for question in _dev_questions():

@@ -31,10 +31,6 @@ from typing import Any
 
 import pytest
 
-from bot.app import build_app
-from bot.http_server import ServerLimits, bind_http_server
-from bot.listeners.common import BUSY_TEXT
-from bot.serve import EVENTS_PATH, EXIT_CANNOT_LISTEN, EXIT_USAGE, make_http_server
 from tests.conftest import TODAY
 from tests.slack_mock import (
     BOT_TOKEN,
@@ -45,6 +41,10 @@ from tests.slack_mock import (
     sign,
     slash_command_body,
 )
+from toprank.bot.app import build_app
+from toprank.bot.http_server import ServerLimits, bind_http_server
+from toprank.bot.listeners.common import BUSY_TEXT
+from toprank.bot.serve import EVENTS_PATH, EXIT_CANNOT_LISTEN, EXIT_USAGE, make_http_server
 
 FORM = "application/x-www-form-urlencoded"
 QUICK = ServerLimits(idle_timeout=0.5, header_timeout=0.5, body_timeout=0.5)
@@ -52,7 +52,7 @@ QUICK = ServerLimits(idle_timeout=0.5, header_timeout=0.5, body_timeout=0.5)
 
 @pytest.fixture(scope="module")
 def toprank(demo_db):
-    from bot.pipeline import Toprank
+    from toprank.bot.pipeline import Toprank
 
     with Toprank.open(demo_db, today=TODAY, build_if_missing=False) as toprank:
         yield toprank
@@ -311,7 +311,7 @@ def serve_env(tmp_path: Path) -> Iterator[tuple[dict[str, str], SlackMock, Path]
 
 def serve(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", "serve", "--http", *args],
+        [sys.executable, "-m", "toprank.bot.cli", "serve", "--http", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -375,7 +375,7 @@ def test_permission_denied_is_one_line(serve_env) -> None:
         pytest.skip("cannot be denied port 80 here")
     env, mock, db = serve_env
     result = subprocess.run(
-        [*prefix, sys.executable, "-m", "bot.cli", "serve", "--http"]
+        [*prefix, sys.executable, "-m", "toprank.bot.cli", "serve", "--http"]
         + ["--host", "127.0.0.1", "--port", "80"],
         env=env,
         capture_output=True,

@@ -20,17 +20,6 @@ from typing import Any
 import pytest
 from slack_sdk.models.blocks import Block
 
-from bot.answer_model import Answer
-from bot.app import build_app
-from bot.render_blocks import (
-    ACTION_CHART,
-    ACTION_CSV,
-    ACTION_SHARE,
-    ACTION_SHOW_SQL,
-    MAX_HOME_BLOCKS,
-    MAX_MESSAGE_BLOCKS,
-)
-from bot.serve import EVENTS_PATH, make_http_server
 from tests.blockkit import check_message
 from tests.conftest import TODAY
 from tests.slack_mock import (
@@ -50,6 +39,17 @@ from tests.slack_mock import (
     sign,
     slash_command_body,
 )
+from toprank.bot.answer_model import Answer
+from toprank.bot.app import build_app
+from toprank.bot.render_blocks import (
+    ACTION_CHART,
+    ACTION_CSV,
+    ACTION_SHARE,
+    ACTION_SHOW_SQL,
+    MAX_HOME_BLOCKS,
+    MAX_MESSAGE_BLOCKS,
+)
+from toprank.bot.serve import EVENTS_PATH, make_http_server
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
@@ -116,7 +116,7 @@ class SlackRig:
 
 @pytest.fixture(scope="module")
 def toprank(demo_db):
-    from bot.pipeline import Toprank
+    from toprank.bot.pipeline import Toprank
 
     with Toprank.open(demo_db, today=TODAY, build_if_missing=False) as toprank:
         yield toprank

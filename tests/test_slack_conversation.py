@@ -13,9 +13,6 @@ from typing import Any
 import duckdb
 import pytest
 
-from bot.controls import ACTION_ALTERNATIVE, ACTION_REFINE
-from bot.listeners.assistant import GREETING, STATUS
-from bot.state import StateStore
 from tests.blockkit import check_message
 from tests.slack_mock import BOT_USER_ID, SlackMock
 from tests.test_slack_app import (
@@ -30,14 +27,17 @@ from tests.test_slack_app import (
     stop_rig,
     table_cells,
 )
+from toprank.bot.controls import ACTION_ALTERNATIVE, ACTION_REFINE
+from toprank.bot.listeners.assistant import GREETING, STATUS
+from toprank.bot.state import StateStore
 
 DM = "D0ALICE"
 
 
 @pytest.fixture(scope="module")
 def toprank(demo_db):
-    from bot.pipeline import Toprank
     from tests.conftest import TODAY
+    from toprank.bot.pipeline import Toprank
 
     with Toprank.open(demo_db, today=TODAY, build_if_missing=False) as toprank:
         yield toprank

@@ -25,11 +25,6 @@ import pytest
 import sqlalchemy as sa
 from slack_sdk.models.views import View
 
-from bot.app import OpsSettings, build_app
-from bot.digests import COVERAGE_SETTING
-from bot.feedback import ACTION_FEEDBACK, CALLBACK_FEEDBACK, COMMENT_ACTION, COMMENT_BLOCK
-from bot.serve import EVENTS_PATH, make_http_server
-from bot.state import StateStore
 from tests.blockkit import check_message
 from tests.pg import fresh_database, pg_server  # noqa: F401  (the session fixture)
 from tests.slack_mock import (
@@ -55,6 +50,11 @@ from tests.test_slack_app import (
     stop_rig,
     table_cells,
 )
+from toprank.bot.app import OpsSettings, build_app
+from toprank.bot.digests import COVERAGE_SETTING
+from toprank.bot.feedback import ACTION_FEEDBACK, CALLBACK_FEEDBACK, COMMENT_ACTION, COMMENT_BLOCK
+from toprank.bot.serve import EVENTS_PATH, make_http_server
+from toprank.bot.state import StateStore
 
 MONDAY_0800 = datetime(2026, 11, 30, 8, 0, tzinfo=timezone.utc).timestamp()
 
@@ -71,8 +71,8 @@ class Clock:
 
 @pytest.fixture(scope="module")
 def toprank(demo_db):
-    from bot.pipeline import Toprank
     from tests.conftest import TODAY
+    from toprank.bot.pipeline import Toprank
 
     with Toprank.open(demo_db, today=TODAY, build_if_missing=False) as toprank:
         yield toprank

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.serve import EXIT_USAGE, SlackSettings, settings_from_env
+from toprank.bot.serve import EXIT_USAGE, SlackSettings, settings_from_env
 
 SLACK_VARS = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_API_BASE_URL")
 
@@ -26,7 +26,7 @@ def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 def run_serve(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", "serve", *args],
+        [sys.executable, "-m", "toprank.bot.cli", "serve", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -88,7 +88,17 @@ def test_serve_http_answers_a_signed_slash_command(tmp_path: Path, demo_db: Path
         SLACK_API_BASE_URL=mock.base_url,
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve", "--http", "--host", "127.0.0.1", "--port", "0"]
+        [
+            sys.executable,
+            "-m",
+            "toprank.bot.cli",
+            "serve",
+            "--http",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+        ]
         + ["--db", str(demo_db)],
         env=env,
         stdout=subprocess.PIPE,

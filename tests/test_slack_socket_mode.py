@@ -33,7 +33,7 @@ def socket_app(demo_db: Path) -> Iterator[SlackMock]:
         SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_APP_TOKEN=APP_TOKEN, SLACK_API_BASE_URL=mock.base_url
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve", "--db", str(demo_db)],
+        [sys.executable, "-m", "toprank.bot.cli", "serve", "--db", str(demo_db)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -9,11 +9,11 @@ import duckdb
 import pytest
 import sqlglot
 
-from data.db import create_schema, rebuild_rollups
-from intents.model import Period
-from sql.dialects import param_types, render_sql
-from sql.engine import DatabaseMissing, DuckDBEngine, validated
-from sql.plan import (
+from toprank.data.db import create_schema, rebuild_rollups
+from toprank.intents.model import Period
+from toprank.sql.dialects import param_types, render_sql
+from toprank.sql.engine import DatabaseMissing, DuckDBEngine, validated
+from toprank.sql.plan import (
     PlanError,
     bind,
     coverage_query,
@@ -22,8 +22,8 @@ from sql.plan import (
     lookup_query,
     template_names,
 )
-from sql.query import Query
-from sql.validate import UnsafeQuery, validate
+from toprank.sql.query import Query
+from toprank.sql.validate import UnsafeQuery, validate
 
 P2022 = Period(date(2022, 1, 1), date(2022, 12, 31), "2022")
 P2023 = Period(date(2023, 1, 1), date(2023, 9, 30), "2023")

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bot import state
-from bot.state import LogEntry, StateError, StateStore, log_days_from_env
 from tests.pg import free_port, fresh_database, pg_server  # noqa: F401  (the session fixture)
+from toprank.bot import state
+from toprank.bot.state import LogEntry, StateError, StateStore, log_days_from_env
 
 DAY = 86400.0
 T0 = 1_800_000_000.0

@@ -10,8 +10,8 @@ from typing import Any
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from bot.suppress import Group, suppress
 from tests.conftest import examples
+from toprank.bot.suppress import Group, suppress
 
 MIN_CELL = 11
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from bot.chart_kinds import STATE_TILES, Point, _unlisted
-from data.catalog import NO_PLACE_STATES, load_catalog
 from tests.conftest import TODAY
 from tests.test_ingest import REPO, ingest, line, write
+from toprank.bot.chart_kinds import STATE_TILES, Point, _unlisted
+from toprank.data.catalog import NO_PLACE_STATES, load_catalog
 
 # lines per state code in the file (every one a PT 97110 line in 2022)
 PLAN = {
@@ -65,7 +65,7 @@ def test_states_csv_kinds_match_the_code_constants() -> None:
 
 
 def test_every_code_is_loaded_and_counted_nationally(loaded: Path) -> None:
-    from bot.pipeline import Toprank
+    from toprank.bot.pipeline import Toprank
 
     con = duckdb.connect(str(loaded), read_only=True)
     by_state = dict(
@@ -95,7 +95,7 @@ def test_every_code_is_loaded_and_counted_nationally(loaded: Path) -> None:
 def test_a_territory_or_military_code_is_a_place_filter(
     loaded: Path, question: str, code: str
 ) -> None:
-    from bot.pipeline import Toprank
+    from toprank.bot.pipeline import Toprank
 
     with Toprank.open(loaded, today=TODAY, build_if_missing=False) as bot:
         answer = bot.ask(question)
@@ -110,7 +110,7 @@ def test_a_territory_or_military_code_is_a_place_filter(
     "question", ["top PT codes in ZZ 2022", "top PT codes in XX", "PT codes abroad 2022"]
 )
 def test_xx_and_zz_are_no_place_and_say_so(loaded: Path, question: str) -> None:
-    from bot.pipeline import Toprank
+    from toprank.bot.pipeline import Toprank
 
     with Toprank.open(loaded, today=TODAY, build_if_missing=False) as bot:
         answer = bot.ask(question)
@@ -119,7 +119,7 @@ def test_xx_and_zz_are_no_place_and_say_so(loaded: Path, question: str) -> None:
 
 
 def test_by_state_ranks_territories_and_leaves_xx_zz_out_with_a_note(loaded: Path) -> None:
-    from bot.pipeline import Toprank
+    from toprank.bot.pipeline import Toprank
 
     with Toprank.open(loaded, today=TODAY, build_if_missing=False) as bot:
         answer = bot.ask("PT procedures by state 2022")
@@ -133,7 +133,7 @@ def test_by_state_ranks_territories_and_leaves_xx_zz_out_with_a_note(loaded: Pat
 @pytest.mark.slow  # runs `toprank data info` as a process
 def test_data_info_counts_each_non_state_code(loaded: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "data", "info", "--db", str(loaded)],
+        [sys.executable, "-m", "toprank.bot.cli", "data", "info", "--db", str(loaded)],
         cwd=REPO,
         capture_output=True,
         text=True,

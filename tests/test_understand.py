@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from data.catalog import load_catalog
-from intents import resolve, understand
-from intents.model import MAX_QUESTION_CHARS, MAX_TOP_N, Coverage
-from intents.periods import describe_period
-from intents.spec import Spec, intent_name
 from tests.conftest import LEXICON, TODAY
+from toprank.data.catalog import load_catalog
+from toprank.intents import resolve, understand
+from toprank.intents.model import MAX_QUESTION_CHARS, MAX_TOP_N, Coverage
+from toprank.intents.periods import describe_period
+from toprank.intents.spec import Spec, intent_name
 
 DEMO = Coverage(date(2019, 1, 1), date(2023, 9, 30))
 CATALOG = load_catalog()

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from data.catalog import DATA_DIR
-from data.yaml_file import CACHE_ENV, cache_dir, read_yaml
+from toprank.data.catalog import DATA_DIR
+from toprank.data.yaml_file import CACHE_ENV, cache_dir, read_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,7 +1,7 @@
 """Benchmark: how fast toprank answers at 1M, 10M and 100M claim lines, and against
 what an analyst would otherwise run.
 
-    python -m bot.bench.answers [--scales 1M,10M] [--repeat 20] [--workdir DIR] [--keep] [--json PATH]
+    python -m toprank.bot.bench.answers [--scales 1M,10M] [--repeat 20] [--workdir DIR] [--keep] [--json PATH]
     toprank bench ...          (the same options)
     toprank bench --engine URL [--repeat N]   answer latency by shape on a warehouse (or a
                                DuckDB file) whose rollups are built: nothing is built
@@ -19,7 +19,7 @@ claim_lines, pandas groupby over the same rows loaded into a DataFrame), with th
 to toprank's time and a check that all three give the same top 10 (MISMATCH otherwise,
 and the exit status is 1).
 
-Every measured phase runs in its own Python process (`python -m bot.bench.answers _worker ...`),
+Every measured phase runs in its own Python process (`python -m toprank.bot.bench.answers _worker ...`),
 so the build's peak RSS is the build's own, and pandas' memory does not count against the
 bot. Peak RSS is the process's high-water mark (VmHWM on Linux), cross-checked by psutil
 sampling from this process.
@@ -209,7 +209,7 @@ def phase_build(job: dict[str, Any]) -> dict[str, Any]:
     """Build the demo database; time the whole build and the rollups inside it."""
     import duckdb
 
-    from data import db, demo
+    from toprank.data import db, demo
 
     rollup_seconds: list[float] = []
     rebuild = db.rebuild_rollups
@@ -251,7 +251,7 @@ def _ranked(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 def phase_answers(job: dict[str, Any]) -> dict[str, Any]:
     """Open the bot, time the first (cold) question, warm up once over all questions,
     then time every question `repeat` times: full answers, then parse only."""
-    from bot.pipeline import Toprank
+    from toprank.bot.pipeline import Toprank
 
     questions: list[str] = job["questions"]
     repeat: int = job["repeat"]
@@ -322,7 +322,7 @@ def phase_answers(job: dict[str, Any]) -> dict[str, Any]:
 def phase_warm_open(job: dict[str, Any]) -> dict[str, Any]:
     """A fresh process opening with warm=True (what a long-running bot should do):
     the open pays the one-time costs, so the first question runs at warm speed."""
-    from bot.pipeline import Toprank
+    from toprank.bot.pipeline import Toprank
 
     started = time.perf_counter()
     bot = Toprank.open(job["db"], today=BENCH_TODAY, build_if_missing=False, warm=True)
@@ -375,7 +375,7 @@ def phase_pandas(job: dict[str, Any]) -> dict[str, Any]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from data.catalog import in_rehab_range
+    from toprank.data.catalog import in_rehab_range
 
     con = duckdb.connect(job["db"], read_only=True)
     try:
@@ -485,7 +485,7 @@ def run_worker(phase: str, job: dict[str, Any], poll_seconds: float = 0.05) -> d
 
     # The worker is this module of the installed package: the same in a checkout and
     # from a wheel.
-    command = [sys.executable, "-m", "bot.bench.answers", "_worker", phase, json.dumps(job)]
+    command = [sys.executable, "-m", "toprank.bot.bench.answers", "_worker", phase, json.dumps(job)]
     with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as out:
         proc = subprocess.Popen(command, stdout=out)
         sampled = 0
@@ -841,8 +841,8 @@ def engine_latency(url: str, questions: Sequence[str], repeat: int) -> dict[str,
     """Full answers (Toprank.ask) on the engine `url` names, over rollups already built
     there (`toprank data build`, or a DuckDB file): per SQL shape p50 / p95 / max after
     one untimed pass. Nothing is built or changed."""
-    from bot.pipeline import Toprank
-    from sql.engines import duckdb_path, is_warehouse
+    from toprank.bot.pipeline import Toprank
+    from toprank.sql.engines import duckdb_path, is_warehouse
 
     started = time.perf_counter()
     bot = Toprank.open(
@@ -880,7 +880,7 @@ def engine_latency(url: str, questions: Sequence[str], repeat: int) -> dict[str,
 
 
 def format_engine(url: str, result: dict[str, Any]) -> list[str]:
-    from sql.engines import redact
+    from toprank.sql.engines import redact
 
     lines = [
         f"answer latency on {result['engine']} ({redact(url)}): {result['questions']} "
@@ -897,8 +897,8 @@ def format_engine(url: str, result: dict[str, Any]) -> list[str]:
 
 
 def run_engine_bench(args: argparse.Namespace) -> int:
-    from bot.pipeline import DatabaseProblem
-    from sql.engines import EngineUnavailable, EngineURLError
+    from toprank.bot.pipeline import DatabaseProblem
+    from toprank.sql.engines import EngineUnavailable, EngineURLError
 
     try:
         result = engine_latency(args.engine, load_questions(), args.repeat)
@@ -1018,7 +1018,7 @@ def main(argv: list[str] | None = None) -> int:
         return worker_main(argv[1], argv[2])
     parser = configure(
         argparse.ArgumentParser(
-            prog="python -m bot.bench.answers",
+            prog="python -m toprank.bot.bench.answers",
             description=__doc__,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )

@@ -1,8 +1,8 @@
 """Benchmark: how long one `toprank ask` takes from a cold process, and what its imports cost.
 
-    python -m bot.bench.startup [--runs 20] [--question "top OT codes 2022"] [--db PATH]
+    python -m toprank.bot.bench.startup [--runs 20] [--question "top OT codes 2022"] [--db PATH]
 
-Runs the console script (`toprank` beside this Python, else `python -m bot.cli`) --runs
+Runs the console script (`toprank` beside this Python, else `python -m toprank.bot.cli`) --runs
 times after one untimed run (which also writes the bytecode caches an install has), each
 a new process as a user's shell starts it, and prints per run the time until the answer's
 first byte reached stdout ("answer") and until the process exited ("exit": the usage log
@@ -54,7 +54,7 @@ def command(question: str, db: str | None, module: bool = False) -> list[str]:
     """The console script as installed next to this interpreter (the module otherwise)."""
     script = Path(sys.executable).with_name("toprank")
     use_script = script.exists() and not module
-    head = [str(script)] if use_script else [sys.executable, "-m", "bot.cli"]
+    head = [str(script)] if use_script else [sys.executable, "-m", "toprank.bot.cli"]
     return [*head, "ask", question, *(["--db", db] if db else [])]
 
 
@@ -92,7 +92,7 @@ def import_costs(argv: Sequence[str], env: dict[str, str]) -> list[ImportCost]:
     """Top-level imports of one run by cumulative time (what a lazier import would save)."""
     script = argv[0]
     if Path(script).name == "toprank":  # the script is a Python file: run it with -X
-        argv = [sys.executable, "-m", "bot.cli", *argv[1:]]
+        argv = [sys.executable, "-m", "toprank.bot.cli", *argv[1:]]
     else:
         argv = list(argv)
     proc = subprocess.run(
@@ -141,7 +141,7 @@ def report(runs: Sequence[Run], costs: Sequence[ImportCost], question: str) -> s
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m bot.bench.startup", description=__doc__.split("\n\n")[0]
+        prog="python -m toprank.bot.bench.startup", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--runs", type=int, default=DEFAULT_RUNS, help="timed runs (default 20)")
     parser.add_argument("--question", default=DEFAULT_QUESTION)
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--module",
         action="store_true",
-        help="run `python -m bot.cli` instead of the console script (with PYTHONPATH "
+        help="run `python -m toprank.bot.cli` instead of the console script (with PYTHONPATH "
         "naming another checkout, to compare versions)",
     )
     args = parser.parse_args(argv)

@@ -16,11 +16,11 @@ from typing import Any
 
 from slack_bolt import App, Assistant
 
-from bot.controls import ACTION_ALTERNATIVE, ACTION_REFINE
-from bot.feedback import ACTION_FEEDBACK, CALLBACK_FEEDBACK
-from bot.listeners import actions, assistant, commands, events, feedback, home
-from bot.listeners.common import SLASH_COMMAND, Runtime, runtime_middleware
-from bot.render_blocks import ACTION_CHART, ACTION_CSV, ACTION_SHARE, ACTION_SHOW_SQL
+from toprank.bot.controls import ACTION_ALTERNATIVE, ACTION_REFINE
+from toprank.bot.feedback import ACTION_FEEDBACK, CALLBACK_FEEDBACK
+from toprank.bot.listeners import actions, assistant, commands, events, feedback, home
+from toprank.bot.listeners.common import SLASH_COMMAND, Runtime, runtime_middleware
+from toprank.bot.render_blocks import ACTION_CHART, ACTION_CSV, ACTION_SHARE, ACTION_SHOW_SQL
 
 
 @dataclass(frozen=True)

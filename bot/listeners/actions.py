@@ -22,17 +22,17 @@ from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.chart import draw, figure_png  # imports matplotlib on the first chart only
-from bot.chart_kinds import alt_text, chart_spec, no_chart_reason
-from bot.controls import (
+from toprank.bot.chart import draw, figure_png  # imports matplotlib on the first chart only
+from toprank.bot.chart_kinds import alt_text, chart_spec, no_chart_reason
+from toprank.bot.controls import (
     ControlValueError,
     changed_text,
     choices_for,
     menus_for,
     parse_control_value,
 )
-from bot.export import answer_csv, file_stem
-from bot.listeners.common import (
+from toprank.bot.export import answer_csv, file_stem
+from toprank.bot.listeners.common import (
     GONE_TEXT,
     Asker,
     Runtime,
@@ -41,16 +41,16 @@ from bot.listeners.common import (
     deliver,
     runtime_of,
 )
-from bot.render_blocks import (
+from toprank.bot.render_blocks import (
     answer_title,
     notice_message,
     sql_message,
 )
-from bot.state import conversation_key
-from bot.usage import Stopwatch
-from intents.conversation import Context
-from intents.phrase import question_for
-from intents.refine import RefineError, refine
+from toprank.bot.state import conversation_key
+from toprank.bot.usage import Stopwatch
+from toprank.intents.conversation import Context
+from toprank.intents.phrase import question_for
+from toprank.intents.refine import RefineError, refine
 
 # chat.postMessage errors that mean "the bot is not in that conversation"; the
 # interaction's response_url can still post there, on the user's behalf.

@@ -18,16 +18,16 @@ from slack_bolt import BoltContext, Say, SetStatus, SetSuggestedPrompts, SetTitl
 from slack_bolt.context.assistant.thread_context import AssistantThreadContext
 from slack_bolt.context.assistant.thread_context_store.store import AssistantThreadContextStore
 
-from bot.listeners.common import (
+from toprank.bot.listeners.common import (
     Asker,
     apologise_on_failure,
     clean_slack_text,
     deliver,
     runtime_of,
 )
-from bot.render_blocks import notice_message
-from bot.state import StateStore, conversation_key
-from intents.model import Coverage
+from toprank.bot.render_blocks import notice_message
+from toprank.bot.state import StateStore, conversation_key
+from toprank.intents.model import Coverage
 
 GREETING = (
     "Hi! Ask me about procedure codes in the claims data: the top codes of a cohort, a "

@@ -20,7 +20,7 @@ from typing import Any
 
 from slack_bolt import Ack, BoltContext
 
-from bot.digests import (
+from toprank.bot.digests import (
     MAX_PER_CHANNEL,
     CommandError,
     ListSubscriptions,
@@ -30,7 +30,7 @@ from bot.digests import (
     parse_digest_command,
     schedule_text,
 )
-from bot.listeners.common import (
+from toprank.bot.listeners.common import (
     BUSY_TEXT,
     Asker,
     Runtime,
@@ -40,9 +40,9 @@ from bot.listeners.common import (
     runtime_of,
     slash_question,
 )
-from bot.mrkdwn import escape_mrkdwn
-from bot.render_blocks import notice_message
-from bot.usage import is_rateable
+from toprank.bot.mrkdwn import escape_mrkdwn
+from toprank.bot.render_blocks import notice_message
+from toprank.bot.usage import is_rateable
 
 
 def answer_command(

@@ -23,19 +23,19 @@ from slack_sdk.http_retry import default_retry_handlers
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
 
-from bot.answer_model import Answer
-from bot.controls import menus_for
-from bot.delivery import Deduper, MemoryDeduper, WorkPool
-from bot.ratelimit import RateLimiter, limit_text
-from bot.render_blocks import answer_message, failure_message, notice_message
-from bot.state import StateStore, Subscription
-from bot.usage import Stopwatch, UsageLog, is_rateable
-from data.catalog import Catalog, load_catalog
-from intents.conversation import Context
-from intents.model import Coverage
-from intents.phrase import question_for
-from intents.spec import Spec
-from intents.text import strip_slack_markup
+from toprank.bot.answer_model import Answer
+from toprank.bot.controls import menus_for
+from toprank.bot.delivery import Deduper, MemoryDeduper, WorkPool
+from toprank.bot.ratelimit import RateLimiter, limit_text
+from toprank.bot.render_blocks import answer_message, failure_message, notice_message
+from toprank.bot.state import StateStore, Subscription
+from toprank.bot.usage import Stopwatch, UsageLog, is_rateable
+from toprank.data.catalog import Catalog, load_catalog
+from toprank.intents.conversation import Context
+from toprank.intents.model import Coverage
+from toprank.intents.phrase import question_for
+from toprank.intents.spec import Spec
+from toprank.intents.text import strip_slack_markup
 
 SLASH_COMMAND = "/toprank"
 # Every call to Slack (Web API, response_url) gives up after this long.
@@ -135,7 +135,7 @@ class Runtime:
 
     def _log_failure(self, question: str, asker: Asker | None) -> None:
         """A question whose answering broke is in the log too, as an error."""
-        from bot.answer import internal_error_answer
+        from toprank.bot.answer import internal_error_answer
 
         try:
             self.log(internal_error_answer(question[:500]), asker, 0.0)
@@ -178,7 +178,7 @@ class Runtime:
 
     def digest_message(self, subscription: Subscription, due: Any, zone: Any) -> dict[str, Any]:
         """A digest's message: its question answered now, on the data loaded now."""
-        from bot.digests import schedule_text
+        from toprank.bot.digests import schedule_text
 
         watch = Stopwatch()
         # asked as the slash command asks it: "/toprank subscribe weekly ot 2022" works

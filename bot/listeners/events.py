@@ -18,7 +18,7 @@ from typing import Any
 from slack_bolt import BoltContext, Say
 from slack_sdk import WebClient
 
-from bot.listeners.common import (
+from toprank.bot.listeners.common import (
     Asker,
     apologise_on_failure,
     clean_slack_text,
@@ -26,8 +26,8 @@ from bot.listeners.common import (
     is_ignorable_message,
     runtime_of,
 )
-from bot.render_blocks import notice_message
-from bot.state import conversation_key
+from toprank.bot.render_blocks import notice_message
+from toprank.bot.state import conversation_key
 
 HELP_QUESTION = "help"
 

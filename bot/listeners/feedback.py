@@ -15,15 +15,15 @@ from typing import Any
 from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
-from bot.feedback import (
+from toprank.bot.feedback import (
     THANKS_UP,
     FeedbackValueError,
     comment_from_view,
     feedback_modal,
     parse_feedback_value,
 )
-from bot.listeners.common import Runtime, apologise_on_failure, runtime_of
-from bot.render_blocks import notice_message
+from toprank.bot.listeners.common import Runtime, apologise_on_failure, runtime_of
+from toprank.bot.render_blocks import notice_message
 
 GONE = (
     "That answer is no longer in the log (it is kept for a limited time), so I could not record it."

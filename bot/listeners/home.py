@@ -8,8 +8,8 @@ from typing import Any
 from slack_bolt import BoltContext
 from slack_sdk import WebClient
 
-from bot.listeners.common import apologise_on_failure, runtime_of
-from bot.render_blocks import home_view
+from toprank.bot.listeners.common import apologise_on_failure, runtime_of
+from toprank.bot.render_blocks import home_view
 
 
 def publish_home(
