@@ -321,6 +321,21 @@ class DataContext:
         position = {k: i for i, k in enumerate(keys)}
         return sorted(records, key=lambda r: position.get(r["series"], len(keys)))
 
+    def complete(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Every period or cohort asked for, in the order asked: one the data has no lines
+        for comes back from SQL as no row at all, and is shown as 0, never left out
+        ("Q1 2022 vs 2021" with nothing in Q1 2022 must not read as 2021 alone)."""
+        by = self.plan.series_by
+        if by not in ("period", "cohort_index"):
+            return records
+        have = {int(r["series"]) for r in records}
+        zeros = [
+            {"series": k, "value": 0, "total": 0}
+            for k in range(len(self.plan.series_keys))
+            if k not in have
+        ]
+        return sorted([*records, *zeros], key=lambda r: int(r["series"]))
+
     def empty(self) -> Built:
         """Nothing in the data matches: said with what was asked and what is held."""
         from toprank.bot.answer import annual_note  # the note is shared with the wrapper
@@ -799,7 +814,7 @@ def build_total(ctx: DataContext) -> Built:
     """How many: of the whole scope, of the codes asked about (with their share), or of
     part of the scope as a share of it; side by side when there are series."""
     spec, measure = ctx.spec, ctx.measure
-    records = ctx.ordered(ctx.records)
+    records = ctx.complete(ctx.ordered(ctx.records))
     if not records or all(not rec["total"] for rec in records):
         return ctx.empty()
     picked = bool(spec.codes or spec.exclude_codes or spec.subset)
@@ -855,16 +870,57 @@ def build_total(ctx: DataContext) -> Built:
             )
         else:
             summary.append(f"{prefix}{ctx.fmt(value)} {what}{words}.")
-    values = [r[measure] for r in rows]
-    if len(rows) == 2 and all(isinstance(v, int) and v for v in values):
-        a, b = values
-        change = f"{'+' if b >= a else '-'}{ctx.fmt(abs(b - a))}" if ctx.amount else f"{b - a:+,}"
-        summary.append(f"Change: {change} ({100.0 * (b - a) / a:+.1f}%).")
+    if len(rows) == 2 and all(isinstance(r[measure], int) for r in rows):
+        summary.append(_two_way_line(ctx, rows, measure))
     title = f"{_cap(part)} as a share of {whole}" if part else _cap(subject if spec.codes else what)
     if ctx.plan.series_by is not None:
         title += ": " + " vs ".join(ctx.series_label(r["_series"]) for r in rows)
     _finish(rows, measure)
     return Built(rows, f"{title}, {ctx.scope_line()}".rstrip(", "), summary=summary, lines=lines)
+
+
+def _two_way_line(ctx: DataContext, rows: list[dict[str, Any]], measure: str) -> str:
+    """How two figures differ. Two periods: the change from the earlier to the later,
+    whatever order the question named them in ("2022 vs 2021" grew if 2022 is higher),
+    with a warning when the periods differ in length. Anything else (OT vs PT): the
+    second named minus the first, as a difference, never a "change"."""
+    first, second = rows
+    if ctx.plan.series_by == "period":
+        p1, p2 = (ctx.r.periods[int(r["_series"])] for r in rows)
+        if (p2.start, p2.end) < (p1.start, p1.end):
+            first, second = second, first
+            p1, p2 = p2, p1
+        a, b = first[measure], second[measure]
+        line = (
+            f"Change from {ctx.series_label(first['_series'])} to "
+            f"{ctx.series_label(second['_series'])}: {_signed(ctx, b - a)}{_relative(a, b)}"
+        )
+        days1, days2 = ((p.end - p.start).days + 1 for p in (p1, p2))
+        if abs(days1 - days2) > 3:  # a month's length aside: 28 to 31 days
+            line += (
+                f", between periods of different length ({_span(days1)} and "
+                f"{_span(days2)}): not a like-for-like change"
+            )
+        return line + "."
+    a, b = first[measure], second[measure]
+    one, two = (ctx.series_label(r["_series"]) for r in (first, second))
+    return f"Difference, {two} minus {one}: {_signed(ctx, b - a)}{_relative(a, b, one)}."
+
+
+def _relative(a: int, b: int, of: str = "") -> str:
+    """ " (+4.2%)" of the first figure; nothing when it is 0 (no percentage of none)."""
+    if not a:
+        return ""
+    return f" ({100.0 * (b - a) / a:+.1f}%{' of ' + of if of else ''})"
+
+
+def _signed(ctx: DataContext, difference: int) -> str:
+    return f"{'+' if difference >= 0 else '-'}{ctx.fmt(abs(difference))}"
+
+
+def _span(days: int) -> str:
+    months = round(days / 30.4)
+    return f"{months} months" if months >= 2 else f"{days} days"
 
 
 # --------------------------------------------------------------------------- breakdown

@@ -535,13 +535,15 @@ def _unsupported_measures(f: Tagged, vocab: Vocabulary) -> None:
         vocab.unsupported_measures[t] for t in f.low if t in vocab.unsupported_measures
     )
     for measure in named:
+        # The measure is decided later (procedures, visits, units...): the note says what
+        # the figures are not, never which measure they are.
         if measure == "patients":
             f.notes.append(
-                f"The data counts procedures (claim lines), not {measure}: "
-                "the figures here are procedures."
+                f"The data counts procedures and claims, not {measure}: these figures are "
+                f"not numbers of {measure}."
             )
         else:  # "cost", "price": which amount is meant is not said
             f.notes.append(
-                f"The data has payments, allowed amounts and charges, not {measure}: "
-                "the figures here are procedures; ask for one of those amounts."
+                f"The data has payments, allowed amounts and charges, not {measure}: these "
+                f"figures are not {measure}; ask for one of those amounts."
             )

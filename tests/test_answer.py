@@ -471,3 +471,47 @@ def test_did_you_mean_offers_codes_of_the_same_shape(catalog) -> None:
     assert nearby_codes("G0284", catalog)[0] == "G0283"
     assert all(c.startswith("G") for c in nearby_codes("G0284", catalog))
     assert nearby_codes("A1234", catalog) == ()  # no A-codes in the dictionary: no guess
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "PT procedures 2022 vs 2021",
+        "PT procedures 2021 vs 2022",
+        "how many PT procedures in 2022 compared to 2021",
+    ],
+)
+def test_a_change_between_two_years_runs_from_the_earlier_to_the_later(
+    bot, lines, question
+) -> None:
+    """Whatever order the question names the years in, the change is the later year's
+    figure minus the earlier's, as a share of the earlier (the oracle: the lines)."""
+    answer = ask(bot, question)
+    pt = lines.query("cohort == 'pt'")
+    earlier, later = (int(year(pt, y).procedures.sum()) for y in (2021, 2022))
+    assert earlier != later
+    expected = f"Change from 2021 to 2022: {later - earlier:+,} ({100 * (later - earlier) / earlier:+.1f}%)."
+    assert expected in answer.summary, answer.summary
+
+
+def test_two_cohorts_are_a_difference_not_a_change(bot, lines) -> None:
+    answer = ask(bot, "OT vs PT procedures 2022")
+    by = year(lines, 2022).groupby("cohort").procedures.sum()
+    ot, pt = int(by["ot"]), int(by["pt"])
+    expected = f"Difference, PT minus OT: {pt - ot:+,} ({100 * (pt - ot) / ot:+.1f}% of OT)."
+    assert expected in answer.summary, answer.summary
+    assert not any(line.startswith("Change") for line in answer.summary)
+
+
+def test_a_change_between_periods_of_different_length_says_so(bot, lines) -> None:
+    answer = ask(bot, "PT procedures Q1 2022 vs 2021")
+    pt = lines.query("cohort == 'pt'")
+    d = pd.to_datetime(pt.service_date)
+    q1 = int(pt[(d.dt.year == 2022) & (d.dt.month <= 3)].procedures.sum())
+    whole = int(year(pt, 2021).procedures.sum())
+    assert f"Q1 2022: {q1} PT procedures." in answer.summary  # none there: 0, not left out
+    (line,) = [s for s in answer.summary if s.startswith("Change")]
+    assert line.startswith(
+        f"Change from 2021 to Q1 2022: {q1 - whole:+,} ({100 * (q1 - whole) / whole:+.1f}%)"
+    ), line
+    assert "different length (12 months and 3 months): not a like-for-like change" in line

@@ -1067,7 +1067,7 @@ def test_money_and_people_are_measures(text: str, measure: str, average: bool) -
     spec = spec_of(text)
     assert spec.error is None, spec
     assert (spec.measure, spec.average) == (measure, average)
-    assert not any("figures here are procedures" in note for note in spec.notes), spec.notes
+    assert not any("these figures are not" in note for note in spec.notes), spec.notes
 
 
 def test_an_average_of_a_count_is_said_not_made_up() -> None:
