@@ -201,16 +201,22 @@ class Toprank:
         # The database opens (DuckDB's own threads, most of it outside the GIL) while
         # this thread reads the reference data, builds the parser's tables and loads
         # sqlglot's dialect: a one-shot `toprank ask` waits for the longer of the two.
+        # Only DuckDB's open is moved to a thread: a warehouse's connect may wait on the
+        # network for seconds, and Ctrl-C must reach it where it runs.
         opening = _Opening(engine)
-        opening.start()
         try:
+            if isinstance(engine, DuckDBEngine):
+                opening.start()
+            else:
+                opening.run()
             try:
                 catalog, vocab = load_catalog(), load_vocab()
                 knowledge = load_knowledge()
                 lexicon = Lexicon(catalog, vocab)
                 load_dialect()
             finally:
-                opening.join()  # never leave the engine opening behind an error here
+                if opening.is_alive():
+                    opening.join()  # never leave the engine opening behind an error here
             coverage = opening.result()
             if warm and isinstance(engine, DuckDBEngine):
                 _verify_answer_tables(engine)

@@ -20,12 +20,14 @@ import contextlib
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 CACHE_ENV = "TOPRANK_CACHE_DIR"
-# Bump when the cache entry's layout changes: old entries are then read as misses.
+# Bump when the cache entry's layout changes, or when a PyYAML upgrade could read the same
+# bytes differently (its version is not in the key: reading it would import PyYAML).
 _CACHE_FORMAT = 1
 
 
@@ -37,11 +39,6 @@ def cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
     # XDG: a relative path in the variable is invalid and is to be ignored
     root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".cache"
     return root / "toprank"
-
-
-def parse_yaml(path: Path) -> Any:
-    """The file parsed by PyYAML's safe loader (no cache)."""
-    return _parse_text(Path(path).read_text(encoding="utf-8"))
 
 
 def _parse_text(text: str) -> Any:
@@ -61,11 +58,11 @@ def read_yaml(path: Path, *, cache: Path | None = None) -> Any:
         "path": str(source),
         "sha256": hashlib.sha256(raw).hexdigest(),
     }
-    entry = (
-        (cache or cache_dir())
-        / "yaml"
-        / (hashlib.sha256(str(source).encode()).hexdigest()[:32] + ".json")
-    )
+    try:
+        root = cache or cache_dir()
+    except (RuntimeError, KeyError, OSError):  # no home directory (an arbitrary container uid)
+        return _parse_text(raw.decode("utf-8"))
+    entry = root / "yaml" / (hashlib.sha256(str(source).encode()).hexdigest()[:32] + ".json")
     try:
         with entry.open(encoding="utf-8") as f:
             cached = json.load(f)
@@ -85,7 +82,7 @@ def _store(entry: Path, stamp: dict[str, Any], content: Any) -> None:
         return  # not JSON (a date, a set): always parsed
     if json.loads(text)["content"] != content:
         return  # JSON would change it (a number as a mapping key): always parsed
-    tmp = entry.with_name(f".{entry.name}.{os.getpid()}.tmp")
+    tmp = entry.with_name(f".{entry.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(text, encoding="utf-8")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -10,6 +12,10 @@ import pytest
 from toprank.data.catalog import Catalog, load_catalog
 from toprank.data.vocab import load_vocab
 from toprank.intents.lexicon import Lexicon
+
+# A test run's YAML cache (toprank.data.yaml_file) goes to a directory of its own, never
+# the user's ~/.cache; processes the tests start inherit it.
+os.environ.setdefault("TOPRANK_CACHE_DIR", tempfile.mkdtemp(prefix="toprank-test-cache-"))
 
 # The demo data covers 2019-01-01 through 2023-09-30; tests pin "today" so periods
 # such as "YTD" and "last year" are reproducible.

@@ -578,7 +578,7 @@ def test_killed_ingest_leaves_the_database_as_it_was(tmp_path: Path) -> None:
     before = snapshot(dbf)
     big = big_claims_file(tmp_path / "big.csv")
     code = (
-        "import sys; from data.ingest import ingest_claims; "
+        "import sys; from toprank.data.ingest import ingest_claims; "
         "ingest_claims(sys.argv[1], [sys.argv[2]], progress=True)"
     )
     returncode, _ = signal_mid_load(

@@ -11,6 +11,7 @@ ship it)."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -112,6 +113,31 @@ def test_every_import_of_toprank_goes_through_the_namespace(name: str, path: Pat
     # would load the same file twice, as two modules with two copies of every class.
     bare = {n for n in _imports(path) if n.split(".")[0] in LAYER}
     assert not bare, f"{name} imports {sorted(bare)} without the {NAMESPACE}. prefix"
+    # ...nor in code written as a string for a subprocess ("python -c ...", "-m bot.cli")
+    in_strings = (
+        set()
+        if name == "tests.test_layers"
+        else {
+            m.group(0)
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            for m in _BARE_IN_STRING.finditer(node.value)
+        }
+    )
+    assert not in_strings, f"{name} has {sorted(in_strings)} in a string"
+
+
+_PACKAGES = "|".join(LAYER)
+_BARE_IN_STRING = re.compile(
+    rf"\bfrom (?:{_PACKAGES})(?:\.\w+)* import |\bimport (?:{_PACKAGES})\.\w|-m (?:{_PACKAGES})\.\w"
+)
+
+
+def test_the_string_check_sees_a_bare_import() -> None:
+    assert _BARE_IN_STRING.search("import sys; from data.ingest import ingest_claims; x()")
+    assert _BARE_IN_STRING.search("python -m bot.cli ask")
+    assert not _BARE_IN_STRING.search("from toprank.data.ingest import ingest_claims")
+    assert not _BARE_IN_STRING.search("the data from data files")
 
 
 def _loader_names(path: Path) -> set[str]:

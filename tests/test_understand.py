@@ -1144,3 +1144,49 @@ def test_function_word_state_codes_need_capitals(text, state) -> None:
 
 def test_a_quick_one_is_not_a_top_one() -> None:
     assert spec_of("hey quick one - most billed chiro codes 2019").n is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "bottom 5 PT codes 2022",
+        "least common PT codes 2022",
+        "fewest OT procedures 2021",
+        "lowest 3 OT codes by payments 2022",
+        "which state has the fewest PT procedures in 2022",
+        "rarest rehab codes last year",
+    ],
+)
+def test_the_bottom_of_a_ranking_is_refused_not_answered_with_the_top(text: str) -> None:
+    spec = spec_of(text)
+    assert spec.error == "unsupported", spec
+    assert any("rank from the most only" in note for note in spec.notes), spec.notes
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "top 5 PT codes with more than 1000 procedures 2022",
+        "OT codes with at least 50 visits in 2022",
+        "PT codes under 100 procedures in 2021",
+        "which codes grew more than 10 percent 2022 vs 2021",
+    ],
+)
+def test_a_threshold_on_a_figure_is_refused_not_dropped(text: str) -> None:
+    spec = spec_of(text)
+    assert spec.error == "unsupported", spec
+    assert any("threshold" in note for note in spec.notes), spec.notes
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "top 5 PT codes under medicare 2022",
+        "at least the top 5 OT codes 2022",
+        "which OT code declined the most 2022 vs 2021",
+        "most common PT codes over 2022",
+    ],
+)
+def test_words_near_those_refusals_still_answer(text: str) -> None:
+    spec = spec_of(text)
+    assert spec.error is None, spec

@@ -103,7 +103,7 @@ def test_a_warm_question_does_not_import_pyyaml(tmp_path: Path) -> None:
     env = {**os.environ, CACHE_ENV: str(tmp_path / "cache")}
     code = (
         "import sys\n"
-        "from bot.pipeline import Toprank\n"
+        "from toprank.bot.pipeline import Toprank\n"
         "with Toprank.open() as t:\n"
         "    a = t.ask('top OT codes 2022')\n"
         "print(bool(a.rows), 'yaml' in sys.modules)\n"
@@ -117,3 +117,16 @@ def test_a_warm_question_does_not_import_pyyaml(tmp_path: Path) -> None:
     assert [r.returncode for r in runs] == [0, 0], runs[-1].stderr
     assert runs[0].stdout.split() == ["True", "True"]  # the first run parses the files
     assert runs[1].stdout.split() == ["True", "False"]
+
+
+def test_no_home_directory_reads_the_file_without_the_cache(tmp_path: Path, monkeypatch) -> None:
+    """An arbitrary container uid has no home: Path.home() raises, the file is still read."""
+    import toprank.data.yaml_file as yaml_file
+
+    def no_home(*_args: object) -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(yaml_file, "cache_dir", no_home)
+    path = tmp_path / "words.yaml"
+    path.write_text("a: [1, 2]\n", encoding="utf-8")
+    assert yaml_file.read_yaml(path) == _safe_load(path) == {"a": [1, 2]}

@@ -50,11 +50,15 @@ class ImportCost:
     cumulative_ms: float
 
 
-def command(question: str, db: str | None, module: bool = False) -> list[str]:
-    """The console script as installed next to this interpreter (the module otherwise)."""
+CLI_MODULE = "toprank.bot.cli"
+
+
+def command(question: str, db: str | None, module: str | None = None) -> list[str]:
+    """The console script as installed next to this interpreter, or `python -m module`
+    (also when there is no script)."""
     script = Path(sys.executable).with_name("toprank")
     use_script = script.exists() and not module
-    head = [str(script)] if use_script else [sys.executable, "-m", "toprank.bot.cli"]
+    head = [str(script)] if use_script else [sys.executable, "-m", module or CLI_MODULE]
     return [*head, "ask", question, *(["--db", db] if db else [])]
 
 
@@ -92,7 +96,7 @@ def import_costs(argv: Sequence[str], env: dict[str, str]) -> list[ImportCost]:
     """Top-level imports of one run by cumulative time (what a lazier import would save)."""
     script = argv[0]
     if Path(script).name == "toprank":  # the script is a Python file: run it with -X
-        argv = [sys.executable, "-m", "toprank.bot.cli", *argv[1:]]
+        argv = [sys.executable, "-m", CLI_MODULE, *argv[1:]]
     else:
         argv = list(argv)
     proc = subprocess.run(
@@ -148,9 +152,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", help="the database (default: toprank's own default)")
     parser.add_argument(
         "--module",
-        action="store_true",
-        help="run `python -m toprank.bot.cli` instead of the console script (with PYTHONPATH "
-        "naming another checkout, to compare versions)",
+        nargs="?",
+        const=CLI_MODULE,
+        metavar="NAME",
+        help=f"run `python -m NAME` (default {CLI_MODULE}) instead of the console script; "
+        "to compare versions, run from the other checkout's directory, and give bot.cli "
+        "for a checkout from before the toprank. namespace",
     )
     args = parser.parse_args(argv)
     if args.runs < 1:
