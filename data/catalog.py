@@ -181,6 +181,12 @@ def cohort_labels(data_dir: Path = DATA_DIR) -> Mapping[str, str]:
     return MappingProxyType({key: str(v.get("label") or key) for key, v in raw.items()})
 
 
+def _code_names(code: str) -> tuple[str, ...]:
+    """A place of service by its code, as claims people say it: "POS 11", "place of
+    service 11" (a bare "11" stays a number)."""
+    return tuple(f"{lead} {code}" for lead in ("pos", "pos code", "place of service"))
+
+
 @lru_cache(maxsize=4)
 def load_catalog(data_dir: Path = DATA_DIR) -> Catalog:
     codes = {
@@ -234,7 +240,9 @@ def load_catalog(data_dir: Path = DATA_DIR) -> Catalog:
         ),
         places=MappingProxyType(
             {
-                r["code"]: Place(r["code"], r["name"], _split_aliases(r["synonyms"]))
+                r["code"]: Place(
+                    r["code"], r["name"], _split_aliases(r["synonyms"]) + _code_names(r["code"])
+                )
                 for r in _read_csv(data_dir / "places.csv")
             }
         ),

@@ -15,6 +15,7 @@ from typing import Any
 from toprank.data.catalog import Catalog
 from toprank.data.vocab import Vocabulary
 from toprank.intents.fuzzy import SpellIndex
+from toprank.intents.period_rules import SEASON_WORDS
 from toprank.intents.text import tokenize
 
 _WORD = re.compile(r"[a-z]+")
@@ -214,7 +215,9 @@ class Lexicon:
         }
         cue_words = set().union(*words_of_cue.values())
         targets |= {w for w in cue_words if len(w) >= 4}
+        # the seasons too: "summer" was spelled into "summed" and the season lost
         targets |= set(vocab.months) | set(vocab.number_words) | set(vocab.relative_units)
+        targets |= SEASON_WORDS
         for phrase in vocab.relative_periods:
             targets.update(phrase.split())
         self.cue_words = frozenset(cue_words)

@@ -1190,3 +1190,38 @@ def test_a_threshold_on_a_figure_is_refused_not_dropped(text: str) -> None:
 def test_words_near_those_refusals_still_answer(text: str) -> None:
     spec = spec_of(text)
     assert spec.error is None, spec
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        ("top 5 PT codes summer 2022", date(2022, 6, 1), date(2022, 8, 31)),
+        ("top 5 OT codes in the spring of 2021", date(2021, 3, 1), date(2021, 5, 31)),
+        ("top 5 PT codes autumn 2022", date(2022, 9, 1), date(2022, 11, 30)),
+    ],
+)
+def test_a_season_is_never_spelled_into_another_word(text: str, start: date, end: date) -> None:
+    # "summer" was corrected to "summed" (a word of the totals cue) and the season lost
+    (period,) = spec_of(text).periods
+    assert (period.start, period.end) == (start, end)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("top 5 PT codes POS 11 2021", "11"),
+        ("top 5 PT codes at place of service 11 in 2021", "11"),
+        ("OT procedures in pos code 22 in 2022", "22"),
+    ],
+)
+def test_a_place_of_service_by_its_code(text: str, code: str) -> None:
+    spec = spec_of(text)
+    assert spec.error is None, spec
+    assert spec.places.include == (code,)
+    assert not any("Not used" in note for note in spec.notes), spec.notes
+
+
+def test_how_much_a_payer_paid_is_payments() -> None:
+    spec = spec_of("how much did medicare pay for 97110 in 2022")
+    assert (spec.error, spec.measure) == (None, "payments")
+    assert spec.payers.include == ("medicare",)
