@@ -218,6 +218,38 @@ def rule_relative(ctx: _Ctx, i: int) -> Atom | None:
     return None
 
 
+_YTD_WORDS = (("ytd",), ("year", "to", "date"))
+
+
+def _ytd_at(ctx: _Ctx, k: int) -> int:
+    """How many tokens of "YTD" / "year to date" start at k (0: none)."""
+    for words in _YTD_WORDS:
+        if tuple(ctx.low[k : k + len(words)]) == words:
+            return len(words)
+    return 0
+
+
+def rule_year_to_date(ctx: _Ctx, i: int) -> Atom | None:
+    """ "2023 YTD", "YTD 2023", "2022 year to date": that year from January through the
+    month before today's (the last whole month; the data's end clips it as for any
+    period), so "2023 ytd vs 2022 ytd" compares the same months. Without this rule
+    "2023 ytd" was two periods, 2023 and this year's YTD."""
+    if is_year(ctx.at(i)) and (size := _ytd_at(ctx, i + 1)):
+        year, j = int(ctx.at(i)), i + 1 + size
+    elif size := _ytd_at(ctx, i):
+        found, j = ctx.year_after(i + size)
+        if found is None:
+            return None
+        year = found
+    else:
+        return None
+    # The data is by month: through the last whole month before today's (January: itself)
+    last = max(ctx.today.month - 1, 1)
+    end = month_end(year, last)
+    label = f"{year} through {MONTH_NAMES[last]}" if last < 12 else str(year)
+    return Atom(i, j, "span", start=date(year, 1, 1), end=end, label=label)
+
+
 def rule_last_n(ctx: _Ctx, i: int) -> Atom | None:
     """ "last 3 years", "past twelve months", "trailing 4 quarters"."""
     if ctx.at(i) not in ctx.vocab.relative_lead_words:
@@ -355,6 +387,7 @@ def rule_year(ctx: _Ctx, i: int) -> Atom | None:
 
 
 RULES: tuple[Callable[[_Ctx, int], Atom | None], ...] = (
+    rule_year_to_date,
     rule_relative,
     rule_first_months,
     rule_last_n,

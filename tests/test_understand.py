@@ -1225,3 +1225,27 @@ def test_how_much_a_payer_paid_is_payments() -> None:
     spec = spec_of("how much did medicare pay for 97110 in 2022")
     assert (spec.error, spec.measure) == (None, "payments")
     assert spec.payers.include == ("medicare",)
+
+
+@pytest.mark.parametrize(
+    ("text", "year"),
+    [
+        ("2023 ytd top 5 OT codes", 2023),
+        ("top 5 OT codes ytd 2023", 2023),
+        ("top PT codes 2022 year to date", 2022),
+        ("PT procedures YTD 2021", 2021),
+    ],
+)
+def test_a_year_to_date_of_a_named_year_is_one_period(text: str, year: int) -> None:
+    # TODAY is 2023-10-15: year to date runs through September, the last whole month;
+    # "2023 ytd" was read as two periods, 2023 and this year's YTD
+    (period,) = spec_of(text).periods
+    assert (period.start, period.end) == (date(year, 1, 1), date(year, 9, 30))
+
+
+def test_year_to_date_of_two_years_compares_the_same_months() -> None:
+    spec = spec_of("PT procedures 2023 ytd vs 2022 ytd")
+    assert [(p.start, p.end) for p in spec.periods] == [
+        (date(2023, 1, 1), date(2023, 9, 30)),
+        (date(2022, 1, 1), date(2022, 9, 30)),
+    ]
