@@ -718,34 +718,30 @@ def refuse_dangling_negation(d: _Draft) -> Spec | None:
     return None
 
 
-def refuse_reverse_order(d: _Draft) -> Spec | None:
-    """ "bottom 5 PT codes", "fewest OT procedures", "which state has the least": every
-    ranking runs from the most, and the top would answer the opposite question."""
-    if "reverse_order" not in d.c.f.cues:
-        return None
-    return d.refuse(
-        "unsupported",
-        "I rank from the most only: the bottom of a ranking (least, fewest, lowest) is not "
-        "something I can answer yet, and the top would answer the opposite question.",
-    )
+# Questions whose shape is named by a cue (data/vocabulary.yaml) the answers cannot take:
+# answering without it would answer another question. Cue -> the reason, in the order
+# they are checked.
+_REFUSED_CUES = {
+    # "bottom 5 PT codes", "fewest OT procedures": rankings run from the most
+    "reverse_order": "I rank from the most only: the bottom of a ranking (least, fewest, "
+    "lowest) is not something I can answer yet, and the top would answer the opposite "
+    "question.",
+    # "top PT codes with more than 1000 procedures"
+    "count_threshold": "I cannot filter by a threshold on a figure (more than, at least, "
+    "under...) yet; ask without it and read the figures in the answer.",
+}
 
 
-def refuse_threshold(d: _Draft) -> Spec | None:
-    """ "top PT codes with more than 1000 procedures": a threshold the answers cannot
-    apply; the same list without it would answer another question."""
-    if "count_threshold" not in d.c.f.cues:
-        return None
-    return d.refuse(
-        "unsupported",
-        "I cannot filter by a threshold on a figure (more than, at least, under...) yet; "
-        "ask without it and read the figures in the answer.",
-    )
+def refuse_by_cue(d: _Draft) -> Spec | None:
+    for cue, reason in _REFUSED_CUES.items():
+        if cue in d.c.f.cues:
+            return d.refuse("unsupported", reason)
+    return None
 
 
 REFUSALS: tuple[Callable[[_Draft], Spec | None], ...] = (
     refuse_unknown_cohort,
-    refuse_reverse_order,
-    refuse_threshold,
+    refuse_by_cue,
     refuse_unsupported_filter,
     refuse_no_place,
     refuse_unknown_place,
